@@ -1,0 +1,265 @@
+#include "KdwCommands.h"
+
+#include "Error.h"
+#include "Experiment.h"
+#include "Registries.h"
+#include "RunStore.h"
+#include "DatasetRegistry.h"
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+namespace kd::cli {
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void onSignal(int)
+{
+    g_stop.store(true);
+}
+
+const char *kUsage =
+    "usage: kdw <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  list architectures|methods|datasets   what this build offers (and which datasets are here)\n"
+    "  run PROJECT.json [--set path=value]... [--out DIR] [--quiet]\n"
+    "                                        train the project's stages and write a run directory\n"
+    "  help                                  this text\n"
+    "\n"
+    "--set overrides one project value by its dotted path, e.g. --set student.train.epochs=3\n"
+    "--out DIR writes the run to DIR (which must not exist or be empty) instead of\n"
+    "          <output_dir>/<name>-<timestamp>\n"
+    "Ctrl-C stops after the current batch and leaves a consistent run directory (exit 130).\n";
+
+std::string formatDuration(double s)
+{
+    if (!std::isfinite(s) || s < 0)
+        return "--";
+    const long t = long(s + 0.5);
+    std::ostringstream os;
+    if (t >= 3600)
+        os << t / 3600 << "h" << std::setw(2) << std::setfill('0') << (t % 3600) / 60 << "m";
+    else if (t >= 60)
+        os << t / 60 << "m" << std::setw(2) << std::setfill('0') << t % 60 << "s";
+    else
+        os << t << "s";
+    return os.str();
+}
+
+/// Prints log lines and throttled progress lines (at most one every two seconds).
+class ConsoleObserver : public ExperimentObserver {
+public:
+    ConsoleObserver(std::ostream &out, bool quiet)
+        : m_out(out)
+        , m_quiet(quiet)
+    {
+    }
+    void onLog(Level level, const std::string &text) override
+    {
+        m_out << (level == Level::Warning ? "warning: " : "") << text << std::endl;
+    }
+    void onStageStarted(const std::string &role, int index, int count) override
+    {
+        m_out << "== stage " << index + 1 << "/" << count << ": " << role << " ==" << std::endl;
+    }
+    void onProgress(const ProgressInfo &p) override
+    {
+        const auto now = std::chrono::steady_clock::now();
+        const bool endOfEpoch = p.stepInEpoch == p.stepsPerEpoch;
+        if (m_quiet || (!endOfEpoch && now - m_last < std::chrono::seconds(2)))
+            return;
+        m_last = now;
+        m_out << "[" << p.role << "] epoch " << p.epoch << "/" << p.epochs << "  step " << p.stepInEpoch << "/"
+              << p.stepsPerEpoch << "  " << std::fixed << std::setprecision(1) << 100.0 * p.overallFraction
+              << "% done  ETA " << formatDuration(p.etaSeconds) << "  " << std::setprecision(0)
+              << (std::isfinite(p.imagesPerSecond) ? p.imagesPerSecond : 0.0) << " img/s" << std::endl;
+        m_out.unsetf(std::ios::fixed);
+    }
+
+private:
+    std::ostream &m_out;
+    bool m_quiet;
+    std::chrono::steady_clock::time_point m_last{};
+};
+
+std::string accText(double v)
+{
+    if (!std::isfinite(v))
+        return "-";
+    std::ostringstream os;
+    os << std::fixed << std::setprecision(4) << v;
+    return os.str();
+}
+
+void printSummary(std::ostream &out, const RunSummary &s)
+{
+    out << "\n"
+        << std::left << std::setw(17) << "model" << std::setw(12) << "arch" << std::setw(11) << "method"
+        << std::right << std::setw(10) << "params" << std::setw(11) << "best_test" << std::setw(12)
+        << "final_test" << std::setw(10) << "train_s" << "\n";
+    for (const auto &r : s.roles) {
+        std::ostringstream secs;
+        secs << std::fixed << std::setprecision(1) << r.trainSeconds;
+        out << std::left << std::setw(17) << r.role << std::setw(12) << r.arch << std::setw(11) << r.method
+            << std::right << std::setw(10) << r.params << std::setw(11) << accText(r.bestTestAcc)
+            << std::setw(12) << accText(r.finalTestAcc) << std::setw(10) << secs.str()
+            << (r.completed ? "" : "  (incomplete)") << "\n";
+    }
+    const auto *st = s.find("student");
+    const auto *sc = s.find("student_scratch");
+    if (st && sc && std::isfinite(st->finalTestAcc) && std::isfinite(sc->finalTestAcc)) {
+        out << "KD gain (student - student_scratch, final test acc): " << std::showpos << std::fixed
+            << std::setprecision(4) << st->finalTestAcc - sc->finalTestAcc << std::noshowpos << "\n";
+        out.unsetf(std::ios::fixed);
+    }
+    out << "status: " << s.status << "  device: " << s.device << "  wall: " << formatDuration(s.wallSeconds)
+        << "\n";
+    out << "run: " << s.runDir << std::endl;
+}
+
+int listCommand(const std::vector<std::string> &args, std::ostream &out, std::ostream &err)
+{
+    if (args.size() != 2) {
+        err << "kdw list: say what to list: architectures, methods or datasets\n";
+        return Usage;
+    }
+    const auto reg = Registries::builtin();
+    const auto &what = args[1];
+    auto paramsLine = [&](const std::vector<ParamSpec> &specs) {
+        for (const auto &p : specs)
+            out << "      " << std::left << std::setw(14) << p.key << " default " << p.defaultValue.dump()
+                << ", " << describeRange(p) << ": " << p.help << "\n";
+    };
+    if (what == "architectures" || what == "archs") {
+        for (const auto &n : reg.architectures.names()) {
+            const auto &e = reg.architectures.get(n);
+            const auto info = describeArchitecture(reg.architectures, n, nlohmann::json::object(), {1, 28, 28}, 10);
+            out << std::left << std::setw(12) << n << " " << e.description << " [" << info.params
+                << " params at 1x28x28, 10 classes]\n";
+            paramsLine(e.params);
+        }
+        return Ok;
+    }
+    if (what == "methods") {
+        for (const auto &n : reg.methods.names()) {
+            const auto &e = reg.methods.get(n);
+            out << std::left << std::setw(12) << n << " " << e.description << "\n";
+            paramsLine(e.params);
+        }
+        return Ok;
+    }
+    if (what == "datasets") {
+        for (const auto &n : reg.datasets.names()) {
+            const auto &e = reg.datasets.get(n);
+            std::string where;
+            if (e.defaultPath.empty())
+                where = "no default location: set dataset.path";
+            else if (auto missing = e.probe(e.defaultPath); missing.empty())
+                where = "found at " + e.defaultPath;
+            else
+                where = "not found: " + missing;
+            out << std::left << std::setw(14) << n << " " << e.description << " [" << where << "]\n";
+        }
+        return Ok;
+    }
+    err << "kdw list: unknown list \"" << what << "\"; use architectures, methods or datasets\n";
+    return Usage;
+}
+
+int runCommand(const std::vector<std::string> &args, std::ostream &out, std::ostream &err)
+{
+    std::string projectPath, outDir;
+    std::vector<std::string> overrides;
+    bool quiet = false;
+    for (std::size_t i = 1; i < args.size(); ++i) {
+        const auto &a = args[i];
+        auto value = [&](const std::string &opt) -> std::string {
+            if (i + 1 >= args.size())
+                throw Error("kdw run: " + opt + " needs a value");
+            return args[++i];
+        };
+        if (a == "--set")
+            overrides.push_back(value(a));
+        else if (a.rfind("--set=", 0) == 0)
+            overrides.push_back(a.substr(6));
+        else if (a == "--out")
+            outDir = value(a);
+        else if (a.rfind("--out=", 0) == 0)
+            outDir = a.substr(6);
+        else if (a == "--quiet" || a == "-q")
+            quiet = true;
+        else if (!a.empty() && a[0] == '-')
+            throw Error("kdw run: unknown option " + a + "\n" + kUsage);
+        else if (projectPath.empty())
+            projectPath = a;
+        else
+            throw Error("kdw run: only one project file, got \"" + projectPath + "\" and \"" + a + "\"");
+    }
+    if (projectPath.empty()) {
+        err << "kdw run: give a project file, e.g. kdw run projects/fashion-mnist-quick.json\n";
+        return Usage;
+    }
+    auto json = parseJsonText(readTextFile(projectPath), projectPath);
+    for (const auto &o : overrides)
+        applyOverride(json, o);
+    Project project;
+    try {
+        project = Project::fromJson(json);
+    } catch (const Error &e) {
+        throw Error(projectPath + ": " + e.what());
+    }
+    const auto registries = Registries::builtin();
+    Experiment experiment(project, registries);
+    ConsoleObserver observer(out, quiet);
+    out << "project: " << projectPath << " (" << experiment.project().name << ")" << std::endl;
+    const auto summary = experiment.run(observer, g_stop, outDir);
+    printSummary(out, summary);
+    return summary.status == "completed" ? Ok : Stopped;
+}
+
+} // namespace
+
+int runKdw(const std::vector<std::string> &args, std::ostream &out, std::ostream &err)
+{
+    try {
+        if (args.empty()) {
+            err << kUsage;
+            return Usage;
+        }
+        const auto &cmd = args[0];
+        if (cmd == "help" || cmd == "--help" || cmd == "-h") {
+            out << kUsage;
+            return Ok;
+        }
+        if (cmd == "list")
+            return listCommand(args, out, err);
+        if (cmd == "run")
+            return runCommand(args, out, err);
+        err << "kdw: unknown command \"" << cmd << "\"\n" << kUsage;
+        return Usage;
+    } catch (const Error &e) {
+        err << "error: " << e.what() << std::endl;
+        return Failed;
+    } catch (const std::exception &e) {
+        err << "internal error: " << e.what() << "\nplease report this with the project file" << std::endl;
+        return Failed;
+    }
+}
+
+int runKdw(int argc, char **argv)
+{
+    std::signal(SIGINT, onSignal);
+    std::signal(SIGTERM, onSignal);
+    std::vector<std::string> args(argv + 1, argv + argc);
+    return runKdw(args, std::cout, std::cerr);
+}
+
+} // namespace kd::cli

@@ -1,0 +1,90 @@
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace kd {
+
+/// Which data to train and test on. Every field has a default; see docs/PROJECT_FORMAT.md.
+struct DatasetOptions {
+    std::string name = "fashion-mnist"; ///< dataset registry key
+    std::string path;                    ///< directory with the files; empty: the dataset's default
+    std::int64_t limit = 0;              ///< use only the first N training images (0: all)
+    std::int64_t testLimit = 0;          ///< use only the first N test images (0: all)
+    double valSplit = 0.0;               ///< fraction of the training set held out for validation
+    bool normalize = true;               ///< subtract the dataset mean, divide by its std
+};
+
+/// How one model is optimised.
+struct TrainOptions {
+    int epochs = 5;
+    int batchSize = 128;
+    std::string optimizer = "sgd"; ///< "sgd" or "adam"
+    double lr = 0.05;
+    double momentum = 0.9;         ///< SGD only
+    double weightDecay = 5e-4;
+    bool nesterov = false;         ///< SGD only
+    double beta1 = 0.9;            ///< Adam only
+    double beta2 = 0.999;          ///< Adam only
+    std::string lrSchedule = "constant"; ///< "constant", "step" or "cosine"
+    int lrStepEpochs = 30;         ///< step schedule: multiply by lrGamma every N epochs
+    double lrGamma = 0.1;          ///< step schedule factor
+    double lrMin = 0.0;            ///< cosine schedule floor
+    int logEvery = 20;             ///< steps between logged step metrics
+};
+
+/// A model role in the experiment: architecture, its options, training settings.
+struct ModelSpec {
+    std::string arch;
+    nlohmann::json archOptions = nlohmann::json::object(); ///< resolved against the arch's ParamSpecs
+    std::string checkpoint; ///< teacher only: load this checkpoint instead of training
+    TrainOptions train;
+};
+
+/// The distillation method for the student and its hyperparameters.
+struct MethodOptions {
+    std::string name = "kd";
+    nlohmann::json params = nlohmann::json::object(); ///< resolved against the method's ParamSpecs
+};
+
+/// A whole experiment as stored in a project file. Plain values; fromJson() checks
+/// structure and ranges, Registries::validate() checks names against the registries.
+struct Project {
+    std::string name = "experiment";
+    std::uint64_t seed = 42;
+    std::string device = "auto"; ///< "auto", "cpu", "cuda" or "cuda:N"
+    int threads = 0;             ///< CPU threads for the training thread; 0 = auto
+    std::string outputDir = "runs";
+    DatasetOptions dataset;
+    ModelSpec teacher;
+    ModelSpec student;
+    MethodOptions method;
+    bool baseline = true; ///< also train the student from scratch (method "ce") for comparison
+    int evalBatchSize = 1000;
+
+    Project();
+
+    /// Strict parse: unknown keys name their path, values are range-checked.
+    static Project fromJson(const nlohmann::json &json);
+    /// Parse a project file; syntax errors report line and column.
+    static Project load(const std::string &path);
+    /// The fully resolved project, every field present.
+    nlohmann::json toJson() const;
+    void save(const std::string &path) const;
+};
+
+/// Parses JSON text; on a syntax error throws kd::Error with "file:line:column: message".
+nlohmann::json parseJsonText(const std::string &text, const std::string &sourceName);
+
+/// Applies `dotted.path=value` to a JSON document (value parsed as JSON, else taken as a
+/// string), creating objects on the way. Throws kd::Error for a malformed assignment.
+void applyOverride(nlohmann::json &doc, const std::string &assignment);
+
+/// Writes `text` to `path` atomically (temporary file + rename): never a half-written file.
+void writeFileAtomically(const std::string &path, const std::string &text);
+std::string readTextFile(const std::string &path);
+
+} // namespace kd

@@ -1,0 +1,52 @@
+#include "Registries.h"
+
+#include "ProjectConfig.h"
+
+#include <filesystem>
+
+namespace kd {
+
+Registries Registries::builtin()
+{
+    Registries r;
+    registerBuiltinArchitectures(r.architectures);
+    registerBuiltinMethods(r.methods);
+    registerBuiltinDatasets(r.datasets);
+    return r;
+}
+
+static void resolveModel(const ArchitectureRegistry &archs, ModelSpec &m, const std::string &role)
+{
+    if (!archs.contains(m.arch))
+        throw Error(role + ".arch: unknown architecture \"" + m.arch + "\"; valid architectures: "
+                    + archs.joinedNames());
+    m.archOptions = resolveParams(archs.get(m.arch).params, m.archOptions, role + ".arch_options");
+}
+
+Project Registries::resolve(const Project &project) const
+{
+    Project p = project;
+    if (!datasets.contains(p.dataset.name))
+        throw Error("dataset.name: unknown dataset \"" + p.dataset.name + "\"; valid datasets: "
+                    + datasets.joinedNames());
+    if (!methods.contains(p.method.name))
+        throw Error("method.name: unknown method \"" + p.method.name + "\"; valid methods: "
+                    + methods.joinedNames());
+    const auto &method = methods.get(p.method.name);
+    p.method.params = resolveParams(method.params, p.method.params, "method");
+    resolveModel(architectures, p.student, "student");
+    if (method.needsTeacher || !p.teacher.checkpoint.empty())
+        resolveModel(architectures, p.teacher, "teacher");
+    else if (architectures.contains(p.teacher.arch))
+        p.teacher.archOptions = resolveParams(architectures.get(p.teacher.arch).params,
+                                              p.teacher.archOptions, "teacher.arch_options");
+    if (!p.teacher.checkpoint.empty()) {
+        std::error_code ec;
+        if (!std::filesystem::is_regular_file(p.teacher.checkpoint, ec))
+            throw Error("teacher.checkpoint: file not found: " + p.teacher.checkpoint
+                        + " (leave it empty to train the teacher)");
+    }
+    return p;
+}
+
+} // namespace kd

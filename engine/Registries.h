@@ -1,0 +1,25 @@
+#pragma once
+
+#include "ArchitectureRegistry.h"
+#include "DatasetRegistry.h"
+#include "MethodRegistry.h"
+
+namespace kd {
+
+struct Project;
+
+/// The three registries an experiment resolves names against.
+struct Registries {
+    ArchitectureRegistry architectures{"architecture"};
+    MethodRegistry methods{"method"};
+    DatasetRegistry datasets{"dataset"};
+
+    /// Registries holding every built-in entry (explicit registration calls).
+    static Registries builtin();
+
+    /// Checks every name and hyperparameter in `project` and returns it with arch options
+    /// and method parameters resolved (defaults filled in). Throws kd::Error.
+    Project resolve(const Project &project) const;
+};
+
+} // namespace kd

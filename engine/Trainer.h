@@ -1,0 +1,66 @@
+#pragma once
+
+#include "Dataset.h"
+#include "DistillationMethod.h"
+#include "Metrics.h"
+#include "ProjectConfig.h"
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace kd {
+
+class RunStore;
+
+/// Everything that changes while one model trains: explicit so it can be checkpointed.
+struct LearnerState {
+    int epochsDone = 0;
+    std::int64_t step = 0;
+    double bestTestAcc = NAN;
+    double finalTestAcc = NAN;
+    double trainSeconds = 0;
+};
+
+/// One model being optimised in a stage, with its method and optimiser.
+struct Learner {
+    std::string role;
+    std::string arch;
+    std::shared_ptr<FeatureNet> model;
+    std::unique_ptr<DistillationMethod> method;
+    std::unique_ptr<torch::optim::Optimizer> optimizer;
+    TrainOptions train;
+    LearnerState state;
+};
+
+/// Shared, read-mostly context of a running experiment.
+struct TrainingContext {
+    const DataBundle *data = nullptr;
+    torch::Device device = torch::kCPU;
+    std::uint64_t seed = 0;
+    int evalBatchSize = 1000;
+    ExperimentObserver *observer = nullptr;
+    RunStore *store = nullptr;
+    const std::atomic<bool> *stop = nullptr;
+    std::chrono::steady_clock::time_point start;
+    /// Called with (stage fraction, images/s) so the experiment can report overall progress.
+    std::function<ProgressInfo(double stageFraction, double imagesPerSecond)> progress;
+
+    double wallSeconds() const;
+    bool stopRequested() const { return stop && stop->load(std::memory_order_relaxed); }
+    void log(const std::string &text) const;
+};
+
+/// Trains the learners of one stage together on the same batches (one model for offline KD;
+/// several for the online/mutual methods to come), with an optional frozen teacher.
+/// Returns false when a stop request ended it early.
+bool trainStage(std::vector<Learner *> learners, FeatureNet *teacher, const TrainingContext &ctx);
+
+/// Accuracy of `model` on `set` (eval mode, no grad, batched). NaN for an empty set.
+double evaluateAccuracy(FeatureNet &model, const TensorDataset &set, const torch::Device &device,
+                        int batchSize);
+
+} // namespace kd
