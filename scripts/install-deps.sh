@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages KD Workbench needs to build, test and run: only the missing
+# ones, with apt-get (as root, or through sudo).
+set -euo pipefail
+
+PACKAGES=(
+  cmake g++ make git
+  qt6-base-dev qt6-base-dev-tools libqcustomplot-dev   # GUI (Qt 6 Widgets/Test, QCustomPlot)
+  libtorch-dev libopenblas0-pthread                    # LibTorch; OpenBLAS instead of reference BLAS
+  libopencv-dev zlib1g-dev nlohmann-json3-dev          # engine I/O and project files
+  dataset-fashion-mnist                                # the real data the examples and tests use
+  xvfb xauth                                           # a virtual display for screenshots
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+SUDO=()
+if [ "$(id -u)" != 0 ]; then
+  if ! command -v sudo >/dev/null; then
+    echo "install-deps: these packages are missing and installing them needs root or sudo:" >&2
+    echo "  ${missing[*]}" >&2
+    exit 1
+  fi
+  SUDO=(sudo)
+fi
+echo "install-deps: installing ${missing[*]}"
+"${SUDO[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq "${missing[@]}"

@@ -1,0 +1,239 @@
+// End-to-end engine runs on a real Fashion-MNIST subset: accuracy well above chance, a
+// complete run directory, checkpoint reuse with checksums, and a prompt, consistent stop.
+#include "Architectures.h"
+#include "Checkpoint.h"
+#include "Error.h"
+#include "Experiment.h"
+#include "Registries.h"
+
+#include <QFile>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <fstream>
+
+using nlohmann::json;
+
+namespace {
+
+const char *kFashion = "/usr/share/datasets/fashion-mnist";
+
+kd::Project tinyProject(const QString &outDir)
+{
+    json j = {
+        {"name", "tiny"},
+        {"seed", 3},
+        {"threads", 1},
+        {"output_dir", outDir.toStdString()},
+        {"dataset", {{"name", "fashion-mnist"}, {"limit", 4000}, {"test_limit", 2000}, {"val_split", 0.1}}},
+        {"teacher", {{"arch", "cnn_small"}, {"arch_options", {{"width", 8}}}, {"train", {{"epochs", 1}, {"batch_size", 64}, {"lr", 0.05}, {"log_every", 10}}}}},
+        {"student", {{"arch", "mlp"}, {"arch_options", {{"hidden", {64}}}}, {"train", {{"epochs", 2}, {"batch_size", 64}, {"lr", 0.05}, {"log_every", 10}}}}},
+        {"method", {{"name", "kd"}, {"temperature", 4.0}, {"alpha", 0.7}}},
+        {"baseline", true},
+    };
+    return kd::Project::fromJson(j);
+}
+
+/// Records events; optionally asks for a stop after N step records.
+class Recorder : public kd::ExperimentObserver {
+public:
+    std::vector<kd::MetricRecord> metrics;
+    std::vector<kd::ProgressInfo> progress;
+    std::vector<std::string> stages;
+    std::atomic<bool> *stopFlag = nullptr;
+    int stopAfterSteps = -1;
+    bool finished = false;
+
+    void onMetric(const kd::MetricRecord &r) override
+    {
+        metrics.push_back(r);
+        if (stopFlag && r.kind == kd::MetricRecord::Kind::Step && --stopAfterSteps == 0)
+            stopFlag->store(true);
+    }
+    void onProgress(const kd::ProgressInfo &p) override { progress.push_back(p); }
+    void onStageStarted(const std::string &role, int, int) override { stages.push_back(role); }
+    void onFinished(const kd::RunSummary &) override { finished = true; }
+};
+
+json readJson(const QString &path)
+{
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly))
+        return {};
+    return json::parse(f.readAll().toStdString());
+}
+
+QStringList readLines(const QString &path)
+{
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly))
+        return {};
+    return QString::fromUtf8(f.readAll()).split('\n', Qt::SkipEmptyParts);
+}
+
+} // namespace
+
+class TestEngineRun : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        if (!QFile::exists(QString(kFashion) + "/train-images-idx3-ubyte.gz"))
+            QSKIP("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)");
+    }
+
+    void fullRunBeatsChanceAndWritesRunDirectory()
+    {
+        QTemporaryDir tmp;
+        const auto registries = kd::Registries::builtin();
+        kd::Experiment exp(tinyProject(tmp.path()), registries);
+        Recorder rec;
+        std::atomic<bool> stop{false};
+        const QString runDir = tmp.filePath("run1");
+        const auto summary = exp.run(rec, stop, runDir.toStdString());
+
+        QCOMPARE(QString::fromStdString(summary.status), QStringLiteral("completed"));
+        QVERIFY(rec.finished);
+        QCOMPARE(rec.stages, (std::vector<std::string>{"teacher", "student", "student_scratch"}));
+        for (const char *role : {"teacher", "student", "student_scratch"}) {
+            const auto *r = summary.find(role);
+            QVERIFY(r);
+            QVERIFY(r->completed);
+            // Ten classes: chance is 0.10. A few thousand images must already give far more.
+            QVERIFY2(r->finalTestAcc > 0.6, qPrintable(QString("%1 acc %2").arg(role).arg(r->finalTestAcc)));
+            QVERIFY(r->bestTestAcc >= r->finalTestAcc);
+            QVERIFY(r->params > 0);
+            QVERIFY(QFile::exists(runDir + "/" + QString::fromStdString(r->checkpoint)));
+        }
+        QCOMPARE(summary.find("student")->params, summary.find("student_scratch")->params);
+
+        // config.json is the resolved project and reruns to the same configuration.
+        const auto config = readJson(runDir + "/config.json");
+        QCOMPARE(config["method"]["alpha"].get<double>(), 0.7);
+        QCOMPARE(config["student"]["arch_options"]["dropout"].get<double>(), 0.0); // default filled in
+        QCOMPARE(kd::Project::fromJson(config).toJson(), config);
+
+        // summary.json per role.
+        const auto sj = readJson(runDir + "/summary.json");
+        QCOMPARE(QString::fromStdString(sj["status"].get<std::string>()), QStringLiteral("completed"));
+        for (const char *role : {"teacher", "student", "student_scratch"}) {
+            const auto &m = sj["models"][role];
+            for (const char *key : {"best_test_acc", "final_test_acc", "params", "train_seconds"})
+                QVERIFY2(m.contains(key), key);
+            QVERIFY(m["train_seconds"].get<double>() > 0);
+        }
+        QVERIFY(sj.contains("kd_gain_final_test_acc"));
+
+        // metrics.csv: header with each loss term, step and epoch rows for every role.
+        const auto lines = readLines(runDir + "/metrics.csv");
+        QVERIFY(lines.size() > 10);
+        QCOMPARE(lines.first(), QStringLiteral("model,kind,epoch,step,wall_s,loss,loss_ce,loss_kd,lr,train_acc,val_acc,test_acc,img_per_s"));
+        int epochRows = 0;
+        for (const auto &line : lines.mid(1)) {
+            const auto cells = line.split(',');
+            QCOMPARE(cells.size(), 13);
+            if (cells[1] == "epoch") {
+                ++epochRows;
+                QVERIFY(!cells[9].isEmpty() && !cells[10].isEmpty() && !cells[11].isEmpty());
+            }
+            if (cells[0] == "student_scratch")
+                QVERIFY(cells[7].isEmpty()); // no kd term without a teacher
+            if (cells[0] == "student" && cells[1] == "step")
+                QVERIFY(!cells[7].isEmpty());
+        }
+        QCOMPARE(epochRows, 1 + 2 + 2);
+        QVERIFY(!rec.progress.empty());
+        QVERIFY(rec.progress.back().overallFraction > 0.99);
+
+        // Reuse the teacher checkpoint: same accuracy, checksum checked; a flipped byte is refused.
+        auto again = tinyProject(tmp.path());
+        again.teacher.checkpoint = (runDir + "/teacher.pt").toStdString();
+        again.baseline = false;
+        again.student.train.epochs = 1;
+        kd::Experiment exp2(again, registries);
+        Recorder rec2;
+        const auto s2 = exp2.run(rec2, stop, tmp.filePath("run2").toStdString());
+        QCOMPARE(QString::fromStdString(s2.find("teacher")->method), QStringLiteral("checkpoint"));
+        QCOMPARE(s2.find("teacher")->finalTestAcc, summary.find("teacher")->finalTestAcc);
+
+        const QString corrupt = tmp.filePath("corrupt.pt");
+        QFile::copy(runDir + "/teacher.pt", corrupt);
+        QFile::copy(runDir + "/teacher.pt.json", corrupt + ".json");
+        {
+            std::fstream f(corrupt.toStdString(), std::ios::in | std::ios::out | std::ios::binary);
+            f.seekg(200);
+            char c = 0;
+            f.read(&c, 1);
+            c = char(c ^ 0x10);
+            f.seekp(200);
+            f.write(&c, 1);
+        }
+        kd::PlainCnn probe({1, 28, 28}, 10, {{8, true}, {16, true}}, 128);
+        try {
+            kd::loadCheckpoint(probe, corrupt.toStdString());
+            QFAIL("a corrupt checkpoint was accepted");
+        } catch (const kd::Error &e) {
+            QVERIFY2(QString(e.what()).contains("corrupt"), e.what());
+        }
+    }
+
+    void stopIsPromptAndConsistent()
+    {
+        QTemporaryDir tmp;
+        const auto registries = kd::Registries::builtin();
+        auto project = tinyProject(tmp.path());
+        project.teacher.train.epochs = 3;
+        kd::Experiment exp(project, registries);
+        std::atomic<bool> stop{false};
+        Recorder rec;
+        rec.stopFlag = &stop;
+        rec.stopAfterSteps = 2;
+        const QString runDir = tmp.filePath("stopped");
+        const auto summary = exp.run(rec, stop, runDir.toStdString());
+        QCOMPARE(QString::fromStdString(summary.status), QStringLiteral("stopped"));
+        // The stop came after the second logged interval (20 steps): honoured within one batch.
+        const auto *t = summary.find("teacher");
+        QVERIFY(t && !t->completed);
+        const auto sj = readJson(runDir + "/summary.json");
+        QCOMPARE(QString::fromStdString(sj["status"].get<std::string>()), QStringLiteral("stopped"));
+        QCOMPARE(sj["models"]["student"]["completed"].get<bool>(), false);
+        QVERIFY(QFile::exists(runDir + "/teacher.pt.json"));
+        const auto lines = readLines(runDir + "/metrics.csv");
+        QVERIFY(lines.size() >= 3);
+        QVERIFY(lines.last().startsWith("teacher,step,1,21,")); // stop seen right after step 21
+    }
+
+    void badInputLeavesNoRunDirectory()
+    {
+        QTemporaryDir tmp;
+        const auto registries = kd::Registries::builtin();
+        auto project = tinyProject(tmp.path());
+        project.dataset.name = "mnist";
+        project.dataset.path = tmp.filePath("nowhere").toStdString();
+        kd::Experiment exp(project, registries);
+        Recorder rec;
+        std::atomic<bool> stop{false};
+        const QString runDir = tmp.filePath("never");
+        QVERIFY_THROWS_EXCEPTION(kd::Error, exp.run(rec, stop, runDir.toStdString()));
+        QVERIFY(!QFile::exists(runDir));
+
+        // An existing, non-empty run directory is refused and left untouched.
+        QDir().mkpath(runDir);
+        QFile keep(runDir + "/keep.txt");
+        QVERIFY(keep.open(QIODevice::WriteOnly));
+        keep.write("mine");
+        keep.close();
+        kd::Experiment exp2(tinyProject(tmp.path()), registries);
+        try {
+            exp2.run(rec, stop, runDir.toStdString());
+            QFAIL("existing run directory accepted");
+        } catch (const kd::Error &e) {
+            QVERIFY(QString(e.what()).contains("already exists"));
+        }
+        QCOMPARE(QDir(runDir).entryList(QDir::Files), QStringList{"keep.txt"});
+    }
+};
+
+QTEST_GUILESS_MAIN(TestEngineRun)
+#include "test_engine_run.moc"

@@ -1,0 +1,159 @@
+// The kdw command line as a user drives it: listings, a real run, and bad input that must
+// end in one clear message and a non-zero exit, leaving nothing behind.
+#include <QDir>
+#include <QFile>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QtTest>
+
+namespace {
+
+struct Result {
+    int code = -1;
+    QString out;
+    QString err;
+};
+
+Result kdw(const QStringList &args, int timeoutMs = 300000)
+{
+    QProcess p;
+    p.setWorkingDirectory(KD_SOURCE_DIR);
+    p.start(KDW_EXECUTABLE, args);
+    if (!p.waitForFinished(timeoutMs)) {
+        p.kill();
+        p.waitForFinished();
+    }
+    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1,
+            QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError())};
+}
+
+void writeFile(const QString &path, const QByteArray &data)
+{
+    QFile f(path);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write(data);
+}
+
+} // namespace
+
+class TestKdw : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void usageWithoutArguments()
+    {
+        const auto r = kdw({});
+        QCOMPARE(r.code, 2);
+        QVERIFY(r.err.contains("usage: kdw"));
+    }
+
+    void listings_data()
+    {
+        QTest::addColumn<QString>("what");
+        QTest::addColumn<QStringList>("expected");
+        QTest::newRow("architectures") << "architectures" << QStringList{"mlp", "lenet5", "cnn_small", "cnn_large", "params"};
+        QTest::newRow("methods") << "methods" << QStringList{"ce ", "kd ", "temperature", "alpha"};
+        QTest::newRow("datasets") << "datasets" << QStringList{"fashion-mnist", "mnist", "idx"};
+    }
+    void listings()
+    {
+        QFETCH(QString, what);
+        QFETCH(QStringList, expected);
+        const auto r = kdw({"list", what});
+        QCOMPARE(r.code, 0);
+        for (const auto &e : expected)
+            QVERIFY2(r.out.contains(e), qPrintable(e + " missing in:\n" + r.out));
+    }
+
+    void badInput_data()
+    {
+        QTest::addColumn<QByteArray>("project");   // file contents; empty: no file
+        QTest::addColumn<QStringList>("extraArgs");
+        QTest::addColumn<QStringList>("expected"); // all must appear on stderr
+        QTest::newRow("missing file") << QByteArray() << QStringList{} << QStringList{"file not found"};
+        QTest::newRow("syntax error") << QByteArray("{\n  \"name\": \"x\"\n  \"seed\": 1\n}") << QStringList{}
+                                      << QStringList{"p.json:3:8", "JSON syntax error"};
+        QTest::newRow("unknown arch") << QByteArray(R"({"student": {"arch": "resnet9000"}})") << QStringList{}
+                                      << QStringList{"unknown architecture \"resnet9000\"", "mlp", "cnn_large", "lenet5"};
+        QTest::newRow("unknown method") << QByteArray(R"({"method": {"name": "magic"}})") << QStringList{}
+                                        << QStringList{"unknown method \"magic\"", "kd", "ce"};
+        QTest::newRow("unknown key") << QByteArray(R"({"student": {"trian": {}}})") << QStringList{}
+                                     << QStringList{"unknown key student.trian"};
+        QTest::newRow("bad method param") << QByteArray(R"({"method": {"name": "kd", "alpha": 2}})") << QStringList{}
+                                          << QStringList{"method.alpha", "[0, 1]"};
+        QTest::newRow("bad override") << QByteArray("{}") << QStringList{"--set", "student.train.epochs=-3"}
+                                      << QStringList{"student.train.epochs = -3 is out of range"};
+        QTest::newRow("unknown option") << QByteArray("{}") << QStringList{"--fast"} << QStringList{"unknown option --fast"};
+        QTest::newRow("cuda missing") << QByteArray(R"({"device": "cuda:7"})") << QStringList{}
+                                      << QStringList{"cuda:7"};
+    }
+    void badInput()
+    {
+        QFETCH(QByteArray, project);
+        QFETCH(QStringList, extraArgs);
+        QFETCH(QStringList, expected);
+        QTemporaryDir tmp;
+        const QString path = tmp.filePath("p.json");
+        if (!project.isEmpty())
+            writeFile(path, project);
+        const auto r = kdw(QStringList{"run", path, "--out", tmp.filePath("run")} + extraArgs);
+        QVERIFY2(r.code == 1 || r.code == 2, qPrintable(QString::number(r.code) + r.err));
+        for (const auto &e : expected)
+            QVERIFY2(r.err.contains(e), qPrintable("expected \"" + e + "\" in:\n" + r.err));
+        QVERIFY2(!r.err.contains("internal error"), qPrintable(r.err));
+        QVERIFY(!QFile::exists(tmp.filePath("run"))); // nothing half-written
+    }
+
+    void badDatasetFile()
+    {
+        // A label file whose magic number is wrong.
+        QTemporaryDir tmp;
+        const QByteArray hdr3("\x00\x00\x08\x03\x00\x00\x00\x02\x00\x00\x00\x1c\x00\x00\x00\x1c", 16);
+        const QByteArray img = hdr3 + QByteArray(2 * 28 * 28, '\x10');
+        const QByteArray lab("\x00\x00\x08\x01\x00\x00\x00\x02\x01\x02", 10);
+        QDir().mkpath(tmp.filePath("data"));
+        writeFile(tmp.filePath("data/train-images-idx3-ubyte"), img);
+        writeFile(tmp.filePath("data/t10k-images-idx3-ubyte"), img);
+        writeFile(tmp.filePath("data/t10k-labels-idx1-ubyte"), lab);
+        QByteArray badLab = lab;
+        badLab[0] = '\x07';
+        writeFile(tmp.filePath("data/train-labels-idx1-ubyte"), badLab);
+        writeFile(tmp.filePath("p.json"), R"({"dataset": {"name": "mnist", "path": ")" + tmp.filePath("data").toUtf8() + R"("}})");
+        const auto r = kdw({"run", tmp.filePath("p.json"), "--out", tmp.filePath("run")});
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains("train-labels-idx1-ubyte has a wrong IDX magic number"), qPrintable(r.err));
+        QVERIFY(!QFile::exists(tmp.filePath("run")));
+    }
+
+    void quickRunWithOverrides()
+    {
+        if (!QFile::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"))
+            QSKIP("Fashion-MNIST is not installed");
+        QTemporaryDir tmp;
+        const QString out = tmp.filePath("run");
+        const auto r = kdw({"run", "projects/fashion-mnist-quick.json", "--set", "dataset.limit=3000",
+                            "--set", "dataset.test_limit=1000", "--set", "teacher.train.epochs=1",
+                            "--set", "student.train.epochs=1", "--set", "teacher.arch_options.width=8",
+                            "--set", "threads=1", "--out", out});
+        QVERIFY2(r.code == 0, qPrintable(r.out + r.err));
+        QVERIFY(r.out.contains("ETA"));
+        QVERIFY(r.out.contains("student_scratch"));
+        QVERIFY(r.out.contains("KD gain"));
+        QVERIFY(r.out.trimmed().endsWith("run: " + out));
+        for (const char *f : {"config.json", "metrics.csv", "summary.json", "teacher.pt", "student.pt",
+                              "student_scratch.pt", "student.pt.json"})
+            QVERIFY2(QFile::exists(out + "/" + f), f);
+        QFile cfg(out + "/config.json");
+        QVERIFY(cfg.open(QIODevice::ReadOnly));
+        QVERIFY(cfg.readAll().contains("\"limit\": 3000"));
+
+        // The same --out again is refused and the first run is left as it was.
+        const auto again = kdw({"run", "projects/fashion-mnist-quick.json", "--out", out});
+        QCOMPARE(again.code, 1);
+        QVERIFY(again.err.contains("already exists"));
+        QVERIFY(QFile::exists(out + "/summary.json"));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestKdw)
+#include "test_kdw.moc"
