@@ -4,6 +4,7 @@
 #include "ParamSpec.h"
 #include "Registry.h"
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 
@@ -28,6 +29,9 @@ void registerBuiltinArchitectures(ArchitectureRegistry &registry);
 /// Facts about one configured architecture, computed by building it on the CPU.
 struct ArchitectureInfo {
     std::int64_t params = 0;
+    /// Multiply-accumulates of one forward pass of one image: convolutions and Linear layers
+    /// (BatchNorm, activations, pooling and additions are not counted).
+    std::int64_t macs = 0;
     std::vector<std::pair<std::string, std::string>> features; ///< name → shape "CxHxW" or "D"
 };
 

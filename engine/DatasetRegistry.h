@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace kd {
 
@@ -13,20 +14,31 @@ struct RawDataset;
 struct DataBundle;
 struct DatasetOptions;
 
-/// A dataset known by name: where its files live by default and how to read them.
+/// A dataset known by name: where its files may live and how to read them.
 struct DatasetEntry {
     std::string description;
-    std::string defaultPath; ///< used when the project's dataset.path is empty
-    std::string format;      ///< "idx" for now
-    std::function<std::shared_ptr<RawDataset>(const std::string &path)> load;
+    /// Folders tried in order when the project's dataset.path is empty (may be empty: then
+    /// the project must set a path). Entries may start with "~/" or "$KD_DATA/".
+    std::vector<std::string> defaultPaths;
+    std::string format; ///< "idx", "cifar", "image-folder" or "synthetic"
+    std::function<std::shared_ptr<RawDataset>(const std::string &path, const DatasetOptions &options,
+                                              std::uint64_t seed)>
+        load;
     /// Checks, without reading everything, whether the files are at `path`; returns an empty
     /// string when they are, otherwise what is missing.
     std::function<std::string(const std::string &path)> probe;
+
+    /// The first default folder that probes fine; empty when none does.
+    std::string locate() const;
+    bool needsFiles() const { return format != "synthetic"; }
 };
 
 using DatasetRegistry = Registry<DatasetEntry>;
 
 void registerBuiltinDatasets(DatasetRegistry &registry);
+
+/// Expands a leading "~/" and "$KD_DATA/" (environment variable, default ~/datasets).
+std::string expandDataPath(const std::string &path);
 
 /// Loads, limits, splits and normalises the dataset a project asks for.
 std::shared_ptr<DataBundle> loadDataset(const DatasetRegistry &registry,

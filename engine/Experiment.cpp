@@ -8,6 +8,7 @@
 #include "Optim.h"
 #include "Registries.h"
 #include "RunStore.h"
+#include "TeacherSource.h"
 #include "Trainer.h"
 
 #include <ATen/Parallel.h>
@@ -121,6 +122,36 @@ static void checkFeatures(const std::string &role, const std::string &arch, Feat
     }
 }
 
+/// Caches the teacher's logits when that gives exactly what live forwards would: the method
+/// reads only logits and the teacher's input is not augmented.
+static void prepareTeacherCache(TeacherSource &source, const DistillationMethod &method, const DataBundle &data,
+                                const TrainingContext &ctx, const Project &p)
+{
+    if (p.teacherCache == "off") {
+        ctx.log("teacher cache: off (teacher_cache = \"off\"); the teacher runs live every batch");
+        return;
+    }
+    if (method.teacherFeatures() != std::vector<std::string>{"logits"}) {
+        ctx.log("teacher cache: not used; the method reads teacher features beyond the logits");
+        return;
+    }
+    if (ctx.augmentation.enabled()) {
+        ctx.log("teacher cache: not used; augmentation changes the teacher's input every epoch");
+        return;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    if (!source.buildCache(data.train, ctx.device, ctx.evalBatchSize, p.teacherCacheMaxMB * 1024 * 1024)) {
+        ctx.log("teacher cache: not used; it would exceed teacher_cache_max_mb = " + std::to_string(p.teacherCacheMaxMB));
+        return;
+    }
+    std::ostringstream os;
+    os << "teacher cache: " << data.train.size() << " x " << data.numClasses << " logits ("
+       << std::fixed << std::setprecision(1) << double(source.cacheBytes()) / (1024.0 * 1024.0) << " MB) computed in "
+       << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()
+       << " s; reused every epoch";
+    ctx.log(os.str());
+}
+
 RunSummary Experiment::run(ExperimentObserver &observer, const std::atomic<bool> &stop,
                            const std::string &runDirArg)
 {
@@ -197,6 +228,10 @@ RunSummary Experiment::run(ExperimentObserver &observer, const std::atomic<bool>
     ctx.device = device;
     ctx.seed = p.seed;
     ctx.evalBatchSize = p.evalBatchSize;
+    ctx.augmentation.cropPadding = p.dataset.randomCropPadding;
+    ctx.augmentation.horizontalFlip = p.dataset.horizontalFlip;
+    for (std::size_t c = 0; c < data->mean.size(); ++c)
+        ctx.augmentation.padValue.push_back(-data->mean[c] / data->stddev[c]);
     ctx.observer = &observer;
     ctx.store = &store;
     ctx.stop = &stop;
@@ -274,8 +309,13 @@ RunSummary Experiment::run(ExperimentObserver &observer, const std::atomic<bool>
                 return pi;
             };
 
-            FeatureNet *teacherForStage = learner.method->needsTeacher() ? teacherModel.get() : nullptr;
-            const bool finished = trainStage({&learner}, teacherForStage, ctx);
+            TeacherSource teacherSource;
+            if (learner.method->needsTeacher()) {
+                teacherModel->eval();
+                teacherSource = TeacherSource(teacherModel.get());
+                prepareTeacherCache(teacherSource, *learner.method, *data, ctx, p);
+            }
+            const bool finished = trainStage({&learner}, teacherSource, ctx);
             rs.trainSeconds = learner.state.trainSeconds;
             rs.epochsDone = learner.state.epochsDone;
             rs.bestTestAcc = learner.state.bestTestAcc;

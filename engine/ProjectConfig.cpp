@@ -103,6 +103,8 @@ Project Project::fromJson(const nlohmann::json &json)
     p.threads = int(r.integer("threads", p.threads, 0, 256));
     p.outputDir = r.string("output_dir", p.outputDir);
     p.evalBatchSize = int(r.integer("eval_batch_size", p.evalBatchSize, 1, 1 << 20));
+    p.teacherCache = r.string("teacher_cache", p.teacherCache, {"auto", "off"});
+    p.teacherCacheMaxMB = r.integer("teacher_cache_max_mb", p.teacherCacheMaxMB, 0, 1 << 20);
     p.baseline = r.boolean("baseline", p.baseline);
 
     {
@@ -113,6 +115,18 @@ Project Project::fromJson(const nlohmann::json &json)
         p.dataset.testLimit = d.integer("test_limit", p.dataset.testLimit, 0, std::numeric_limits<int>::max());
         p.dataset.valSplit = d.number("val_split", p.dataset.valSplit, 0.0, 0.9);
         p.dataset.normalize = d.boolean("normalize", p.dataset.normalize);
+        p.dataset.labels = d.string("labels", p.dataset.labels, {"fine", "coarse"});
+        p.dataset.imageSize = int(d.integer("image_size", p.dataset.imageSize, 0, 1024));
+        p.dataset.channels = int(d.integer("channels", p.dataset.channels, 0, 3));
+        if (p.dataset.channels == 2)
+            throw Error("dataset.channels = 2 is not valid; use 1 (greyscale), 3 (colour) or 0 (default)");
+        p.dataset.testSplit = d.number("test_split", p.dataset.testSplit, 0.01, 0.9);
+        {
+            JsonReader a(d.section("augment"), "dataset.augment");
+            p.dataset.randomCropPadding = int(a.integer("random_crop_padding", p.dataset.randomCropPadding, 0, 64));
+            p.dataset.horizontalFlip = a.boolean("horizontal_flip", p.dataset.horizontalFlip);
+            a.finish();
+        }
         d.finish();
     }
     p.teacher = readModel(r.section("teacher"), "teacher", p.teacher, true);
@@ -154,6 +168,8 @@ nlohmann::json Project::toJson() const
             {"threads", threads},
             {"output_dir", outputDir},
             {"eval_batch_size", evalBatchSize},
+            {"teacher_cache", teacherCache},
+            {"teacher_cache_max_mb", teacherCacheMaxMB},
             {"baseline", baseline},
             {"dataset",
              {{"name", dataset.name},
@@ -161,7 +177,14 @@ nlohmann::json Project::toJson() const
               {"limit", dataset.limit},
               {"test_limit", dataset.testLimit},
               {"val_split", dataset.valSplit},
-              {"normalize", dataset.normalize}}},
+              {"normalize", dataset.normalize},
+              {"labels", dataset.labels},
+              {"image_size", dataset.imageSize},
+              {"channels", dataset.channels},
+              {"test_split", dataset.testSplit},
+              {"augment",
+               {{"random_crop_padding", dataset.randomCropPadding},
+                {"horizontal_flip", dataset.horizontalFlip}}}}},
             {"teacher", model(teacher, true)},
             {"student", model(student, false)},
             {"method", methodJson}};

@@ -16,6 +16,13 @@ struct DatasetOptions {
     std::int64_t testLimit = 0;          ///< use only the first N test images (0: all)
     double valSplit = 0.0;               ///< fraction of the training set held out for validation
     bool normalize = true;               ///< subtract the dataset mean, divide by its std
+    std::string labels = "fine";         ///< CIFAR-100: "fine" (100 classes) or "coarse" (20)
+    int imageSize = 0;                   ///< image folders: resize to N×N (0: 32); others must match
+    int channels = 0;                    ///< image folders: 1 or 3 (0: 3)
+    double testSplit = 0.2;              ///< image folder without train/test sub-folders: test fraction
+    int randomCropPadding = 0;           ///< augmentation: pad by N then random crop back (0: off)
+    bool horizontalFlip = false;         ///< augmentation: random horizontal flip
+    bool augments() const { return randomCropPadding > 0 || horizontalFlip; }
 };
 
 /// How one model is optimised.
@@ -64,6 +71,10 @@ struct Project {
     MethodOptions method;
     bool baseline = true; ///< also train the student from scratch (method "ce") for comparison
     int evalBatchSize = 1000;
+    /// "auto": for logit-only methods without augmentation, compute the teacher's outputs once
+    /// and reuse them every epoch; "off": always run the teacher live.
+    std::string teacherCache = "auto";
+    std::int64_t teacherCacheMaxMB = 1024; ///< memory bound of the cache
 
     Project();
 

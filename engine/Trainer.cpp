@@ -90,7 +90,7 @@ std::string formatDuration(double s)
 
 } // namespace
 
-bool trainStage(std::vector<Learner *> learners, FeatureNet *teacher, const TrainingContext &ctx)
+bool trainStage(std::vector<Learner *> learners, const TeacherSource &teacher, const TrainingContext &ctx)
 {
     if (learners.empty())
         return true;
@@ -106,8 +106,6 @@ bool trainStage(std::vector<Learner *> learners, FeatureNet *teacher, const Trai
     // Drop the last incomplete batch (as the peer scripts do) unless it is the only one.
     const std::int64_t stepsPerEpoch = std::max<std::int64_t>(1, n / batch);
     const std::int64_t totalSteps = stepsPerEpoch * epochs;
-    if (teacher)
-        teacher->eval();
 
     std::vector<TermAccumulator> interval, epochAcc;
     for (auto *l : learners) {
@@ -120,7 +118,7 @@ bool trainStage(std::vector<Learner *> learners, FeatureNet *teacher, const Trai
             setLearningRate(*l->optimizer, scheduledLr(l->train, epoch));
             l->model->train();
         }
-        const auto order = torch::tensor(shuffledIndices(n, ctx.seed, epoch), torch::kInt64);
+        BatchLoader loader(train, ctx.seed, epoch, batch, stepsPerEpoch, ctx.augmentation);
         std::vector<std::int64_t> correct(learners.size(), 0);
         std::int64_t seen = 0;
         const auto epochStart = std::chrono::steady_clock::now();
@@ -129,21 +127,21 @@ bool trainStage(std::vector<Learner *> learners, FeatureNet *teacher, const Trai
         std::vector<double> stageSeconds(learners.size(), 0.0);
 
         for (std::int64_t s = 0; s < stepsPerEpoch; ++s) {
-            const auto len = std::min<std::int64_t>(batch, n - s * batch);
-            const auto idx = order.narrow(0, s * batch, len);
-            auto x = train.images.index_select(0, idx).to(ctx.device);
-            auto y = train.labels.index_select(0, idx).to(ctx.device);
+            Batch b;
+            if (!loader.next(b))
+                throw std::logic_error("batch loader ended early");
+            const auto len = b.labels.size(0);
+            auto x = b.images.to(ctx.device);
+            auto y = b.labels.to(ctx.device);
             Features teacherOut;
-            if (teacher) {
-                torch::NoGradGuard noGrad;
-                teacherOut = teacher->forwardFeatures(x);
-            }
+            if (teacher.active())
+                teacherOut = teacher.features(b, x);
             for (std::size_t li = 0; li < learners.size(); ++li) {
                 auto &l = *learners[li];
                 const auto t0 = std::chrono::steady_clock::now();
                 StepContext sc{epoch + 1, epochs, l.state.step, totalSteps};
                 auto out = l.model->forwardFeatures(x);
-                auto loss = l.method->compute(out, teacher ? &teacherOut : nullptr, y, sc);
+                auto loss = l.method->compute(out, teacher.active() ? &teacherOut : nullptr, y, sc);
                 l.optimizer->zero_grad();
                 loss.total.backward();
                 l.optimizer->step();

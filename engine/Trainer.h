@@ -1,6 +1,7 @@
 #pragma once
 
 #include "Dataset.h"
+#include "TeacherSource.h"
 #include "DistillationMethod.h"
 #include "Metrics.h"
 #include "ProjectConfig.h"
@@ -42,6 +43,7 @@ struct TrainingContext {
     torch::Device device = torch::kCPU;
     std::uint64_t seed = 0;
     int evalBatchSize = 1000;
+    Augmentation augmentation;
     ExperimentObserver *observer = nullptr;
     RunStore *store = nullptr;
     const std::atomic<bool> *stop = nullptr;
@@ -55,9 +57,10 @@ struct TrainingContext {
 };
 
 /// Trains the learners of one stage together on the same batches (one model for offline KD;
-/// several for the online/mutual methods to come), with an optional frozen teacher.
+/// several for the online/mutual methods to come), with an optional frozen teacher whose
+/// outputs come live or from its cache. Batches are prepared ahead on a loader thread.
 /// Returns false when a stop request ended it early.
-bool trainStage(std::vector<Learner *> learners, FeatureNet *teacher, const TrainingContext &ctx);
+bool trainStage(std::vector<Learner *> learners, const TeacherSource &teacher, const TrainingContext &ctx);
 
 /// Accuracy of `model` on `set` (eval mode, no grad, batched). NaN for an empty set.
 double evaluateAccuracy(FeatureNet &model, const TensorDataset &set, const torch::Device &device,

@@ -160,12 +160,15 @@ int listCommand(const std::vector<std::string> &args, std::ostream &out, std::os
         for (const auto &n : reg.datasets.names()) {
             const auto &e = reg.datasets.get(n);
             std::string where;
-            if (e.defaultPath.empty())
+            if (!e.needsFiles())
+                where = "generated";
+            else if (e.defaultPaths.empty())
                 where = "no default location: set dataset.path";
-            else if (auto missing = e.probe(e.defaultPath); missing.empty())
-                where = "found at " + e.defaultPath;
+            else if (const auto found = e.locate(); !found.empty())
+                where = "found at " + found;
             else
-                where = "not found: " + missing;
+                where = "not found here; set dataset.path (looked in " + expandDataPath(e.defaultPaths.front())
+                    + (e.defaultPaths.size() > 1 ? " and " + std::to_string(e.defaultPaths.size() - 1) + " more)" : ")");
             out << std::left << std::setw(14) << n << " " << e.description << " [" << where << "]\n";
         }
         return Ok;

@@ -1,0 +1,35 @@
+#pragma once
+
+#include "BatchLoader.h"
+#include "FeatureNet.h"
+
+#include <string>
+
+namespace kd {
+
+/// Where a stage gets its teacher's outputs: live forwards of a frozen model, or — for
+/// logit-only methods when the teacher's input is not augmented — a cache of the teacher's
+/// logits for every training image, computed once and reused every epoch.
+class TeacherSource {
+public:
+    TeacherSource() = default;
+    explicit TeacherSource(FeatureNet *model) : m_model(model) {}
+
+    bool active() const { return m_model != nullptr; }
+    bool cached() const { return m_cache.defined(); }
+
+    /// Computes the cache over `set` (eval mode, no grad). Returns false, caching nothing,
+    /// when it would exceed `maxBytes`.
+    bool buildCache(const TensorDataset &set, const torch::Device &device, int batchSize, std::int64_t maxBytes);
+    std::int64_t cacheBytes() const;
+
+    /// Teacher features for a batch: cached logits looked up by row index, or a live forward
+    /// under NoGradGuard (teacher features never carry gradient).
+    Features features(const Batch &batch, const torch::Tensor &imagesOnDevice) const;
+
+private:
+    FeatureNet *m_model = nullptr;
+    torch::Tensor m_cache;
+};
+
+} // namespace kd

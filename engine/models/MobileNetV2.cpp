@@ -1,0 +1,117 @@
+#include "MobileNetV2.h"
+
+#include "Error.h"
+
+#include <algorithm>
+
+namespace kd {
+
+namespace nn = torch::nn;
+
+/// Inverted residual: 1×1 expand → BN → ReLU → depthwise 3×3 → BN → ReLU → 1×1 project → BN.
+class MobileNetV2::Block : public nn::Module {
+public:
+    Block(std::int64_t in, std::int64_t out, std::int64_t stride, std::int64_t expansion)
+        : m_residual(stride == 1 && in == out)
+    {
+        const std::int64_t hidden = in * expansion;
+        m_expand = conv1x1(in, hidden);
+        m_bnExpand = nn::BatchNorm2d(hidden);
+        m_depthwise = depthwise3x3(hidden, stride);
+        m_bnDepthwise = nn::BatchNorm2d(hidden);
+        m_project = conv1x1(hidden, out);
+        m_bnProject = nn::BatchNorm2d(out);
+        // Sequential indices as in PyTorch: conv.0 .. conv.7 with ReLUs at 2 and 5.
+        register_module("conv", nn::Sequential(m_expand, m_bnExpand, nn::ReLU(), m_depthwise, m_bnDepthwise,
+                                               nn::ReLU(), m_project, m_bnProject));
+    }
+
+    torch::Tensor forward(const torch::Tensor &x)
+    {
+        auto h = m_bnExpand(m_expand(x));
+        h.relu_(); // fresh BN outputs; BN's backward does not need them
+        h = m_bnDepthwise(m_depthwise(h));
+        h.relu_();
+        h = m_bnProject(m_project(h));
+        if (m_residual)
+            h += x;
+        return h;
+    }
+
+private:
+    bool m_residual;
+    Conv2d m_expand{nullptr}, m_depthwise{nullptr}, m_project{nullptr};
+    nn::BatchNorm2d m_bnExpand{nullptr}, m_bnDepthwise{nullptr}, m_bnProject{nullptr};
+};
+
+namespace {
+
+struct GroupSetting {
+    bool expand; // false: expansion 1 (the first group)
+    int channels, blocks, stride;
+};
+constexpr GroupSetting kGroups[] = {{false, 16, 1, 1}, {true, 24, 2, 1}, {true, 32, 3, 2}, {true, 64, 4, 2},
+                                    {true, 96, 3, 1},  {true, 160, 3, 2}, {true, 320, 1, 1}};
+/// Groups after which a stage feature is taken (RepDistiller's f1..f4).
+constexpr std::size_t kStageEnds[] = {1, 2, 4, 6};
+
+} // namespace
+
+MobileNetV2::MobileNetV2(const InputShape &input, int numClasses, int expansion, double widthMult)
+{
+    if (expansion < 1 || !(widthMult > 0))
+        throw Error("MobileNetV2 needs an expansion of at least 1 and a positive width multiplier");
+    // int() truncation as in Python.
+    auto scaled = [widthMult](int c) { return std::max<std::int64_t>(1, std::int64_t(c * widthMult)); };
+    std::int64_t in = scaled(32);
+    m_conv1 = conv3x3(input.channels, in, 2);
+    m_bn1 = nn::BatchNorm2d(in);
+    register_module("conv1", nn::Sequential(m_conv1, m_bn1, nn::ReLU()));
+    nn::ModuleList groups;
+    for (const auto &g : kGroups) {
+        const std::int64_t out = scaled(g.channels);
+        nn::ModuleList list;
+        m_groups.emplace_back();
+        for (int i = 0; i < g.blocks; ++i) {
+            auto block = std::make_shared<Block>(in, out, i == 0 ? g.stride : 1, g.expand ? expansion : 1);
+            list->push_back(block);
+            m_groups.back().push_back(block);
+            in = out;
+        }
+        groups->push_back(list);
+    }
+    register_module("blocks", groups);
+    const std::int64_t last = widthMult > 1.0 ? std::int64_t(1280 * widthMult) : 1280;
+    m_conv2 = conv1x1(in, last);
+    m_bn2 = nn::BatchNorm2d(last);
+    register_module("conv2", nn::Sequential(m_conv2, m_bn2, nn::ReLU()));
+    m_classifier = Linear(last, numClasses);
+    register_module("classifier", nn::Sequential(m_classifier));
+    initConvBnKaiming(*this);
+    initLinearNormal(*this, 0.01);
+}
+
+Features MobileNetV2::forwardFeatures(const torch::Tensor &x)
+{
+    Features f;
+    auto h = m_bn1(m_conv1(x));
+    h.relu_();
+    int stage = 0;
+    for (std::size_t g = 0; g < m_groups.size(); ++g) {
+        for (const auto &block : m_groups[g])
+            h = block->forward(h);
+        if (stage < 4 && g == kStageEnds[stage]) {
+            ++stage;
+            addStage(f, stage, h, h);
+        }
+    }
+    h = m_bn2(m_conv2(h));
+    h.relu_();
+    auto pooled = globalAvgPool(h);
+    auto logits = m_classifier(pooled);
+    f.add("pre_logits", std::move(pooled));
+    f.add("logits", std::move(logits));
+    return f;
+}
+
+} // namespace kd

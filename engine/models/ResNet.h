@@ -1,0 +1,36 @@
+#pragma once
+
+#include "FeatureNet.h"
+#include "InputShape.h"
+#include "models/Layers.h"
+
+#include <array>
+#include <memory>
+#include <vector>
+
+namespace kd {
+
+/// CIFAR ResNet (He et al. 2016, §4.2) as defined by RepDistiller's models/resnet.py, which
+/// mdistiller shares: 3×3 conv stem → BN → ReLU, three stages of basic blocks (two 3×3
+/// convs with BN; 1×1 conv + BN projection where the shape changes), the second and third
+/// stage starting with stride 2, global average pooling, Linear classifier.
+/// depth = 6n + 2 gives n blocks per stage. `filters` = {stem, stage1, stage2, stage3}:
+/// {16, 16, 32, 64} for resnet8..resnet110, {32, 64, 128, 256} for resnet8x4 / resnet32x4.
+///
+/// Features: stageK_pre (last block's residual sum before its ReLU, RepDistiller's preact),
+/// stageK (after the ReLU), K = 1..3; pre_logits; logits.
+/// Parameter names follow the PyTorch model (conv1, bn1, layer1.0.conv1, ..., fc).
+class ResNet : public FeatureNet {
+public:
+    ResNet(const InputShape &input, int numClasses, int depth, const std::array<std::int64_t, 4> &filters);
+    Features forwardFeatures(const torch::Tensor &x) override;
+
+private:
+    class Block;
+    Conv2d m_conv1{nullptr};
+    torch::nn::BatchNorm2d m_bn1{nullptr};
+    std::vector<std::vector<std::shared_ptr<Block>>> m_stages;
+    Linear m_fc{nullptr};
+};
+
+} // namespace kd

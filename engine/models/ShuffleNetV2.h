@@ -1,0 +1,41 @@
+#pragma once
+
+#include "FeatureNet.h"
+#include "InputShape.h"
+#include "models/Layers.h"
+
+#include <memory>
+#include <vector>
+
+namespace kd {
+
+/// ShuffleNetV2 (Ma et al. 2018) in the CIFAR form of RepDistiller's models/ShuffleNetv2.py
+/// (RepDistiller's ShuffleV2 is net size 1.0): 1×1 conv stem (24 channels) → BN → ReLU, no
+/// max pooling; three stages, each a stride-2 down block followed by 3, 7, 3 basic blocks
+/// (channel split, 1×1 → BN → ReLU → depthwise 3×3 → BN → 1×1 → BN → ReLU on one half,
+/// concatenation, channel shuffle with 2 groups); then 1×1 conv → BN → ReLU, global average
+/// pooling, Linear. `netSize` picks the widths: 0.5 → 48/96/192/1024, 1.0 → 116/232/464/1024,
+/// 1.5 → 176/352/704/1024, 2.0 → 224/488/976/2048.
+///
+/// Features: stageK (the stage's output) and stageK_pre (its last block's output before the
+/// final ReLU, in the same shuffled channel order, so stageK = relu(stageK_pre); RepDistiller
+/// returns the same values unshuffled), K = 1..3; pre_logits; logits.
+class ShuffleNetV2 : public FeatureNet {
+public:
+    ShuffleNetV2(const InputShape &input, int numClasses, double netSize = 1.0);
+    Features forwardFeatures(const torch::Tensor &x) override;
+
+private:
+    class DownBlock;
+    class BasicBlock;
+    struct Stage {
+        std::shared_ptr<DownBlock> down;
+        std::vector<std::shared_ptr<BasicBlock>> blocks;
+    };
+    Conv2d m_conv1{nullptr}, m_conv2{nullptr};
+    torch::nn::BatchNorm2d m_bn1{nullptr}, m_bn2{nullptr};
+    std::vector<Stage> m_stages;
+    Linear m_linear{nullptr};
+};
+
+} // namespace kd

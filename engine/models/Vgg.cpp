@@ -1,0 +1,64 @@
+#include "Vgg.h"
+
+#include "Error.h"
+
+namespace kd {
+
+namespace nn = torch::nn;
+
+Vgg::Vgg(const InputShape &input, int numClasses, const std::vector<std::vector<int>> &blocks)
+{
+    if (blocks.size() != 5)
+        throw Error("a VGG configuration needs five blocks of conv widths; got " + std::to_string(blocks.size()));
+    requireInputSize(input, 8, "vgg");
+    m_poolBeforeLastBlock = input.height >= 64 && input.width >= 64;
+    std::int64_t c = input.channels;
+    for (std::size_t b = 0; b < blocks.size(); ++b) {
+        if (blocks[b].empty())
+            throw Error("every VGG block needs at least one conv layer");
+        // Sequential indices as in PyTorch: conv, bn, relu, conv, bn, relu, ..., conv, bn.
+        nn::ModuleList list;
+        Block block;
+        for (std::size_t j = 0; j < blocks[b].size(); ++j) {
+            const int v = blocks[b][j];
+            block.convs.push_back(conv3x3(c, v, 1, /*bias=*/true));
+            block.bns.push_back(nn::BatchNorm2d(v));
+            list->push_back(block.convs.back());
+            list->push_back(block.bns.back());
+            if (j + 1 < blocks[b].size())
+                list->push_back(nn::ReLU());
+            c = v;
+        }
+        register_module("block" + std::to_string(b), list);
+        m_blocks.push_back(std::move(block));
+    }
+    m_classifier = register_module("classifier", Linear(c, numClasses));
+    initConvBnKaiming(*this);
+    initLinearNormal(*this, 0.01);
+}
+
+Features Vgg::forwardFeatures(const torch::Tensor &x)
+{
+    Features f;
+    auto h = x;
+    for (std::size_t b = 0; b < m_blocks.size(); ++b) {
+        if (b > 0 && (b < 4 || m_poolBeforeLastBlock))
+            h = torch::max_pool2d(h, 2);
+        auto &block = m_blocks[b];
+        for (std::size_t j = 0; j < block.convs.size(); ++j) {
+            h = block.bns[j](block.convs[j](h));
+            if (j + 1 < block.convs.size())
+                h.relu_(); // fresh BN output; BN's backward does not need it
+        }
+        auto post = torch::relu(h);
+        addStage(f, int(b + 1), std::move(h), post);
+        h = std::move(post);
+    }
+    auto pooled = globalAvgPool(h);
+    auto logits = m_classifier(pooled);
+    f.add("pre_logits", std::move(pooled));
+    f.add("logits", std::move(logits));
+    return f;
+}
+
+} // namespace kd

@@ -1,0 +1,100 @@
+#include "WideResNet.h"
+
+#include "Error.h"
+
+namespace kd {
+
+namespace nn = torch::nn;
+
+/// Pre-activation basic block. Where the width changes the shortcut is a 1×1 conv of the
+/// activated input; otherwise it is the raw input.
+class WideResNet::Block : public nn::Module {
+public:
+    Block(std::int64_t in, std::int64_t out, std::int64_t stride) : m_equalInOut(in == out)
+    {
+        bn1 = register_module("bn1", nn::BatchNorm2d(in));
+        m_conv1 = register_module("conv1", conv3x3(in, out, stride));
+        m_bn2 = register_module("bn2", nn::BatchNorm2d(out));
+        m_conv2 = register_module("conv2", conv3x3(out, out));
+        if (!m_equalInOut)
+            m_shortcut = register_module("convShortcut", conv1x1(in, out, stride));
+    }
+
+    torch::Tensor forward(const torch::Tensor &x)
+    {
+        auto a = bn1(x);
+        a.relu_(); // fresh BN output; BN's backward does not need it
+        return forwardActivated(x, a);
+    }
+
+    /// The block given a = relu(bn1(x)) already computed (by the caller, who also exposes
+    /// bn1(x) as a feature).
+    torch::Tensor forwardActivated(const torch::Tensor &x, const torch::Tensor &a)
+    {
+        auto out = m_bn2(m_conv1(a));
+        out.relu_();
+        out = m_conv2(out);
+        out += m_equalInOut ? x : m_shortcut(a);
+        return out;
+    }
+
+    nn::BatchNorm2d bn1{nullptr};
+
+private:
+    bool m_equalInOut;
+    Conv2d m_conv1{nullptr}, m_conv2{nullptr}, m_shortcut{nullptr};
+    nn::BatchNorm2d m_bn2{nullptr};
+};
+
+WideResNet::WideResNet(const InputShape &input, int numClasses, int depth, int widenFactor)
+{
+    if (depth < 10 || (depth - 4) % 6 != 0)
+        throw Error("a Wide ResNet's depth must be 6n+4 (10, 16, 28, 40...); got " + std::to_string(depth));
+    if (widenFactor < 1)
+        throw Error("a Wide ResNet's widening factor must be at least 1; got " + std::to_string(widenFactor));
+    const int n = (depth - 4) / 6;
+    const std::int64_t channels[4] = {16, 16 * widenFactor, 32 * widenFactor, 64 * widenFactor};
+    m_conv1 = register_module("conv1", conv3x3(input.channels, channels[0]));
+    for (int s = 0; s < 3; ++s) {
+        nn::ModuleList layer;
+        m_stages.emplace_back();
+        for (int i = 0; i < n; ++i) {
+            auto block = std::make_shared<Block>(i == 0 ? channels[s] : channels[s + 1], channels[s + 1],
+                                                 (s > 0 && i == 0) ? 2 : 1);
+            layer->push_back(block);
+            m_stages.back().push_back(block);
+        }
+        // PyTorch's NetworkBlock wraps the blocks in a Sequential called "layer".
+        auto group = std::make_shared<nn::Module>();
+        group->register_module("layer", layer);
+        register_module("block" + std::to_string(s + 1), group);
+    }
+    m_bn1 = register_module("bn1", nn::BatchNorm2d(channels[3]));
+    m_fc = register_module("fc", Linear(channels[3], numClasses));
+    initConvBnKaiming(*this);
+    initLinearZeroBias(*this);
+}
+
+Features WideResNet::forwardFeatures(const torch::Tensor &x)
+{
+    Features f;
+    auto h = m_conv1(x);
+    torch::Tensor pre;
+    for (std::size_t s = 0; s < m_stages.size(); ++s) {
+        const auto &blocks = m_stages[s];
+        for (std::size_t i = 0; i < blocks.size(); ++i) {
+            // The first block of stages 2 and 3 changes the width, so it activates its
+            // input; that BN output is the previous stage's "_pre" feature, computed below.
+            h = (s > 0 && i == 0) ? blocks[i]->forwardActivated(h, torch::relu(pre)) : blocks[i]->forward(h);
+        }
+        pre = s + 1 < m_stages.size() ? m_stages[s + 1].front()->bn1(h) : m_bn1(h);
+        addStage(f, int(s + 1), pre, h);
+    }
+    auto pooled = globalAvgPool(torch::relu(pre));
+    auto logits = m_fc(pooled);
+    f.add("pre_logits", std::move(pooled));
+    f.add("logits", std::move(logits));
+    return f;
+}
+
+} // namespace kd
