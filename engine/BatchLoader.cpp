@@ -41,13 +41,14 @@ torch::Tensor augmentBatch(const torch::Tensor &images, const Augmentation &aug,
 }
 
 BatchLoader::BatchLoader(const TensorDataset &set, std::uint64_t seed, int epoch, int batchSize,
-                         std::int64_t steps, Augmentation augmentation, int prefetch)
+                         std::int64_t steps, Augmentation augmentation, bool channelsLast, int prefetch)
     : m_set(set)
     , m_seed(seed)
     , m_epoch(epoch)
     , m_batchSize(batchSize)
     , m_steps(steps)
     , m_aug(std::move(augmentation))
+    , m_channelsLast(channelsLast)
     , m_capacity(std::size_t(std::max(1, prefetch)))
 {
     m_thread = std::thread([this] { produce(); });
@@ -79,6 +80,8 @@ void BatchLoader::produce()
             b.labels = m_set.labels.index_select(0, b.indices);
             // Augmentation parameters depend on (seed, epoch, step) only.
             b.images = augmentBatch(b.images, m_aug, m_seed * 0x9E3779B97F4A7C15ULL + std::uint64_t(m_epoch) * 1000003ULL + std::uint64_t(s));
+            if (m_channelsLast)
+                b.images = b.images.contiguous(torch::MemoryFormat::ChannelsLast);
             std::unique_lock<std::mutex> lock(m_mutex);
             m_cv.wait(lock, [this] { return m_cancel || m_queue.size() < m_capacity; });
             if (m_cancel)

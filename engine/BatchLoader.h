@@ -33,7 +33,7 @@ struct Batch {
 class BatchLoader {
 public:
     BatchLoader(const TensorDataset &set, std::uint64_t seed, int epoch, int batchSize,
-                std::int64_t steps, Augmentation augmentation, int prefetch = 3);
+                std::int64_t steps, Augmentation augmentation, bool channelsLast = false, int prefetch = 3);
     ~BatchLoader();
     BatchLoader(const BatchLoader &) = delete;
     BatchLoader &operator=(const BatchLoader &) = delete;
@@ -51,6 +51,7 @@ private:
     int m_batchSize;
     std::int64_t m_steps;
     Augmentation m_aug;
+    bool m_channelsLast;
     std::size_t m_capacity;
 
     std::mutex m_mutex;

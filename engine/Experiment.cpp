@@ -75,6 +75,8 @@ struct Experiment::Impl {
             stages.push_back({"student_scratch", project.student, "ce", nlohmann::json::object()});
     }
 
+    bool channelsLast = false;
+
     std::shared_ptr<FeatureNet> buildModel(const ModelSpec &spec, const DataBundle &data,
                                            const torch::Device &device) const
     {
@@ -83,6 +85,8 @@ struct Experiment::Impl {
         torch::manual_seed(project.seed);
         auto model = registries.architectures.get(spec.arch).create(spec.archOptions, data.shape, data.numClasses);
         model->to(device);
+        if (channelsLast)
+            toChannelsLast(*model);
         return model;
     }
 };
@@ -163,6 +167,7 @@ RunSummary Experiment::run(ExperimentObserver &observer, const std::atomic<bool>
 
     auto info = [&](const std::string &s) { observer.onLog(ExperimentObserver::Level::Info, s); };
     info("device: " + describeDevice(device, threads));
+    d->channelsLast = p.memoryFormat == "channels_last" || (p.memoryFormat == "auto" && device.is_cpu());
 
     // Everything that can fail on bad input happens before the run directory exists.
     auto data = loadDataset(d->registries.datasets, p.dataset, p.seed);
@@ -197,6 +202,8 @@ RunSummary Experiment::run(ExperimentObserver &observer, const std::atomic<bool>
     if (!d->stages.empty() && d->stages.front().method == "checkpoint") {
         teacherModel = d->buildModel(p.teacher, *data, device);
         teacherMeta = loadCheckpoint(*teacherModel, p.teacher.checkpoint);
+        if (d->channelsLast)
+            toChannelsLast(*teacherModel);
     }
 
     const std::string runDir = runDirArg.empty() ? makeRunDirectoryPath(p.outputDir, p.name) : runDirArg;
@@ -228,6 +235,7 @@ RunSummary Experiment::run(ExperimentObserver &observer, const std::atomic<bool>
     ctx.device = device;
     ctx.seed = p.seed;
     ctx.evalBatchSize = p.evalBatchSize;
+    ctx.channelsLast = d->channelsLast;
     ctx.augmentation.cropPadding = p.dataset.randomCropPadding;
     ctx.augmentation.horizontalFlip = p.dataset.horizontalFlip;
     for (std::size_t c = 0; c < data->mean.size(); ++c)
@@ -245,7 +253,7 @@ RunSummary Experiment::run(ExperimentObserver &observer, const std::atomic<bool>
             observer.onStageStarted(st.role, int(i), int(d->stages.size()));
             if (st.method == "checkpoint") {
                 rs.params = teacherModel->parameterCount();
-                rs.finalTestAcc = evaluateAccuracy(*teacherModel, data->test, device, p.evalBatchSize);
+                rs.finalTestAcc = evaluateAccuracy(*teacherModel, data->test, device, p.evalBatchSize, d->channelsLast);
                 rs.bestTestAcc = rs.finalTestAcc;
                 rs.completed = true;
                 rs.checkpoint = p.teacher.checkpoint;

@@ -59,6 +59,15 @@ static std::vector<std::uint8_t> gunzip(const std::vector<std::uint8_t> &in, con
             throw Error(path + " is not a valid gzip file (" + msg + "); fetch the file again");
         }
         out.insert(out.end(), buf, buf + (sizeof buf - zs.avail_out));
+        if (rc == Z_STREAM_END && zs.avail_in > 0) {
+            // Multi-member gzip (concatenated streams): keep reading the next member.
+            if (inflateReset(&zs) != Z_OK) {
+                inflateEnd(&zs);
+                throw Error("zlib reset failed while reading " + path);
+            }
+            rc = Z_OK;
+            continue;
+        }
         if (rc != Z_STREAM_END && zs.avail_in == 0 && zs.avail_out != 0) {
             inflateEnd(&zs);
             throw Error(path + " is a truncated gzip file (the download or copy was cut short); "

@@ -105,6 +105,7 @@ Project Project::fromJson(const nlohmann::json &json)
     p.evalBatchSize = int(r.integer("eval_batch_size", p.evalBatchSize, 1, 1 << 20));
     p.teacherCache = r.string("teacher_cache", p.teacherCache, {"auto", "off"});
     p.teacherCacheMaxMB = r.integer("teacher_cache_max_mb", p.teacherCacheMaxMB, 0, 1 << 20);
+    p.memoryFormat = r.string("memory_format", p.memoryFormat, {"auto", "channels_last", "contiguous"});
     p.baseline = r.boolean("baseline", p.baseline);
 
     {
@@ -170,6 +171,7 @@ nlohmann::json Project::toJson() const
             {"eval_batch_size", evalBatchSize},
             {"teacher_cache", teacherCache},
             {"teacher_cache_max_mb", teacherCacheMaxMB},
+            {"memory_format", memoryFormat},
             {"baseline", baseline},
             {"dataset",
              {{"name", dataset.name},

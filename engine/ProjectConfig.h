@@ -75,6 +75,9 @@ struct Project {
     /// and reuse them every epoch; "off": always run the teacher live.
     std::string teacherCache = "auto";
     std::int64_t teacherCacheMaxMB = 1024; ///< memory bound of the cache
+    /// Layout of convolutional weights and image batches: "auto" (channels_last on CPU, where
+    /// oneDNN convolutions are faster; see docs/PERFORMANCE.md), "channels_last" or "contiguous".
+    std::string memoryFormat = "auto";
 
     Project();
 

@@ -21,8 +21,7 @@ public:
         if (name.empty())
             throw Error("cannot register a " + m_kind + " with an empty name");
         if (m_entries.count(name))
-            throw Error("duplicate " + m_kind + " \"" + name + "\": a " + m_kind
-                        + " of that name is already registered");
+            throw Error("duplicate " + m_kind + " \"" + name + "\": an entry of that name is already registered");
         m_entries.emplace(name, std::move(entry));
     }
 

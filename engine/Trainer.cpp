@@ -22,8 +22,16 @@ void TrainingContext::log(const std::string &text) const
         observer->onLog(ExperimentObserver::Level::Info, text);
 }
 
+void toChannelsLast(torch::nn::Module &model)
+{
+    torch::NoGradGuard noGrad;
+    for (auto &p : model.parameters())
+        if (p.dim() == 4)
+            p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
+}
+
 double evaluateAccuracy(FeatureNet &model, const TensorDataset &set, const torch::Device &device,
-                        int batchSize)
+                        int batchSize, bool channelsLast)
 {
     const auto n = set.size();
     if (n == 0)
@@ -35,6 +43,8 @@ double evaluateAccuracy(FeatureNet &model, const TensorDataset &set, const torch
     for (std::int64_t i = 0; i < n; i += batchSize) {
         const auto len = std::min<std::int64_t>(batchSize, n - i);
         auto x = set.images.narrow(0, i, len).to(device);
+        if (channelsLast)
+            x = x.contiguous(torch::MemoryFormat::ChannelsLast);
         auto y = set.labels.narrow(0, i, len).to(device);
         correct += model.forwardFeatures(x).logits().argmax(1).eq(y).sum().item<std::int64_t>();
     }
@@ -118,7 +128,7 @@ bool trainStage(std::vector<Learner *> learners, const TeacherSource &teacher, c
             setLearningRate(*l->optimizer, scheduledLr(l->train, epoch));
             l->model->train();
         }
-        BatchLoader loader(train, ctx.seed, epoch, batch, stepsPerEpoch, ctx.augmentation);
+        BatchLoader loader(train, ctx.seed, epoch, batch, stepsPerEpoch, ctx.augmentation, ctx.channelsLast);
         std::vector<std::int64_t> correct(learners.size(), 0);
         std::int64_t seen = 0;
         const auto epochStart = std::chrono::steady_clock::now();
@@ -221,8 +231,8 @@ bool trainStage(std::vector<Learner *> learners, const TeacherSource &teacher, c
             r.losses = epochAcc[li].meanAndReset();
             r.lr = scheduledLr(l.train, epoch);
             r.trainAcc = double(correct[li]) / double(std::max<std::int64_t>(1, seen));
-            r.valAcc = evaluateAccuracy(*l.model, ctx.data->val, ctx.device, ctx.evalBatchSize);
-            r.testAcc = evaluateAccuracy(*l.model, ctx.data->test, ctx.device, ctx.evalBatchSize);
+            r.valAcc = evaluateAccuracy(*l.model, ctx.data->val, ctx.device, ctx.evalBatchSize, ctx.channelsLast);
+            r.testAcc = evaluateAccuracy(*l.model, ctx.data->test, ctx.device, ctx.evalBatchSize, ctx.channelsLast);
             r.imagesPerSecond = epochSeconds > 0 ? double(seen) / epochSeconds : NAN;
             r.wallSeconds = ctx.wallSeconds();
             l.state.finalTestAcc = r.testAcc;

@@ -44,6 +44,7 @@ struct TrainingContext {
     std::uint64_t seed = 0;
     int evalBatchSize = 1000;
     Augmentation augmentation;
+    bool channelsLast = false; ///< batches (and conv weights) in channels-last layout
     ExperimentObserver *observer = nullptr;
     RunStore *store = nullptr;
     const std::atomic<bool> *stop = nullptr;
@@ -64,6 +65,9 @@ bool trainStage(std::vector<Learner *> learners, const TeacherSource &teacher, c
 
 /// Accuracy of `model` on `set` (eval mode, no grad, batched). NaN for an empty set.
 double evaluateAccuracy(FeatureNet &model, const TensorDataset &set, const torch::Device &device,
-                        int batchSize);
+                        int batchSize, bool channelsLast = false);
+
+/// Puts every 4-D parameter and buffer of `model` in channels-last layout.
+void toChannelsLast(torch::nn::Module &model);
 
 } // namespace kd

@@ -5,6 +5,7 @@
 #include "Registries.h"
 #include "RunStore.h"
 #include "DatasetRegistry.h"
+#include "InputShape.h"
 
 #include <atomic>
 #include <chrono>
@@ -30,6 +31,9 @@ const char *kUsage =
     "\n"
     "commands:\n"
     "  list architectures|methods|datasets   what this build offers (and which datasets are here)\n"
+    "  info ARCH [--input CxHxW] [--classes N] [--set option=value]...\n"
+    "                                        parameters, multiply-accumulates and the shape of\n"
+    "                                        every named feature (default input 3x32x32, 10 classes)\n"
     "  run PROJECT.json [--set path=value]... [--out DIR] [--quiet]\n"
     "                                        train the project's stages and write a run directory\n"
     "  help                                  this text\n"
@@ -177,6 +181,85 @@ int listCommand(const std::vector<std::string> &args, std::ostream &out, std::os
     return Usage;
 }
 
+InputShape parseShape(const std::string &text)
+{
+    InputShape s;
+    char x1 = 0, x2 = 0;
+    long long c = 0, h = 0, w = 0;
+    std::istringstream is(text);
+    if (!(is >> c >> x1 >> h >> x2 >> w) || x1 != 'x' || x2 != 'x' || !is.eof() || c < 1 || c > 64 || h < 1
+        || h > 4096 || w < 1 || w > 4096)
+        throw Error("--input \"" + text + "\" is not a shape; write CxHxW, e.g. 3x32x32 or 1x28x28");
+    s.channels = c;
+    s.height = h;
+    s.width = w;
+    return s;
+}
+
+std::string humanCount(std::int64_t n)
+{
+    std::ostringstream os;
+    os << std::fixed << std::setprecision(2);
+    if (n >= 1000000000)
+        os << double(n) / 1e9 << "G";
+    else if (n >= 1000000)
+        os << double(n) / 1e6 << "M";
+    else if (n >= 1000)
+        os << double(n) / 1e3 << "k";
+    else
+        return std::to_string(n);
+    return os.str();
+}
+
+int infoCommand(const std::vector<std::string> &args, std::ostream &out, std::ostream &err)
+{
+    std::string arch;
+    InputShape input{3, 32, 32};
+    int classes = 10;
+    nlohmann::json options = nlohmann::json::object();
+    for (std::size_t i = 1; i < args.size(); ++i) {
+        const auto &a = args[i];
+        auto value = [&]() -> std::string {
+            if (i + 1 >= args.size())
+                throw Error("kdw info: " + a + " needs a value");
+            return args[++i];
+        };
+        if (a == "--input")
+            input = parseShape(value());
+        else if (a == "--classes") {
+            const auto v = value();
+            try {
+                std::size_t used = 0;
+                classes = std::stoi(v, &used);
+                if (used != v.size() || classes < 1 || classes > 100000)
+                    throw std::invalid_argument(v);
+            } catch (const std::exception &) {
+                throw Error("--classes \"" + v + "\" is not valid; give a whole number from 1 to 100000");
+            }
+        } else if (a == "--set")
+            applyOverride(options, value());
+        else if (!a.empty() && a[0] == '-')
+            throw Error("kdw info: unknown option " + a + "; use --input CxHxW, --classes N or --set option=value");
+        else if (arch.empty())
+            arch = a;
+        else
+            throw Error("kdw info: give one architecture, got \"" + arch + "\" and \"" + a + "\"");
+    }
+    if (arch.empty()) {
+        err << "kdw info: name an architecture, e.g. kdw info resnet20 --input 3x32x32 --classes 100\n";
+        return Usage;
+    }
+    const auto reg = Registries::builtin();
+    const auto info = describeArchitecture(reg.architectures, arch, options, input, classes);
+    out << arch << " at " << input.toString() << ", " << classes << " classes\n"
+        << "  parameters: " << info.params << " (" << humanCount(info.params) << ")\n"
+        << "  MACs:       " << info.macs << " (" << humanCount(info.macs) << ") per image\n"
+        << "  features:\n";
+    for (const auto &f : info.features)
+        out << "    " << std::left << std::setw(14) << f.first << f.second << "\n";
+    return Ok;
+}
+
 int runCommand(const std::vector<std::string> &args, std::ostream &out, std::ostream &err)
 {
     std::string projectPath, outDir;
@@ -246,6 +329,8 @@ int runKdw(const std::vector<std::string> &args, std::ostream &out, std::ostream
             return listCommand(args, out, err);
         if (cmd == "run")
             return runCommand(args, out, err);
+        if (cmd == "info")
+            return infoCommand(args, out, err);
         err << "kdw: unknown command \"" << cmd << "\"\n" << kUsage;
         return Usage;
     } catch (const Error &e) {
