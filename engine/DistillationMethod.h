@@ -8,12 +8,37 @@
 
 namespace kd {
 
-/// Where training is, for methods whose weights change over time (schedules).
+/// Where training is, for methods whose weights change over time (schedules), and what
+/// the batch is (for methods that need sample indices, e.g. CRD's memory bank, or the inputs,
+/// e.g. adversarial examples).
 struct StepContext {
     int epoch = 1;  ///< 1-based
     int epochs = 1;
     std::int64_t step = 0;       ///< global step, 0-based
     std::int64_t totalSteps = 1;
+    torch::Tensor indices;       ///< rows of the batch in the training set (CPU, int64)
+    torch::Tensor inputs;        ///< the batch's images on the training device
+    FeatureNet *student = nullptr; ///< the model being trained (for methods that re-run it)
+    FeatureNet *teacher = nullptr; ///< the frozen teacher, or null when its outputs are cached
+
+    /// Training progress in [0, 1): step / totalSteps.
+    double progress() const { return totalSteps > 0 ? double(step) / double(totalSteps) : 0.0; }
+};
+
+/// Feature names and shapes (without the batch dimension) of a model, in forward order.
+using FeatureShapes = std::vector<std::pair<std::string, std::vector<std::int64_t>>>;
+
+/// What a method learns about the models before training, to size adapters and banks.
+struct MethodSetup {
+    FeatureShapes student;
+    FeatureShapes teacher; ///< empty for methods without a teacher
+    int numClasses = 0;
+    std::int64_t trainSize = 0; ///< training images (sample indices are in [0, trainSize))
+    torch::Device device = torch::kCPU;
+
+    /// Shape of a named feature; throws kd::Error naming the model and the features it has.
+    const std::vector<std::int64_t> &studentShape(const std::string &name) const;
+    const std::vector<std::int64_t> &teacherShape(const std::string &name) const;
 };
 
 /// The loss of one batch: the total that is optimised and each named term as logged.
@@ -35,7 +60,12 @@ public:
     virtual std::vector<std::string> termNames() const = 0;
     virtual std::vector<std::string> studentFeatures() const { return {"logits"}; }
     virtual std::vector<std::string> teacherFeatures() const { return needsTeacher() ? std::vector<std::string>{"logits"} : std::vector<std::string>{}; }
-    /// Extra trainable modules (none by default).
+    /// Called once before training with both models' feature shapes: create adapters
+    /// (1×1 conv + BN, pooling), heads or memory banks here, on `setup.device`. Throw
+    /// kd::Error when the shapes cannot be matched, saying which features and what to change.
+    virtual void setup(const MethodSetup &setup) {}
+    /// Extra trainable modules (adapters, heads; none by default). Their parameters are
+    /// optimised with the student's; they are put in train mode with it.
     virtual std::shared_ptr<torch::nn::Module> trainableModule() { return nullptr; }
 
     /// `teacher` is null for methods that need none. Teacher features carry no gradient.

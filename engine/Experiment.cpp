@@ -103,17 +103,19 @@ const Project &Experiment::project() const
     return d->project;
 }
 
-static void checkFeatures(const std::string &role, const std::string &arch, FeatureNet &model,
-                          const std::vector<std::string> &needed, const std::string &method,
-                          const torch::Tensor &probe)
+/// Checks that `model` provides the features `needed` and returns all its feature shapes.
+static FeatureShapes checkFeatures(const std::string &role, const std::string &arch, FeatureNet &model,
+                                   const std::vector<std::string> &needed, const std::string &method,
+                                   const torch::Tensor &probe)
 {
-    if (needed.empty())
-        return;
     torch::NoGradGuard noGrad;
     const bool wasTraining = model.is_training();
     model.eval();
     const auto f = model.forwardFeatures(probe);
     model.train(wasTraining);
+    FeatureShapes shapes;
+    for (const auto &kv : f.items())
+        shapes.emplace_back(kv.first, kv.second.sizes().slice(1).vec());
     for (const auto &name : needed) {
         if (!f.has(name)) {
             std::string names;
@@ -124,6 +126,7 @@ static void checkFeatures(const std::string &role, const std::string &arch, Feat
                         + "; choose another " + role + " architecture or method");
         }
     }
+    return shapes;
 }
 
 /// Caches the teacher's logits when that gives exactly what live forwards would: the method
@@ -191,11 +194,16 @@ RunSummary Experiment::run(ExperimentObserver &observer, const std::atomic<bool>
         if (!methods[i])
             continue;
         auto model = d->buildModel(st.spec, *data, device);
-        checkFeatures(st.role, st.spec.arch, *model, methods[i]->studentFeatures(), st.method, probe);
+        MethodSetup setup;
+        setup.student = checkFeatures(st.role, st.spec.arch, *model, methods[i]->studentFeatures(), st.method, probe);
         if (methods[i]->needsTeacher()) {
             auto teacher = d->buildModel(p.teacher, *data, device);
-            checkFeatures("teacher", p.teacher.arch, *teacher, methods[i]->teacherFeatures(), st.method, probe);
+            setup.teacher = checkFeatures("teacher", p.teacher.arch, *teacher, methods[i]->teacherFeatures(), st.method, probe);
         }
+        setup.numClasses = data->numClasses;
+        setup.trainSize = data->train.size();
+        setup.device = device;
+        methods[i]->setup(setup);
     }
     std::shared_ptr<FeatureNet> teacherModel;
     nlohmann::json teacherMeta;

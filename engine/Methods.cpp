@@ -1,9 +1,32 @@
 #include "MethodRegistry.h"
 
 #include "DistillationMethod.h"
+#include "Error.h"
 #include "KdLosses.h"
 
 namespace kd {
+
+static const std::vector<std::int64_t> &shapeIn(const FeatureShapes &shapes, const std::string &name,
+                                               const char *model)
+{
+    for (const auto &kv : shapes)
+        if (kv.first == name)
+            return kv.second;
+    std::string names;
+    for (const auto &kv : shapes)
+        names += (names.empty() ? "" : ", ") + kv.first;
+    throw Error(std::string("the ") + model + " has no feature \"" + name + "\"; it provides: " + names);
+}
+
+const std::vector<std::int64_t> &MethodSetup::studentShape(const std::string &name) const
+{
+    return shapeIn(student, name, "student");
+}
+
+const std::vector<std::int64_t> &MethodSetup::teacherShape(const std::string &name) const
+{
+    return shapeIn(teacher, name, "teacher");
+}
 
 namespace {
 

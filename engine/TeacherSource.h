@@ -17,6 +17,8 @@ public:
 
     bool active() const { return m_model != nullptr; }
     bool cached() const { return m_cache.defined(); }
+    /// The live teacher model, or null when outputs come from the cache.
+    FeatureNet *model() const { return m_cache.defined() ? nullptr : m_model; }
 
     /// Computes the cache over `set` (eval mode, no grad). Returns false, caching nothing,
     /// when it would exceed `maxBytes`.

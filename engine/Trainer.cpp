@@ -127,6 +127,8 @@ bool trainStage(std::vector<Learner *> learners, const TeacherSource &teacher, c
         for (auto *l : learners) {
             setLearningRate(*l->optimizer, scheduledLr(l->train, epoch));
             l->model->train();
+            if (auto extra = l->method->trainableModule())
+                extra->train();
         }
         BatchLoader loader(train, ctx.seed, epoch, batch, stepsPerEpoch, ctx.augmentation, ctx.channelsLast);
         std::vector<std::int64_t> correct(learners.size(), 0);
@@ -149,7 +151,15 @@ bool trainStage(std::vector<Learner *> learners, const TeacherSource &teacher, c
             for (std::size_t li = 0; li < learners.size(); ++li) {
                 auto &l = *learners[li];
                 const auto t0 = std::chrono::steady_clock::now();
-                StepContext sc{epoch + 1, epochs, l.state.step, totalSteps};
+                StepContext sc;
+                sc.epoch = epoch + 1;
+                sc.epochs = epochs;
+                sc.step = l.state.step;
+                sc.totalSteps = totalSteps;
+                sc.indices = b.indices;
+                sc.inputs = x;
+                sc.student = l.model.get();
+                sc.teacher = teacher.model();
                 auto out = l.model->forwardFeatures(x);
                 auto loss = l.method->compute(out, teacher.active() ? &teacherOut : nullptr, y, sc);
                 l.optimizer->zero_grad();
