@@ -66,13 +66,13 @@ Features Mlp::forwardFeatures(const torch::Tensor &x)
 
 LeNet5::LeNet5(const InputShape &input, int numClasses)
 {
+    // 10x10 is the smallest input that leaves a 1x1 map after both conv+pool stages.
+    requireInputSize(input, 10, "lenet5");
     const int pad = (input.height < 32 || input.width < 32) ? 2 : 0;
     m_conv1 = register_module("conv1", Conv2d(nn::Conv2dOptions(input.channels, 6, 5).padding(pad)));
     m_conv2 = register_module("conv2", Conv2d(nn::Conv2dOptions(6, 16, 5)));
     const auto h = ((input.height + 2 * pad - 4) / 2 - 4) / 2;
     const auto w = ((input.width + 2 * pad - 4) / 2 - 4) / 2;
-    if (h < 1 || w < 1)
-        throw Error("lenet5 needs inputs of at least 28x28; got " + input.toString());
     m_fc1 = register_module("fc1", Linear(16 * h * w, 120));
     m_fc2 = register_module("fc2", Linear(120, 84));
     m_fc3 = register_module("fc3", Linear(84, numClasses));

@@ -13,6 +13,7 @@ namespace kd {
 /// the features KD methods may need.
 class Features {
 public:
+    Features() { m_items.reserve(12); }
     void add(std::string name, torch::Tensor t) { m_items.emplace_back(std::move(name), std::move(t)); }
     bool has(const std::string &name) const;
     const torch::Tensor &get(const std::string &name) const; ///< throws kd::Error listing names

@@ -65,6 +65,29 @@ private Q_SLOTS:
             QVERIFY2(r.out.contains(e), qPrintable(e + " missing in:\n" + r.out));
     }
 
+    void info()
+    {
+        const auto r = kdw({"info", "resnet20", "--input", "3x32x32", "--classes", "10"});
+        QCOMPARE(r.code, 0);
+        QVERIFY2(r.out.contains("parameters: 272474"), qPrintable(r.out)); // He et al.: 0.27M
+        QVERIFY(r.out.contains("MACs:       40813184")); // ~41M, as usually quoted
+        QVERIFY(r.out.contains("stage3_pre    64x8x8"));
+        QVERIFY(r.out.contains("logits        10"));
+        const auto mlp = kdw({"info", "mlp", "--input", "1x28x28", "--set", "hidden=[256,128]"});
+        QCOMPARE(mlp.code, 0);
+        QVERIFY(mlp.out.contains("parameters: 235146")); // 784*256+256 + 256*128+128 + 128*10+10
+
+        const auto unknown = kdw({"info", "resnet9"});
+        QCOMPARE(unknown.code, 1);
+        QVERIFY(unknown.err.contains("valid architectures:") && unknown.err.contains("resnet8"));
+        const auto shape = kdw({"info", "mlp", "--input", "28x28"});
+        QCOMPARE(shape.code, 1);
+        QVERIFY(shape.err.contains("write CxHxW"));
+        const auto option = kdw({"info", "mlp", "--set", "hiden=[3]"});
+        QCOMPARE(option.code, 1);
+        QVERIFY(option.err.contains("unknown key mlp.hiden"));
+    }
+
     void badInput_data()
     {
         QTest::addColumn<QByteArray>("project");   // file contents; empty: no file

@@ -129,6 +129,21 @@ void printSummary(std::ostream &out, const RunSummary &s)
     out << "run: " << s.runDir << std::endl;
 }
 
+std::string humanCount(std::int64_t n)
+{
+    std::ostringstream os;
+    os << std::fixed << std::setprecision(2);
+    if (n >= 1000000000)
+        os << double(n) / 1e9 << "G";
+    else if (n >= 1000000)
+        os << double(n) / 1e6 << "M";
+    else if (n >= 1000)
+        os << double(n) / 1e3 << "k";
+    else
+        return std::to_string(n);
+    return os.str();
+}
+
 int listCommand(const std::vector<std::string> &args, std::ostream &out, std::ostream &err)
 {
     if (args.size() != 2) {
@@ -146,8 +161,8 @@ int listCommand(const std::vector<std::string> &args, std::ostream &out, std::os
         for (const auto &n : reg.architectures.names()) {
             const auto &e = reg.architectures.get(n);
             const auto info = describeArchitecture(reg.architectures, n, nlohmann::json::object(), {1, 28, 28}, 10);
-            out << std::left << std::setw(12) << n << " " << e.description << " [" << info.params
-                << " params at 1x28x28, 10 classes]\n";
+            out << std::left << std::setw(13) << n << " " << e.description << " [" << humanCount(info.params)
+                << " params, " << humanCount(info.macs) << " MACs at 1x28x28, 10 classes]\n";
             paramsLine(e.params);
         }
         return Ok;
@@ -194,21 +209,6 @@ InputShape parseShape(const std::string &text)
     s.height = h;
     s.width = w;
     return s;
-}
-
-std::string humanCount(std::int64_t n)
-{
-    std::ostringstream os;
-    os << std::fixed << std::setprecision(2);
-    if (n >= 1000000000)
-        os << double(n) / 1e9 << "G";
-    else if (n >= 1000000)
-        os << double(n) / 1e6 << "M";
-    else if (n >= 1000)
-        os << double(n) / 1e3 << "k";
-    else
-        return std::to_string(n);
-    return os.str();
 }
 
 int infoCommand(const std::vector<std::string> &args, std::ostream &out, std::ostream &err)
