@@ -194,16 +194,22 @@ RunSummary Experiment::run(ExperimentObserver &observer, const std::atomic<bool>
         if (!methods[i])
             continue;
         auto model = d->buildModel(st.spec, *data, device);
+        // Shapes first, so setup() can resolve feature lists such as "all" or "last" and size
+        // its adapters; then the features the method names must exist.
         MethodSetup setup;
-        setup.student = checkFeatures(st.role, st.spec.arch, *model, methods[i]->studentFeatures(), st.method, probe);
+        setup.student = checkFeatures(st.role, st.spec.arch, *model, {}, st.method, probe);
+        std::shared_ptr<FeatureNet> teacher;
         if (methods[i]->needsTeacher()) {
-            auto teacher = d->buildModel(p.teacher, *data, device);
-            setup.teacher = checkFeatures("teacher", p.teacher.arch, *teacher, methods[i]->teacherFeatures(), st.method, probe);
+            teacher = d->buildModel(p.teacher, *data, device);
+            setup.teacher = checkFeatures("teacher", p.teacher.arch, *teacher, {}, st.method, probe);
         }
         setup.numClasses = data->numClasses;
         setup.trainSize = data->train.size();
         setup.device = device;
         methods[i]->setup(setup);
+        checkFeatures(st.role, st.spec.arch, *model, methods[i]->studentFeatures(), st.method, probe);
+        if (teacher)
+            checkFeatures("teacher", p.teacher.arch, *teacher, methods[i]->teacherFeatures(), st.method, probe);
     }
     std::shared_ptr<FeatureNet> teacherModel;
     nlohmann::json teacherMeta;

@@ -119,7 +119,7 @@ void TestRegistries::unknownName_listsValidNames_data()
         << QStringList{"unknown architecture \"resnet18\"", "cnn_large, cnn_small", "lenet5", "mlp"};
     QTest::newRow("architecture, case matters") << "architecture" << "MLP"
         << QStringList{"\"MLP\"", "mlp"};
-    QTest::newRow("method") << "method" << "fitnet" << QStringList{"unknown method \"fitnet\"", "ce", "kd"};
+    QTest::newRow("method") << "method" << "magic" << QStringList{"unknown method \"magic\"", "ce", "kd"};
     QTest::newRow("dataset") << "dataset" << "cifar-10"
         << QStringList{"unknown dataset \"cifar-10\"", "fashion-mnist", "idx", "kmnist", "mnist"};
     QTest::newRow("empty name") << "method" << "" << QStringList{"unknown method \"\"", "ce", "kd"};
@@ -386,7 +386,9 @@ void TestRegistries::resolve_fillsDefaults()
     QCOMPARE(r.method.name, std::string("kd"));
     QCOMPARE(r.method.params.at("temperature").get<double>(), 4.0);
     QCOMPARE(r.method.params.at("alpha").get<double>(), 0.9);
-    QCOMPARE(r.method.params.size(), std::size_t(2));
+    // T0 and alpha plus their schedules (constant by default).
+    QCOMPARE(r.method.params.size(), std::size_t(6));
+    QCOMPARE(r.method.params.at("temperature_schedule").get<std::string>(), std::string("constant"));
     QCOMPARE(r.student.archOptions.at("hidden").get<std::vector<int>>(), std::vector<int>{128});
     QCOMPARE(r.student.archOptions.at("dropout").get<double>(), 0.0);
     QCOMPARE(r.teacher.archOptions.at("width").get<int>(), 32);
@@ -410,8 +412,8 @@ void TestRegistries::resolve_rejects_data()
 {
     QTest::addColumn<QString>("patch");
     QTest::addColumn<QStringList>("needles");
-    QTest::newRow("unknown method") << R"({"method": {"name": "fitnet"}})"
-                                    << QStringList{"method.name", "\"fitnet\"", "ce", "kd"};
+    QTest::newRow("unknown method") << R"({"method": {"name": "magic"}})"
+                                    << QStringList{"method.name", "\"magic\"", "ce", "kd"};
     QTest::newRow("alpha 1.5") << R"({"method": {"params": {"alpha": 1.5}}})"
                                << QStringList{"method.alpha", "1.5", "[0, 1]"};
     QTest::newRow("alpha negative") << R"({"method": {"params": {"alpha": -0.1}}})"

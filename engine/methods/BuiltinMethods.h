@@ -1,0 +1,21 @@
+#pragma once
+
+#include "MethodRegistry.h"
+
+namespace kd {
+
+// One registration function per method file (engine/methods/<Class>.cpp); Methods.cpp's
+// registerBuiltinMethods calls them all, explicitly.
+void registerHintonKdMethod(MethodRegistry &registry);   // kd
+void registerDkdMethod(MethodRegistry &registry);        // dkd
+void registerFitNetMethod(MethodRegistry &registry);     // fitnet
+void registerAttentionTransferMethod(MethodRegistry &registry); // at
+void registerSimilarityPreservingMethod(MethodRegistry &registry); // sp
+void registerRkdMethod(MethodRegistry &registry);        // rkd
+void registerPktMethod(MethodRegistry &registry);        // pkt
+void registerNstMethod(MethodRegistry &registry);        // nst
+void registerVidMethod(MethodRegistry &registry);        // vid
+void registerCrdMethod(MethodRegistry &registry);        // crd
+void registerOfdMethod(MethodRegistry &registry);        // ofd
+
+} // namespace kd
