@@ -1,0 +1,313 @@
+#include "MainWindow.h"
+
+#include "ProjectDocument.h"
+#include "RecentProjectsMenu.h"
+
+#include <AccuracyPlot.h>
+#include <ExperimentPanel.h>
+#include <LogPanel.h>
+#include <LossPlot.h>
+#include <ProgressPanel.h>
+#include <ResultsTable.h>
+#include <RunSummaryText.h>
+#include <TrainingSession.h>
+
+#include <ProjectConfig.h>
+#include <Registries.h>
+#include <StagePlan.h>
+
+#include <QAction>
+#include <QApplication>
+#include <QCloseEvent>
+#include <QDir>
+#include <QDockWidget>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QSettings>
+#include <QSplitter>
+#include <QStatusBar>
+#include <QStyle>
+#include <QToolBar>
+#include <QVBoxLayout>
+
+#include <cstdio>
+#include <exception>
+
+namespace kd::app {
+
+using namespace kd::ui;
+
+MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent), m_session(new TrainingSession(this))
+{
+    setObjectName(QStringLiteral("MainWindow"));
+    m_panel = new ExperimentPanel(m_session->registries());
+    auto *dock = new QDockWidget(tr("Experiment"), this);
+    dock->setObjectName(QStringLiteral("ExperimentDock"));
+    dock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
+    dock->setWidget(m_panel);
+    m_panel->setMinimumWidth(360);
+    addDockWidget(Qt::LeftDockWidgetArea, dock);
+
+    m_document = new ProjectDocument(m_panel, this);
+    createCentralArea();
+    createActions();
+    createMenusAndToolBar();
+    connectSession();
+    connectDocument();
+
+    QSettings settings;
+    if (!restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray()))
+        resize(1440, 900);
+    restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
+    setRunning(false);
+    updateTitle();
+    statusBar()->showMessage(tr("Ready. Edit the experiment on the left, then press Start."));
+}
+
+MainWindow::~MainWindow() = default;
+
+void MainWindow::createCentralArea()
+{
+    m_lossPlot = new LossPlot;
+    m_accuracyPlot = new AccuracyPlot;
+    m_progress = new ProgressPanel;
+    m_log = new LogPanel;
+    m_results = new ResultsTable;
+
+    auto *plots = new QSplitter(Qt::Horizontal);
+    plots->addWidget(m_lossPlot);
+    plots->addWidget(m_accuracyPlot);
+    plots->setChildrenCollapsible(false);
+
+    auto *tables = new QSplitter(Qt::Horizontal);
+    tables->addWidget(m_results);
+    tables->addWidget(m_log);
+    tables->setChildrenCollapsible(false);
+    tables->setSizes({620, 460});
+
+    auto *bottom = new QWidget;
+    auto *bottomLayout = new QVBoxLayout(bottom);
+    bottomLayout->setContentsMargins(0, 4, 0, 0);
+    bottomLayout->addWidget(m_progress);
+    bottomLayout->addWidget(tables, 1);
+
+    auto *split = new QSplitter(Qt::Vertical);
+    split->addWidget(plots);
+    split->addWidget(bottom);
+    split->setChildrenCollapsible(false);
+    split->setContentsMargins(4, 4, 4, 4);
+    split->setSizes({560, 260}); // plots first: they are what one watches during a run
+    setCentralWidget(split);
+}
+
+void MainWindow::createActions()
+{
+    auto make = [this](const QString &text, const QKeySequence &key, const QString &tip, auto *receiver, auto slot) {
+        auto *action = new QAction(text, this);
+        action->setShortcut(key);
+        action->setStatusTip(tip);
+        action->setToolTip(tip);
+        connect(action, &QAction::triggered, receiver, slot);
+        return action;
+    };
+    m_newAction = make(tr("&New"), QKeySequence::New, tr("Start a new project with default settings"), m_document, &ProjectDocument::newProject);
+    m_openAction = make(tr("&Open…"), QKeySequence::Open, tr("Open a project file (.json)"), m_document, &ProjectDocument::openWithDialog);
+    m_saveAction = make(tr("&Save"), QKeySequence::Save, tr("Save the project"), m_document, &ProjectDocument::save);
+    m_saveAsAction = make(tr("Save &As…"), QKeySequence::SaveAs, tr("Save the project under a new name"), m_document, &ProjectDocument::saveAs);
+    m_quitAction = make(tr("&Quit"), QKeySequence::Quit, tr("Quit KD Workbench (a running experiment is stopped)"), this, &QWidget::close);
+    m_startAction = make(tr("&Start"), QKeySequence(Qt::CTRL | Qt::Key_R),
+                         tr("Validate the experiment and run it: teacher, student, baseline"), this, [this] { startRun(); });
+    m_stopAction = make(tr("S&top"), QKeySequence(Qt::CTRL | Qt::Key_Period),
+                        tr("Stop after the current batch; the run directory stays consistent"), this, &MainWindow::stopRun);
+    m_aboutAction = make(tr("&About KD Workbench"), QKeySequence(), tr("Version and licence"), this, &MainWindow::about);
+    m_startAction->setIcon(style()->standardIcon(QStyle::SP_MediaPlay));
+    m_stopAction->setIcon(style()->standardIcon(QStyle::SP_MediaStop));
+    m_openAction->setIcon(style()->standardIcon(QStyle::SP_DialogOpenButton));
+    m_saveAction->setIcon(style()->standardIcon(QStyle::SP_DialogSaveButton));
+}
+
+void MainWindow::createMenusAndToolBar()
+{
+    QMenu *file = menuBar()->addMenu(tr("&File"));
+    file->addAction(m_newAction);
+    file->addAction(m_openAction);
+    m_recent = new RecentProjectsMenu(this);
+    file->addMenu(m_recent);
+    file->addSeparator();
+    file->addAction(m_saveAction);
+    file->addAction(m_saveAsAction);
+    file->addSeparator();
+    file->addAction(m_quitAction);
+    connect(m_recent, &RecentProjectsMenu::openRequested, this, [this](const QString &path) {
+        if (m_document->maybeSave())
+            m_document->open(path);
+    });
+
+    QMenu *run = menuBar()->addMenu(tr("&Run"));
+    run->addAction(m_startAction);
+    run->addAction(m_stopAction);
+
+    QMenu *view = menuBar()->addMenu(tr("&View"));
+    for (QDockWidget *dock : findChildren<QDockWidget *>())
+        view->addAction(dock->toggleViewAction());
+
+    QMenu *help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(m_aboutAction);
+
+    QToolBar *bar = addToolBar(tr("Run"));
+    bar->setObjectName(QStringLiteral("RunToolBar"));
+    bar->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+    bar->setMovable(false);
+    bar->addAction(m_openAction);
+    bar->addAction(m_saveAction);
+    bar->addSeparator();
+    bar->addAction(m_startAction);
+    bar->addAction(m_stopAction);
+}
+
+void MainWindow::connectDocument()
+{
+    connect(m_document, &ProjectDocument::stateChanged, this, &MainWindow::updateTitle);
+    connect(m_document, &ProjectDocument::errorOccurred, this, &MainWindow::showError);
+    connect(m_document, &ProjectDocument::openFailed, m_recent, &RecentProjectsMenu::removePath);
+    connect(m_document, &ProjectDocument::saved, this, [this](const QString &path) {
+        m_recent->addPath(path);
+        statusBar()->showMessage(tr("Saved %1").arg(QDir::toNativeSeparators(path)), 5000);
+    });
+    connect(m_document, &ProjectDocument::opened, this, [this](const QString &path) {
+        m_recent->addPath(path);
+        statusBar()->showMessage(tr("Opened %1").arg(QDir::toNativeSeparators(path)), 5000);
+        if (!m_panel->errorText().isEmpty())
+            m_log->appendMessage(tr("The project has a problem: %1").arg(m_panel->errorText()), true);
+    });
+}
+
+void MainWindow::connectSession()
+{
+    connect(m_session, &TrainingSession::metricsArrived, m_lossPlot, &LossPlot::addRecords);
+    connect(m_session, &TrainingSession::metricsArrived, m_accuracyPlot, &AccuracyPlot::addRecords);
+    connect(m_session, &TrainingSession::progressChanged, m_progress, &ProgressPanel::setProgress);
+    connect(m_session, &TrainingSession::metricsArrived, m_results, &ResultsTable::addRecords);
+    connect(m_session, &TrainingSession::stageStarted, m_progress, &ProgressPanel::setStage);
+    connect(m_session, &TrainingSession::stageStarted, m_results, &ResultsTable::setStage);
+    connect(m_session, &TrainingSession::finished, m_results, &ResultsTable::setSummary);
+    connect(m_session, &TrainingSession::logMessage, m_log, &LogPanel::appendMessage);
+    connect(m_session, &TrainingSession::runningChanged, this, &MainWindow::setRunning);
+    connect(m_session, &TrainingSession::finished, this, &MainWindow::runFinished);
+    connect(m_session, &TrainingSession::failed, this, &MainWindow::runFailed);
+}
+
+bool MainWindow::openProject(const QString &path)
+{
+    return m_document->open(path);
+}
+
+QString MainWindow::projectPath() const
+{
+    return m_document->path();
+}
+
+bool MainWindow::startRun()
+{
+    if (m_session->isRunning())
+        return false;
+    const QString problem = m_panel->validate();
+    if (!problem.isEmpty()) {
+        m_log->appendMessage(tr("Not started: %1").arg(problem), true);
+        std::fprintf(stderr, "kd-workbench: not started: %s\n", qPrintable(problem));
+        statusBar()->showMessage(tr("Not started: fix the problem shown above the experiment settings."));
+        return false;
+    }
+    m_lossPlot->clear();
+    m_accuracyPlot->clear();
+    m_progress->reset();
+    const kd::Project project = m_panel->project();
+    try {
+        const kd::Registries &registries = m_session->registries();
+        m_results->reset(kd::planStages(registries.resolve(project), registries.methods));
+    } catch (const std::exception &) {
+        m_results->reset({}); // validate() passed, so the run will say what is wrong
+    }
+    m_log->appendMessage(tr("Starting \"%1\": teacher %2, student %3, method %4%5.")
+                             .arg(QString::fromStdString(project.name), QString::fromStdString(project.teacher.arch),
+                                  QString::fromStdString(project.student.arch), QString::fromStdString(project.method.name),
+                                  project.baseline ? tr(", with scratch baseline") : QString()));
+    statusBar()->showMessage(tr("Running…"));
+    return m_session->start(project);
+}
+
+void MainWindow::stopRun()
+{
+    m_session->stop();
+    statusBar()->showMessage(tr("Stopping after the current batch…"));
+}
+
+void MainWindow::setRunning(bool running)
+{
+    m_panel->setEnabled(!running);
+    m_startAction->setEnabled(!running);
+    m_stopAction->setEnabled(running);
+    m_newAction->setEnabled(!running);
+    m_openAction->setEnabled(!running);
+    m_recent->setEnabled(!running && !m_recent->paths().isEmpty());
+}
+
+void MainWindow::runFinished(const kd::RunSummary &summary)
+{
+    const QString line = formatRunSummary(summary);
+    const bool completed = summary.status == "completed";
+    m_progress->setDone(tr("Run %1").arg(line), completed);
+    m_log->appendMessage(tr("Run %1").arg(line), !completed);
+    m_log->appendMessage(tr("Run directory: %1").arg(QDir::toNativeSeparators(QString::fromStdString(summary.runDir))));
+    statusBar()->showMessage(tr("Run %1").arg(line));
+}
+
+void MainWindow::runFailed(const QString &message)
+{
+    m_progress->setDone(tr("Run failed: %1").arg(message), false);
+    m_log->appendMessage(tr("Run failed: %1").arg(message), true);
+    statusBar()->showMessage(tr("Run failed: %1").arg(message));
+}
+
+void MainWindow::updateTitle()
+{
+    setWindowTitle(tr("%1[*] — KD Workbench").arg(m_document->displayName()));
+    setWindowModified(m_document->isModified());
+    setWindowFilePath(m_document->path());
+}
+
+void MainWindow::showError(const QString &title, const QString &message)
+{
+    // Also on stderr: under the offscreen platform or in scripts nobody sees the dialog.
+    std::fprintf(stderr, "kd-workbench: %s: %s\n", qPrintable(title), qPrintable(message));
+    m_log->appendMessage(QStringLiteral("%1: %2").arg(title, message), true);
+    auto *box = new QMessageBox(QMessageBox::Critical, title, message, QMessageBox::Ok, this);
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    box->open(); // window-modal but not blocking, so automation and tests never hang on it
+}
+
+void MainWindow::about()
+{
+    QMessageBox::about(this, tr("About KD Workbench"),
+                       tr("<h3>KD Workbench %1</h3>"
+                          "<p>A workbench for knowledge-distillation experiments: train a teacher, "
+                          "distil it into a student, and compare with the student trained from scratch.</p>"
+                          "<p>Built with Qt %2, QCustomPlot and LibTorch.</p>")
+                           .arg(QApplication::applicationVersion(), QString::fromLatin1(qVersion())));
+}
+
+void MainWindow::closeEvent(QCloseEvent *event)
+{
+    if (!m_document->maybeSave()) {
+        event->ignore();
+        return;
+    }
+    if (m_session->isRunning())
+        m_session->stop(); // the session's destructor waits for the current batch
+    QSettings settings;
+    settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
+    settings.setValue(QStringLiteral("window/state"), saveState());
+    event->accept();
+}
+
+} // namespace kd::app

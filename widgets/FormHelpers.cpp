@@ -1,0 +1,38 @@
+#include "FormHelpers.h"
+
+#include <QFormLayout>
+#include <QLabel>
+#include <QPalette>
+
+namespace kd::ui {
+
+QFormLayout *makeForm(QWidget *parent)
+{
+    auto *form = new QFormLayout(parent);
+    form->setContentsMargins(0, 0, 0, 0);
+    form->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
+    form->setRowWrapPolicy(QFormLayout::DontWrapRows);
+    return form;
+}
+
+void shareTooltipsWithLabels(QFormLayout *form)
+{
+    for (int i = 0; i < form->rowCount(); ++i) {
+        QLayoutItem *label = form->itemAt(i, QFormLayout::LabelRole);
+        QLayoutItem *field = form->itemAt(i, QFormLayout::FieldRole);
+        if (label && label->widget() && field && field->widget() && label->widget()->toolTip().isEmpty())
+            label->widget()->setToolTip(field->widget()->toolTip());
+    }
+}
+
+void makeSecondaryLabel(QLabel *label)
+{
+    label->setWordWrap(true);
+    QPalette p = label->palette();
+    const QColor text = p.color(QPalette::WindowText), back = p.color(QPalette::Window);
+    p.setColor(QPalette::WindowText, QColor((2 * text.red() + back.red()) / 3, (2 * text.green() + back.green()) / 3,
+                                            (2 * text.blue() + back.blue()) / 3));
+    label->setPalette(p);
+}
+
+} // namespace kd::ui

@@ -1,0 +1,30 @@
+#include "PlotStyle.h"
+
+#include <QHash>
+
+namespace kd::ui::PlotStyle {
+
+QColor roleColor(const QString &role)
+{
+    // Tableau-10 colours: distinguishable, and readable for the common colour deficiencies.
+    if (role == QLatin1String("teacher"))
+        return QColor(0x1f, 0x77, 0xb4);
+    if (role == QLatin1String("student"))
+        return QColor(0xff, 0x7f, 0x0e);
+    if (role == QLatin1String("student_scratch"))
+        return QColor(0x2c, 0xa0, 0x2c);
+    static const QColor others[] = {QColor(0xd6, 0x27, 0x28), QColor(0x94, 0x67, 0xbd),
+                                    QColor(0x8c, 0x56, 0x4b), QColor(0xe3, 0x77, 0xc2)};
+    return others[qHash(role) % (sizeof(others) / sizeof(others[0]))];
+}
+
+QString roleLabel(const QString &role)
+{
+    if (role == QLatin1String("student"))
+        return QStringLiteral("student (KD)");
+    if (role == QLatin1String("student_scratch"))
+        return QStringLiteral("student (scratch)");
+    return role;
+}
+
+} // namespace kd::ui::PlotStyle
