@@ -1,6 +1,7 @@
 #include "ArchitectureRegistry.h"
 
 #include "Architectures.h"
+#include "models/Activation.h"
 #include "models/Layers.h"
 
 namespace kd {
@@ -15,13 +16,26 @@ static std::string shapeText(const torch::Tensor &t)
 
 namespace {
 
+/// `specific` followed by the activation options every architecture has.
+std::vector<ParamSpec> withActivation(std::vector<ParamSpec> specific)
+{
+    for (auto &p : activationParams())
+        specific.push_back(std::move(p));
+    return specific;
+}
+
+ActivationOptions activationOf(const nlohmann::json &options)
+{
+    return ActivationOptions::fromParams(options);
+}
+
 void addResNet(ArchitectureRegistry &registry, const std::string &name, int depth,
                const std::array<std::int64_t, 4> &filters, const std::string &description)
 {
     registry.add(name, {description,
-                        {},
-                        [depth, filters](const nlohmann::json &, const InputShape &in, int classes) {
-                            return std::make_shared<ResNet>(in, classes, depth, filters);
+                        withActivation({}),
+                        [depth, filters](const nlohmann::json &o, const InputShape &in, int classes) {
+                            return std::make_shared<ResNet>(in, classes, depth, filters, activationOf(o));
                         }});
 }
 
@@ -29,9 +43,9 @@ void addWideResNet(ArchitectureRegistry &registry, int depth, int widen, const s
 {
     registry.add("wrn_" + std::to_string(depth) + "_" + std::to_string(widen),
                  {description,
-                  {},
-                  [depth, widen](const nlohmann::json &, const InputShape &in, int classes) {
-                      return std::make_shared<WideResNet>(in, classes, depth, widen);
+                  withActivation({}),
+                  [depth, widen](const nlohmann::json &o, const InputShape &in, int classes) {
+                      return std::make_shared<WideResNet>(in, classes, depth, widen, activationOf(o));
                   }});
 }
 
@@ -39,9 +53,9 @@ void addVgg(ArchitectureRegistry &registry, const std::string &name, std::vector
             const std::string &description)
 {
     registry.add(name, {description,
-                        {},
-                        [blocks](const nlohmann::json &, const InputShape &in, int classes) {
-                            return std::make_shared<Vgg>(in, classes, blocks);
+                        withActivation({}),
+                        [blocks](const nlohmann::json &o, const InputShape &in, int classes) {
+                            return std::make_shared<Vgg>(in, classes, blocks, activationOf(o));
                         }});
 }
 
@@ -73,19 +87,20 @@ void registerCifarZoo(ArchitectureRegistry &registry)
            "CIFAR VGG-16 with BN (RepDistiller vgg16_bn): 13 convs in 5 blocks, one Linear");
     registry.add("mobilenetv2",
                  {"CIFAR MobileNetV2 (RepDistiller mobile_half at the defaults): inverted residuals, 1280-d head",
-                  {ParamSpec::number("width", 0.5, 0.25, 2.0,
-                                     "width multiplier of every layer but the 1280-channel head (0.5: mobile_half)"),
-                   ParamSpec::integer("expansion", 6, 1, 8, "expansion ratio t of the inverted residual blocks")},
+                  withActivation({ParamSpec::number("width", 0.5, 0.25, 2.0,
+                                                    "width multiplier of every layer but the 1280-channel head (0.5: mobile_half)"),
+                                  ParamSpec::integer("expansion", 6, 1, 8, "expansion ratio t of the inverted residual blocks")}),
                   [](const nlohmann::json &o, const InputShape &in, int classes) {
                       return std::make_shared<MobileNetV2>(in, classes, o.at("expansion").get<int>(),
-                                                           o.at("width").get<double>());
+                                                           o.at("width").get<double>(), activationOf(o));
                   }});
     registry.add("shufflenetv2",
                  {"CIFAR ShuffleNetV2 (RepDistiller ShuffleV2): 1x1 stem, 3 stages of 3/7/3 shuffle units",
-                  {ParamSpec::choice("size", "1.0", {"0.5", "1.0", "1.5", "2.0"},
-                                     "net size: stage widths 48/96/192, 116/232/464, 176/352/704 or 224/488/976")},
+                  withActivation({ParamSpec::choice("size", "1.0", {"0.5", "1.0", "1.5", "2.0"},
+                                                    "net size: stage widths 48/96/192, 116/232/464, 176/352/704 or 224/488/976")}),
                   [](const nlohmann::json &o, const InputShape &in, int classes) {
-                      return std::make_shared<ShuffleNetV2>(in, classes, std::stod(o.at("size").get<std::string>()));
+                      return std::make_shared<ShuffleNetV2>(in, classes, std::stod(o.at("size").get<std::string>()),
+                                                            activationOf(o));
                   }});
 }
 
@@ -95,35 +110,39 @@ void registerBuiltinArchitectures(ArchitectureRegistry &registry)
 {
     registry.add("mlp",
                  {"Multi-layer perceptron: flatten, hidden Linear+ReLU layers, Linear classifier",
-                  {ParamSpec::intList("hidden", {128}, 1, 65536,
-                                      "sizes of the hidden layers, input to output"),
-                   ParamSpec::number("dropout", 0.0, 0.0, 0.9,
-                                     "dropout probability after each hidden layer (training only)")},
+                  withActivation({ParamSpec::intList("hidden", {128}, 1, 65536,
+                                                     "sizes of the hidden layers, input to output"),
+                                  ParamSpec::number("dropout", 0.0, 0.0, 0.9,
+                                                    "dropout probability after each hidden layer (training only)")}),
                   [](const nlohmann::json &o, const InputShape &in, int classes) {
                       return std::make_shared<Mlp>(in, classes, o.at("hidden").get<std::vector<int>>(),
-                                                   o.at("dropout").get<double>());
+                                                   o.at("dropout").get<double>(), activationOf(o));
                   }});
     registry.add("lenet5",
                  {"LeNet-5 (LeCun 1998): two 5x5 conv+pool stages, 120-84 fully connected",
-                  {},
-                  [](const nlohmann::json &, const InputShape &in, int classes) {
-                      return std::make_shared<LeNet5>(in, classes);
+                  withActivation({}),
+                  [](const nlohmann::json &o, const InputShape &in, int classes) {
+                      return std::make_shared<LeNet5>(in, classes, activationOf(o));
                   }});
     registry.add("cnn_small",
                  {"Small CNN: conv32+pool, conv64+pool (3x3, BN, ReLU), fc128",
-                  {ParamSpec::integer("width", 32, 4, 1024, "channels of the first conv block; the second has twice as many")},
+                  withActivation({ParamSpec::integer("width", 32, 4, 1024,
+                                                     "channels of the first conv block; the second has twice as many")}),
                   [](const nlohmann::json &o, const InputShape &in, int classes) {
                       const int w = o.at("width").get<int>();
                       return std::make_shared<PlainCnn>(in, classes,
-                                                        std::vector<PlainCnn::Block>{{w, true}, {2 * w, true}}, 128);
+                                                        std::vector<PlainCnn::Block>{{w, true}, {2 * w, true}}, 128,
+                                                        activationOf(o));
                   }});
     registry.add("cnn_large",
                  {"Larger CNN: conv32, conv64+pool, conv128+pool (3x3, BN, ReLU), fc256",
-                  {ParamSpec::integer("width", 32, 4, 1024, "channels of the first conv block; later blocks double it")},
+                  withActivation({ParamSpec::integer("width", 32, 4, 1024,
+                                                     "channels of the first conv block; later blocks double it")}),
                   [](const nlohmann::json &o, const InputShape &in, int classes) {
                       const int w = o.at("width").get<int>();
                       return std::make_shared<PlainCnn>(
-                          in, classes, std::vector<PlainCnn::Block>{{w, false}, {2 * w, true}, {4 * w, true}}, 256);
+                          in, classes, std::vector<PlainCnn::Block>{{w, false}, {2 * w, true}, {4 * w, true}}, 256,
+                          activationOf(o));
                   }});
     registerCifarZoo(registry);
 }

@@ -35,12 +35,14 @@ std::int64_t FeatureNet::parameterCount() const
 
 // ---------------------------------------------------------------------------------------
 
-Mlp::Mlp(const InputShape &input, int numClasses, const std::vector<int> &hidden, double dropout)
+Mlp::Mlp(const InputShape &input, int numClasses, const std::vector<int> &hidden, double dropout,
+         const ActivationOptions &activation)
     : m_dropout(dropout)
 {
     std::int64_t in = input.channels * input.height * input.width;
     for (std::size_t i = 0; i < hidden.size(); ++i) {
         m_hidden.push_back(register_module("fc" + std::to_string(i + 1), Linear(in, hidden[i])));
+        m_acts.emplace_back(activation, *this, "act" + std::to_string(i + 1));
         in = hidden[i];
     }
     m_head = register_module("head", Linear(in, numClasses));
@@ -52,7 +54,7 @@ Features Mlp::forwardFeatures(const torch::Tensor &x)
     auto h = x.flatten(1);
     for (std::size_t i = 0; i < m_hidden.size(); ++i) {
         auto pre = m_hidden[i](h);
-        h = torch::relu(pre);
+        h = m_acts[i](pre);
         if (m_dropout > 0)
             h = torch::dropout(h, m_dropout, is_training());
         addStage(f, int(i + 1), std::move(pre), h);
@@ -64,7 +66,7 @@ Features Mlp::forwardFeatures(const torch::Tensor &x)
 
 // ---------------------------------------------------------------------------------------
 
-LeNet5::LeNet5(const InputShape &input, int numClasses)
+LeNet5::LeNet5(const InputShape &input, int numClasses, const ActivationOptions &activation)
 {
     // 10x10 is the smallest input that leaves a 1x1 map after both conv+pool stages.
     requireInputSize(input, 10, "lenet5");
@@ -76,23 +78,28 @@ LeNet5::LeNet5(const InputShape &input, int numClasses)
     m_fc1 = register_module("fc1", Linear(16 * h * w, 120));
     m_fc2 = register_module("fc2", Linear(120, 84));
     m_fc3 = register_module("fc3", Linear(84, numClasses));
+    m_act1 = Activation(activation, *this, "act1");
+    m_act2 = Activation(activation, *this, "act2");
+    m_act3 = Activation(activation, *this, "act3");
+    m_act4 = Activation(activation, *this, "act4");
 }
 
 Features LeNet5::forwardFeatures(const torch::Tensor &x)
 {
     Features f;
     // max_pool(relu(a)) == relu(max_pool(a)); pooling first exposes the pre-ReLU stage output
-    // at the stage's shape and runs the ReLU on a quarter of the elements.
+    // at the stage's shape and runs the ReLU on a quarter of the elements. (LMA, which need
+    // not be monotone, is applied after the pooling too: the order is the model's definition.)
     auto pre = torch::max_pool2d(m_conv1(x), 2);
-    auto h = torch::relu(pre);
+    auto h = m_act1(pre);
     addStage(f, 1, std::move(pre), h);
     pre = torch::max_pool2d(m_conv2(h), 2);
-    h = torch::relu(pre);
+    h = m_act2(pre);
     addStage(f, 2, std::move(pre), h);
     h = m_fc1(h.flatten(1));
-    h.relu_();
+    m_act3.apply_(h);
     h = m_fc2(h);
-    h.relu_();
+    m_act4.apply_(h);
     f.add("pre_logits", h);
     f.add("logits", m_fc3(h));
     return f;
@@ -100,7 +107,8 @@ Features LeNet5::forwardFeatures(const torch::Tensor &x)
 
 // ---------------------------------------------------------------------------------------
 
-PlainCnn::PlainCnn(const InputShape &input, int numClasses, const std::vector<Block> &blocks, int hidden)
+PlainCnn::PlainCnn(const InputShape &input, int numClasses, const std::vector<Block> &blocks, int hidden,
+                   const ActivationOptions &activation)
 {
     std::int64_t c = input.channels, h = input.height, w = input.width;
     for (std::size_t i = 0; i < blocks.size(); ++i) {
@@ -117,10 +125,12 @@ PlainCnn::PlainCnn(const InputShape &input, int numClasses, const std::vector<Bl
         c = blocks[i].channels;
         // Registered as before (block<i>.0 = conv, block<i>.1 = BN) so checkpoints keep loading.
         register_module("block" + std::to_string(i + 1), nn::Sequential(b.conv, b.bn));
+        b.act = Activation(activation, *this, "act" + std::to_string(i + 1));
         m_blocks.push_back(std::move(b));
     }
     m_fc = register_module("fc", Linear(c * h * w, hidden));
     m_head = register_module("head", Linear(hidden, numClasses));
+    m_fcAct = Activation(activation, *this, "act_fc");
 }
 
 Features PlainCnn::forwardFeatures(const torch::Tensor &x)
@@ -132,11 +142,11 @@ Features PlainCnn::forwardFeatures(const torch::Tensor &x)
         auto pre = b.bn(b.conv(h));
         if (b.pool)
             pre = torch::max_pool2d(pre, 2); // commutes with the ReLU (see LeNet5)
-        h = torch::relu(pre);
+        h = b.act(pre);
         addStage(f, int(i + 1), std::move(pre), h);
     }
     h = m_fc(h.flatten(1));
-    h.relu_();
+    m_fcAct.apply_(h);
     f.add("pre_logits", h);
     f.add("logits", m_head(h));
     return f;

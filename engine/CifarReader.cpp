@@ -3,6 +3,7 @@
 #include "Error.h"
 #include "IdxReader.h"
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -57,15 +58,23 @@ static void readRecords(const fs::path &file, bool cifar100, bool coarse, std::v
                     + std::to_string(record) + "-byte CIFAR" + (cifar100 ? "-100" : "-10")
                     + " records; the file is truncated or of another format — fetch it again");
     const std::size_t n = bytes.size() / record;
-    const int limit = cifar100 ? (coarse ? 20 : 100) : 10;
+    // Every label byte of a record is checked, not only the one in use: a CIFAR-100 record
+    // with an impossible fine label is corrupt even when training on the coarse labels.
+    auto check = [&](std::size_t i, int label, int limit, const char *kind) {
+        if (label >= limit)
+            throw Error(file.string() + ": record " + std::to_string(i) + " has " + kind + "label "
+                        + std::to_string(label) + " but the dataset has " + std::to_string(limit) + " " + kind
+                        + "classes; the file is corrupt or not " + (cifar100 ? "CIFAR-100" : "CIFAR-10"));
+    };
     for (std::size_t i = 0; i < n; ++i) {
         const std::uint8_t *r = bytes.data() + i * record;
-        const int label = cifar100 ? (coarse ? r[0] : r[1]) : r[0];
-        if (label >= limit)
-            throw Error(file.string() + ": record " + std::to_string(i) + " has label " + std::to_string(label)
-                        + " but the dataset has " + std::to_string(limit)
-                        + " classes; the file is corrupt or not " + (cifar100 ? "CIFAR-100" : "CIFAR-10"));
-        labels.push_back(label);
+        if (cifar100) {
+            check(i, r[0], 20, "coarse ");
+            check(i, r[1], 100, "fine ");
+        } else {
+            check(i, r[0], 10, "");
+        }
+        labels.push_back(cifar100 ? (coarse ? r[0] : r[1]) : r[0]);
         pixels.insert(pixels.end(), r + labelBytes, r + record);
     }
 }

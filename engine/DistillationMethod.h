@@ -2,6 +2,7 @@
 
 #include "FeatureNet.h"
 
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -71,6 +72,16 @@ public:
     /// `teacher` is null for methods that need none. Teacher features carry no gradient.
     virtual LossTerms compute(const Features &student, const Features *teacher,
                               const torch::Tensor &labels, const StepContext &ctx) = 0;
+
+    /// Extra evaluation metrics logged beside the test accuracy at every epoch (e.g.
+    /// "robust_acc"); higher is better. They become metrics.csv columns and summary entries.
+    virtual std::vector<std::string> extraMetrics() const { return {}; }
+    /// The value of one of extraMetrics() for `model` on `set` (the test set).
+    virtual double evaluateExtra(const std::string &name, FeatureNet &model, const struct TensorDataset &set,
+                                 const torch::Device &device, int batchSize)
+    {
+        return std::numeric_limits<double>::quiet_NaN();
+    }
 };
 
 } // namespace kd

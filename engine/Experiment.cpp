@@ -2,21 +2,28 @@
 
 #include "ArchitectureRegistry.h"
 #include "Checkpoint.h"
+#include "DataViews.h"
 #include "Dataset.h"
 #include "Device.h"
 #include "Error.h"
 #include "Optim.h"
 #include "Registries.h"
 #include "RunStore.h"
+#include "StageAwareMethod.h"
+#include "TeacherGroup.h"
 #include "TeacherSource.h"
 #include "Trainer.h"
 
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <ctime>
 #include <filesystem>
+#include <functional>
 #include <iomanip>
+#include <map>
 #include <sstream>
 
 namespace kd {
@@ -24,14 +31,6 @@ namespace kd {
 namespace fs = std::filesystem;
 
 namespace {
-
-/// One planned stage of the experiment.
-struct StagePlan {
-    std::string role;   ///< teacher, student, student_scratch
-    ModelSpec spec;
-    std::string method; ///< registry key, or "checkpoint" for a loaded teacher
-    nlohmann::json methodParams;
-};
 
 std::string stamp()
 {
@@ -59,31 +58,23 @@ std::string makeRunDirectoryPath(const std::string &outputDir, const std::string
 struct Experiment::Impl {
     Project project;
     const Registries &registries;
-    std::vector<StagePlan> stages;
+    std::vector<Stage> stages;
+    bool channelsLast = false;
 
     Impl(const Project &p, const Registries &r)
         : project(r.resolve(p))
         , registries(r)
+        , stages(planStages(project, r.methods))
     {
-        const auto &method = registries.methods.get(project.method.name);
-        if (method.needsTeacher)
-            stages.push_back({"teacher", project.teacher,
-                              project.teacher.checkpoint.empty() ? "ce" : "checkpoint",
-                              nlohmann::json::object()});
-        stages.push_back({"student", project.student, project.method.name, project.method.params});
-        if (project.baseline && project.method.name != "ce")
-            stages.push_back({"student_scratch", project.student, "ce", nlohmann::json::object()});
     }
 
-    bool channelsLast = false;
-
-    std::shared_ptr<FeatureNet> buildModel(const ModelSpec &spec, const DataBundle &data,
-                                           const torch::Device &device) const
+    std::shared_ptr<FeatureNet> buildModel(const ModelSpec &spec, const InputShape &shape, int numClasses,
+                                           std::uint64_t seedOffset, const torch::Device &device) const
     {
         // Same seed before every model: a KD student and its scratch baseline start from
         // identical weights, so the difference between them is the method's.
-        torch::manual_seed(project.seed);
-        auto model = registries.architectures.get(spec.arch).create(spec.archOptions, data.shape, data.numClasses);
+        torch::manual_seed(project.seed + seedOffset);
+        auto model = registries.architectures.get(spec.arch).create(spec.archOptions, shape, numClasses);
         model->to(device);
         if (channelsLast)
             toChannelsLast(*model);
@@ -101,6 +92,11 @@ Experiment::~Experiment() = default;
 const Project &Experiment::project() const
 {
     return d->project;
+}
+
+const std::vector<Stage> &Experiment::stages() const
+{
+    return d->stages;
 }
 
 /// Checks that `model` provides the features `needed` and returns all its feature shapes.
@@ -130,7 +126,8 @@ static FeatureShapes checkFeatures(const std::string &role, const std::string &a
 }
 
 /// Caches the teacher's logits when that gives exactly what live forwards would: the method
-/// reads only logits and the teacher's input is not augmented.
+/// reads only logits (of the teacher, the ensemble, or each member of a teacher group) and the
+/// teacher's input is not augmented.
 static void prepareTeacherCache(TeacherSource &source, const DistillationMethod &method, const DataBundle &data,
                                 const TrainingContext &ctx, const Project &p)
 {
@@ -138,7 +135,12 @@ static void prepareTeacherCache(TeacherSource &source, const DistillationMethod 
         ctx.log("teacher cache: off (teacher_cache = \"off\"); the teacher runs live every batch");
         return;
     }
-    if (method.teacherFeatures() != std::vector<std::string>{"logits"}) {
+    const auto names = method.teacherFeatures();
+    const auto isLogits = [](const std::string &n) {
+        const std::string suffix = ".logits";
+        return n == "logits" || (n.size() > suffix.size() && n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0);
+    };
+    if (names.empty() || !std::all_of(names.begin(), names.end(), isLogits)) {
         ctx.log("teacher cache: not used; the method reads teacher features beyond the logits");
         return;
     }
@@ -147,22 +149,82 @@ static void prepareTeacherCache(TeacherSource &source, const DistillationMethod 
         return;
     }
     const auto t0 = std::chrono::steady_clock::now();
-    if (!source.buildCache(data.train, ctx.device, ctx.evalBatchSize, p.teacherCacheMaxMB * 1024 * 1024)) {
+    if (!source.buildCache(data.train, ctx.device, ctx.evalBatchSize, p.teacherCacheMaxMB * 1024 * 1024, names)) {
         ctx.log("teacher cache: not used; it would exceed teacher_cache_max_mb = " + std::to_string(p.teacherCacheMaxMB));
         return;
     }
     std::ostringstream os;
-    os << "teacher cache: " << data.train.size() << " x " << data.numClasses << " logits ("
-       << std::fixed << std::setprecision(1) << double(source.cacheBytes()) / (1024.0 * 1024.0) << " MB) computed in "
-       << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()
+    os << "teacher cache: " << data.train.size() << " x ";
+    if (names == std::vector<std::string>{"logits"}) {
+        os << data.numClasses << " logits";
+    } else {
+        os << "logits of";
+        for (const auto &n : names)
+            os << " " << n.substr(0, n.size() - 7);
+    }
+    os << " (" << std::fixed << std::setprecision(1) << double(source.cacheBytes()) / (1024.0 * 1024.0)
+       << " MB) computed in " << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()
        << " s; reused every epoch";
     ctx.log(os.str());
+}
+
+static std::string joined(const std::vector<std::string> &items)
+{
+    std::string s;
+    for (const auto &i : items)
+        s += (s.empty() ? "" : ", ") + i;
+    return s;
+}
+
+/// The one teacher a stage reads, made of the models of its teacher roles.
+static std::shared_ptr<FeatureNet> makeTeacher(const Stage &st,
+                                               const std::function<std::shared_ptr<FeatureNet>(const std::string &)> &modelOf)
+{
+    switch (st.teacherMode) {
+    case TeacherMode::None:
+        return nullptr;
+    case TeacherMode::Single:
+        return modelOf(st.teacherRoles.at(0));
+    case TeacherMode::Average:
+    case TeacherMode::Group: {
+        std::vector<TeacherGroup::Member> members;
+        for (const auto &r : st.teacherRoles)
+            members.push_back({r, modelOf(r)});
+        const double t = st.methodParams.value("temperature", 1.0);
+        return std::make_shared<TeacherGroup>(
+            st.teacherMode == TeacherMode::Average ? TeacherGroup::Mode::Average : TeacherGroup::Mode::Group,
+            std::move(members), t);
+    }
+    }
+    return nullptr;
+}
+
+static std::string teacherText(const Stage &st)
+{
+    switch (st.teacherMode) {
+    case TeacherMode::None:
+        return {};
+    case TeacherMode::Single:
+        return "learns from " + st.teacherRoles.at(0);
+    case TeacherMode::Average: {
+        std::ostringstream os;
+        os << "learns from the average of " << joined(st.teacherRoles) << " (softened probabilities at T = "
+           << st.methodParams.value("temperature", 1.0) << ")";
+        return os.str();
+    }
+    case TeacherMode::Group:
+        if (st.method == "dmc")
+            return "learns from " + joined(st.teacherRoles) + " (regressing onto their concatenated, mean-subtracted logits)";
+        return "learns from " + joined(st.teacherRoles) + " (one head per teacher)";
+    }
+    return {};
 }
 
 RunSummary Experiment::run(ExperimentObserver &observer, const std::atomic<bool> &stop,
                            const std::string &runDirArg)
 {
     const auto &p = d->project;
+    const auto &stages = d->stages;
     const auto start = std::chrono::steady_clock::now();
     const int threads = p.threads > 0 ? p.threads : defaultThreadCount();
     at::set_num_threads(threads);
@@ -175,58 +237,156 @@ RunSummary Experiment::run(ExperimentObserver &observer, const std::atomic<bool>
     // Everything that can fail on bad input happens before the run directory exists.
     auto data = loadDataset(d->registries.datasets, p.dataset, p.seed);
     info("dataset " + p.dataset.name + ": " + data->summary());
+    std::shared_ptr<DataBundle> proxy;
+    if (p.hasProxy) {
+        proxy = loadDataset(d->registries.datasets, p.proxy, p.seed);
+        if (proxy->shape.toString() != data->shape.toString())
+            throw Error("proxy images are " + proxy->shape.toString() + " but the dataset's are "
+                        + data->shape.toString() + "; the proxy must have the same shape (image folders: set "
+                          "proxy.image_size and proxy.channels)");
+        // The teachers see the proxy images normalised as their own training images were.
+        renormalise(*proxy, data->mean, data->stddev);
+        info("proxy " + p.proxy.name + ": " + proxy->summary() + " (normalised with the dataset's mean and std)");
+    }
 
-    std::vector<std::string> lossColumns{"loss"};
+    // The data each stage trains and is evaluated on, built once per distinct view.
+    std::map<std::string, std::shared_ptr<const DataBundle>> views;
+    auto viewOf = [&](const DataView &v) -> const DataBundle & {
+        const auto key = v.key();
+        auto it = views.find(key);
+        if (it != views.end())
+            return *it->second;
+        std::shared_ptr<const DataBundle> b;
+        switch (v.kind) {
+        case DataView::Kind::Full:
+            b = data;
+            break;
+        case DataView::Kind::OldClasses:
+        case DataView::Kind::NewClasses: {
+            const int c = data->numClasses;
+            const int k = v.splitClasses > 0 ? v.splitClasses : c / 2;
+            if (k < 1 || k >= c)
+                throw Error("method.old_classes = " + std::to_string(v.splitClasses) + " does not split the "
+                            + std::to_string(c) + " classes of dataset \"" + p.dataset.name
+                            + "\" into old and new ones; use 1.." + std::to_string(c - 1) + " (0: half)");
+            b = std::make_shared<DataBundle>(v.kind == DataView::Kind::OldClasses ? classSubset(*data, 0, k)
+                                                                                   : classSubset(*data, k, c));
+            break;
+        }
+        case DataView::Kind::Proxy:
+            b = proxy;
+            break;
+        case DataView::Kind::ProxyImages:
+            b = std::make_shared<DataBundle>(withTrainingSet(*data, proxy->train));
+            break;
+        case DataView::Kind::Aux:
+            b = std::make_shared<DataBundle>(withTrainingSet(*data, firstRows(data->train, v.limit)));
+            break;
+        }
+        if (!b)
+            throw std::logic_error("data view " + key + " has no data");
+        views.emplace(key, b);
+        return *b;
+    };
+
+    // Output classes per role; a loaded checkpoint must match its role's (a generalist may
+    // bring its own classes: it is distilled through an extra head).
+    std::map<std::string, int> roleClasses;
+    std::map<std::string, const Stage *> stageOf;
+    for (const auto &st : stages) {
+        const auto &view = viewOf(st.data);
+        int classes = view.numClasses;
+        if (st.loaded()) {
+            const auto meta = readCheckpointMeta(st.spec.checkpoint);
+            const int saved = meta.contains("classes") ? meta["classes"].get<int>() : classes;
+            const bool generalist = st.spec.generalist;
+            if (saved != classes && !generalist)
+                throw Error(st.role + ": checkpoint " + st.spec.checkpoint + " has " + std::to_string(saved)
+                            + " output classes, but this role needs " + std::to_string(classes) + " ("
+                            + st.data.describe() + "); train it here instead or give a matching checkpoint");
+            classes = saved;
+        }
+        roleClasses[st.role] = classes;
+        stageOf[st.role] = &st;
+    }
+    auto newModel = [&](const std::string &role) {
+        const auto &st = *stageOf.at(role);
+        return d->buildModel(st.spec, data->shape, roleClasses.at(role), st.seedOffset, device);
+    };
+
+    std::vector<std::string> lossColumns{"loss"}, extraColumns;
+    auto addColumn = [](std::vector<std::string> &cols, const std::string &c) {
+        if (std::find(cols.begin(), cols.end(), c) == cols.end())
+            cols.push_back(c);
+    };
     std::vector<std::unique_ptr<DistillationMethod>> methods;
-    for (const auto &st : d->stages) {
-        if (st.method == "checkpoint") {
+    for (const auto &st : stages) {
+        if (st.loaded()) {
             methods.push_back(nullptr);
             continue;
         }
         methods.push_back(d->registries.methods.get(st.method).create(st.methodParams));
+        if (auto *aware = dynamic_cast<StageAwareMethod *>(methods.back().get())) {
+            const auto &view = viewOf(st.data);
+            StageInfo si;
+            si.teacherRoles = st.teacherRoles;
+            si.generalistRoles = st.generalistRoles;
+            si.labelsAreTargets = st.data.kind != DataView::Kind::ProxyImages && st.data.kind != DataView::Kind::Aux;
+            si.mean = view.mean;
+            si.stddev = view.stddev;
+            si.numClasses = view.numClasses;
+            aware->configureStage(si);
+        }
         for (const auto &t : methods.back()->termNames())
-            if (std::find(lossColumns.begin(), lossColumns.end(), t) == lossColumns.end())
-                lossColumns.push_back(t);
+            addColumn(lossColumns, t);
+        for (const auto &e : methods.back()->extraMetrics())
+            addColumn(extraColumns, e);
     }
     const auto probe = data->train.images.narrow(0, 0, std::min<std::int64_t>(2, data->train.size())).to(device);
-    for (std::size_t i = 0; i < d->stages.size(); ++i) {
-        const auto &st = d->stages[i];
+    for (std::size_t i = 0; i < stages.size(); ++i) {
+        const auto &st = stages[i];
         if (!methods[i])
             continue;
-        auto model = d->buildModel(st.spec, *data, device);
+        if (methods[i]->needsTeacher() != (st.teacherMode != TeacherMode::None))
+            throw std::logic_error("stage " + st.role + ": method " + st.method + " and the plan disagree on a teacher");
+        auto model = newModel(st.role);
         // Shapes first, so setup() can resolve feature lists such as "all" or "last" and size
         // its adapters; then the features the method names must exist.
         MethodSetup setup;
         setup.student = checkFeatures(st.role, st.spec.arch, *model, {}, st.method, probe);
-        std::shared_ptr<FeatureNet> teacher;
-        if (methods[i]->needsTeacher()) {
-            teacher = d->buildModel(p.teacher, *data, device);
-            setup.teacher = checkFeatures("teacher", p.teacher.arch, *teacher, {}, st.method, probe);
-        }
-        setup.numClasses = data->numClasses;
-        setup.trainSize = data->train.size();
+        const auto teacher = makeTeacher(st, newModel);
+        const std::string teacherRole = joined(st.teacherRoles);
+        const std::string teacherArch = st.teacherRoles.empty() ? std::string() : stageOf.at(st.teacherRoles.front())->spec.arch;
+        if (teacher)
+            setup.teacher = checkFeatures(teacherRole, teacherArch, *teacher, {}, st.method, probe);
+        const auto &view = viewOf(st.data);
+        setup.numClasses = view.numClasses;
+        setup.trainSize = view.train.size();
         setup.device = device;
         methods[i]->setup(setup);
         checkFeatures(st.role, st.spec.arch, *model, methods[i]->studentFeatures(), st.method, probe);
         if (teacher)
-            checkFeatures("teacher", p.teacher.arch, *teacher, methods[i]->teacherFeatures(), st.method, probe);
+            checkFeatures(teacherRole, teacherArch, *teacher, methods[i]->teacherFeatures(), st.method, probe);
     }
-    std::shared_ptr<FeatureNet> teacherModel;
-    nlohmann::json teacherMeta;
-    if (!d->stages.empty() && d->stages.front().method == "checkpoint") {
-        teacherModel = d->buildModel(p.teacher, *data, device);
-        teacherMeta = loadCheckpoint(*teacherModel, p.teacher.checkpoint);
+    // Every trained or loaded model by role, for the stages that read it as a teacher.
+    std::map<std::string, std::shared_ptr<FeatureNet>> models;
+    for (const auto &st : stages) {
+        if (!st.loaded())
+            continue;
+        auto model = newModel(st.role);
+        loadCheckpoint(*model, st.spec.checkpoint);
         if (d->channelsLast)
-            toChannelsLast(*teacherModel);
+            toChannelsLast(*model);
+        models[st.role] = model;
     }
 
     const std::string runDir = runDirArg.empty() ? makeRunDirectoryPath(p.outputDir, p.name) : runDirArg;
-    RunStore store(runDir, p.toJson(), lossColumns);
+    RunStore store(runDir, p.toJson(), lossColumns, extraColumns);
     RunSummary summary;
     summary.runDir = runDir;
     summary.status = "running";
     summary.device = describeDevice(device, threads);
-    for (const auto &st : d->stages) {
+    for (const auto &st : stages) {
         RoleSummary r;
         r.role = st.role;
         r.arch = st.spec.arch;
@@ -237,11 +397,11 @@ RunSummary Experiment::run(ExperimentObserver &observer, const std::atomic<bool>
     info("run directory: " + runDir);
 
     // Progress across stages, weighted by estimated seconds.
-    std::vector<double> stageImages, stageRate(d->stages.size(), NAN);
-    for (const auto &st : d->stages) {
-        const auto steps = std::max<std::int64_t>(1, data->train.size() / st.spec.train.batchSize);
-        stageImages.push_back(st.method == "checkpoint" ? 0.0
-                                                         : double(steps * st.spec.train.batchSize * st.spec.train.epochs));
+    std::vector<double> stageImages, stageRate(stages.size(), NAN);
+    for (const auto &st : stages) {
+        const auto n = viewOf(st.data).train.size();
+        const auto steps = std::max<std::int64_t>(1, n / st.spec.train.batchSize);
+        stageImages.push_back(st.loaded() ? 0.0 : double(steps * st.spec.train.batchSize * st.spec.train.epochs));
     }
 
     TrainingContext ctx;
@@ -259,21 +419,33 @@ RunSummary Experiment::run(ExperimentObserver &observer, const std::atomic<bool>
     ctx.stop = &stop;
     ctx.start = start;
 
+    // Methods of finished stages, by role: a baseline is measured with its student's extra
+    // metrics (e.g. ARD's robust accuracy), so the two are comparable.
+    std::map<std::string, std::unique_ptr<DistillationMethod>> finishedMethods;
     try {
         bool stopped = false;
-        for (std::size_t i = 0; i < d->stages.size() && !stopped; ++i) {
-            const auto &st = d->stages[i];
+        for (std::size_t i = 0; i < stages.size() && !stopped; ++i) {
+            const auto &st = stages[i];
             auto &rs = summary.roles[i];
-            observer.onStageStarted(st.role, int(i), int(d->stages.size()));
-            if (st.method == "checkpoint") {
-                rs.params = teacherModel->parameterCount();
-                rs.finalTestAcc = evaluateAccuracy(*teacherModel, data->test, device, p.evalBatchSize, d->channelsLast);
+            const auto &view = viewOf(st.data);
+            ctx.data = &view;
+            ctx.seed = p.seed + st.seedOffset;
+            ctx.labelsAreTargets = st.data.kind != DataView::Kind::ProxyImages;
+            observer.onStageStarted(st.role, int(i), int(stages.size()));
+            if (st.loaded()) {
+                auto &model = *models.at(st.role);
+                rs.params = model.parameterCount();
+                const bool sameTask = roleClasses.at(st.role) == view.numClasses;
+                rs.finalTestAcc = sameTask ? evaluateAccuracy(model, view.test, device, p.evalBatchSize, d->channelsLast) : NAN;
                 rs.bestTestAcc = rs.finalTestAcc;
                 rs.completed = true;
-                rs.checkpoint = p.teacher.checkpoint;
+                rs.checkpoint = st.spec.checkpoint;
                 std::ostringstream os;
-                os << "teacher loaded from " << p.teacher.checkpoint << " (checksum ok): test acc "
-                   << std::fixed << std::setprecision(4) << rs.finalTestAcc;
+                os << st.role << " loaded from " << st.spec.checkpoint << " (checksum ok): ";
+                if (sameTask)
+                    os << "test acc " << std::fixed << std::setprecision(4) << rs.finalTestAcc;
+                else
+                    os << roleClasses.at(st.role) << " classes of its own; not evaluated here";
                 ctx.log(os.str());
                 continue;
             }
@@ -281,7 +453,7 @@ RunSummary Experiment::run(ExperimentObserver &observer, const std::atomic<bool>
             learner.role = st.role;
             learner.arch = st.spec.arch;
             learner.train = st.spec.train;
-            learner.model = d->buildModel(st.spec, *data, device);
+            learner.model = newModel(st.role);
             learner.method = std::move(methods[i]);
             auto params = learner.model->parameters();
             if (auto extra = learner.method->trainableModule()) {
@@ -290,16 +462,25 @@ RunSummary Experiment::run(ExperimentObserver &observer, const std::atomic<bool>
                     params.push_back(t);
             }
             learner.optimizer = makeOptimizer(st.spec.train, params);
+            if (st.role == "student_scratch" && finishedMethods.count("student")
+                && !finishedMethods["student"]->extraMetrics().empty())
+                learner.evaluator = finishedMethods["student"].get();
             rs.params = learner.model->parameterCount();
-            ctx.log(st.role + ": " + st.spec.arch + " (" + std::to_string(rs.params) + " parameters), method "
-                    + st.method + ", " + std::to_string(st.spec.train.epochs) + " epochs");
+            std::string line = st.role + ": " + st.spec.arch + " (" + std::to_string(rs.params) + " parameters), method "
+                + st.method + ", " + std::to_string(st.spec.train.epochs) + " epochs";
+            if (st.data.kind != DataView::Kind::Full)
+                line += ", trained on " + st.data.describe() + " (" + std::to_string(view.train.size()) + " images, "
+                    + std::to_string(view.numClasses) + " classes)";
+            ctx.log(line);
+            if (st.teacherMode != TeacherMode::None)
+                ctx.log(st.role + ": " + teacherText(st));
 
             const auto stageStart = std::chrono::steady_clock::now();
             ctx.progress = [&, i, stageStart](double frac, double ips) {
                 ProgressInfo pi;
                 pi.role = st.role;
                 pi.stageIndex = int(i);
-                pi.stageCount = int(d->stages.size());
+                pi.stageCount = int(stages.size());
                 pi.stageFraction = frac;
                 pi.imagesPerSecond = ips;
                 const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - stageStart).count();
@@ -309,11 +490,11 @@ RunSummary Experiment::run(ExperimentObserver &observer, const std::atomic<bool>
                 // earlier stage with the same architecture, else at this stage's rate.
                 double remaining = stageImages[i] * (1 - frac) / stageRate[i];
                 double doneWork = 0, totalWork = 0;
-                for (std::size_t k = 0; k < d->stages.size(); ++k) {
+                for (std::size_t k = 0; k < stages.size(); ++k) {
                     double rate = stageRate[k];
                     if (!std::isfinite(rate))
                         for (std::size_t j = 0; j < k; ++j)
-                            if (d->stages[j].spec.arch == d->stages[k].spec.arch && std::isfinite(stageRate[j]))
+                            if (stages[j].spec.arch == stages[k].spec.arch && std::isfinite(stageRate[j]))
                                 rate = stageRate[j];
                     if (!std::isfinite(rate))
                         rate = stageRate[i];
@@ -332,16 +513,23 @@ RunSummary Experiment::run(ExperimentObserver &observer, const std::atomic<bool>
             };
 
             TeacherSource teacherSource;
+            std::shared_ptr<FeatureNet> teacher;
             if (learner.method->needsTeacher()) {
-                teacherModel->eval();
-                teacherSource = TeacherSource(teacherModel.get());
-                prepareTeacherCache(teacherSource, *learner.method, *data, ctx, p);
+                teacher = makeTeacher(st, [&](const std::string &role) { return models.at(role); });
+                teacher->eval();
+                teacherSource = TeacherSource(teacher.get());
+                prepareTeacherCache(teacherSource, *learner.method, view, ctx, p);
             }
             const bool finished = trainStage({&learner}, teacherSource, ctx);
             rs.trainSeconds = learner.state.trainSeconds;
             rs.epochsDone = learner.state.epochsDone;
             rs.bestTestAcc = learner.state.bestTestAcc;
             rs.finalTestAcc = learner.state.finalTestAcc;
+            rs.extras.clear();
+            for (std::size_t k = 0; k < learner.state.finalExtra.size(); ++k)
+                rs.extras.push_back({learner.state.finalExtra[k].first,
+                                     k < learner.state.bestExtra.size() ? learner.state.bestExtra[k].second : NAN,
+                                     learner.state.finalExtra[k].second});
             rs.completed = finished;
             rs.checkpoint = st.role + ".pt";
             saveCheckpoint(*learner.model, store.path(rs.checkpoint),
@@ -349,11 +537,14 @@ RunSummary Experiment::run(ExperimentObserver &observer, const std::atomic<bool>
                             {"arch", st.spec.arch},
                             {"arch_options", st.spec.archOptions},
                             {"input", {data->shape.channels, data->shape.height, data->shape.width}},
-                            {"classes", data->numClasses},
+                            {"classes", view.numClasses},
+                            {"method", st.method},
+                            {"teachers", st.teacherRoles},
+                            {"data", st.data.describe()},
                             {"epochs_done", learner.state.epochsDone},
                             {"completed", finished}});
-            if (st.role == "teacher")
-                teacherModel = learner.model;
+            models[st.role] = learner.model;
+            finishedMethods[st.role] = std::move(learner.method);
             summary.wallSeconds = ctx.wallSeconds();
             store.writeSummary(summary);
             stopped = !finished;

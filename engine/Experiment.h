@@ -2,6 +2,7 @@
 
 #include "Metrics.h"
 #include "ProjectConfig.h"
+#include "StagePlan.h"
 
 #include <atomic>
 #include <memory>
@@ -11,9 +12,10 @@ namespace kd {
 
 struct Registries;
 
-/// Runs a whole project: plans its stages (teacher: train or load; student with the chosen
-/// method; optional scratch baseline), writes the run directory and reports to an observer.
-/// No Qt; call run() on whichever thread should do the work.
+/// Runs a whole project: plans its stages (planStages(): teachers trained or loaded, teacher
+/// assistants, the student with the chosen method, the optional scratch baseline), writes the
+/// run directory and reports to an observer. No Qt; call run() on whichever thread should do
+/// the work.
 class Experiment {
 public:
     Experiment(const Project &project, const Registries &registries);
@@ -21,6 +23,8 @@ public:
 
     /// The resolved project (defaults filled in) that will be written as config.json.
     const Project &project() const;
+    /// The planned stages, in the order run() trains them.
+    const std::vector<Stage> &stages() const;
 
     /// Runs every stage. `stop` is checked every batch; when set, the current stage ends
     /// after that batch and the run directory is left consistent with status "stopped".

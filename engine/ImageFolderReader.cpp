@@ -108,6 +108,12 @@ RawDataset loadImageFolder(const std::string &directory, int size, int channels,
                     "sub-folder per class (or train/ and test/ folders that have them)");
     const fs::path root(directory);
     const bool hasSplit = fs::is_directory(root / "train", ec) && fs::is_directory(root / "test", ec);
+    // probeImageFolder() accepts a train/ folder alone; without this check "train" itself
+    // would be taken for the only class of a flat layout.
+    if (!hasSplit && fs::is_directory(root / "train", ec))
+        throw Error("image folder " + directory + " has a train/ folder but no test/ folder; add test/ with "
+                    "the same class folders, or put the class folders directly in " + directory
+                    + " to split them by dataset.test_split");
     const auto classes = classFolders(hasSplit ? root / "train" : root);
     if (classes.size() < 2)
         throw Error("image folder " + (hasSplit ? (root / "train").string() : directory)

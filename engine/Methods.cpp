@@ -63,6 +63,14 @@ void registerBuiltinMethods(MethodRegistry &registry)
     registerVidMethod(registry);
     registerCrdMethod(registry);
     registerOfdMethod(registry);
+    registerSrmMethod(registry);
+    registerLondonMethod(registry);
+    registerIekdMethod(registry);
+    registerTakdMethod(registry);
+    registerEnsembleMethod(registry);
+    registerRcMethod(registry);
+    registerDmcMethod(registry);
+    registerArdMethod(registry);
 }
 
 } // namespace kd

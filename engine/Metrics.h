@@ -26,10 +26,19 @@ struct MetricRecord {
     double valAcc = NAN;
     double testAcc = NAN;
     double imagesPerSecond = NAN;
+    /// Epoch records: the method's extra metrics by name (e.g. "robust_acc"), if it has any.
+    std::vector<std::pair<std::string, double>> extra;
 
     double loss(const std::string &name) const
     {
         for (const auto &kv : losses)
+            if (kv.first == name)
+                return kv.second;
+        return NAN;
+    }
+    double extraValue(const std::string &name) const
+    {
+        for (const auto &kv : extra)
             if (kv.first == name)
                 return kv.second;
         return NAN;
@@ -63,6 +72,20 @@ struct RoleSummary {
     int epochsDone = 0;
     bool completed = false;
     std::string checkpoint; ///< file name inside the run directory
+    /// The method's extra metrics (e.g. "robust_acc"): best over the epochs and final.
+    struct Extra {
+        std::string name;
+        double best = NAN;
+        double finalValue = NAN;
+    };
+    std::vector<Extra> extras;
+    const Extra *extra(const std::string &name) const
+    {
+        for (const auto &e : extras)
+            if (e.name == name)
+                return &e;
+        return nullptr;
+    }
 };
 
 struct RunSummary {

@@ -65,7 +65,7 @@ static nlohmann::json trainToJson(const TrainOptions &t)
 }
 
 static ModelSpec readModel(const nlohmann::json &json, const std::string &path,
-                           const ModelSpec &defaults, bool allowCheckpoint)
+                           const ModelSpec &defaults, bool allowCheckpoint, bool allowGeneralist = false)
 {
     ModelSpec m = defaults;
     JsonReader r(json, path);
@@ -78,9 +78,72 @@ static ModelSpec readModel(const nlohmann::json &json, const std::string &path,
     m.archOptions = opts.is_object() ? opts : nlohmann::json::object();
     if (allowCheckpoint)
         m.checkpoint = r.string("checkpoint", m.checkpoint);
+    if (allowGeneralist)
+        m.generalist = r.boolean("generalist", m.generalist);
     m.train = readTrain(r.section("train"), path + ".train");
     r.finish();
     return m;
+}
+
+/// A list of model specs ("assistants", "teachers"). Each entry starts from `defaults` except
+/// the architecture, which it must name.
+static std::vector<ModelSpec> readModelList(const nlohmann::json &json, const std::string &path,
+                                            bool allowCheckpoint, bool allowGeneralist)
+{
+    std::vector<ModelSpec> out;
+    if (json.is_null())
+        return out;
+    if (!json.is_array())
+        throw Error(path + " must be a list of models like [{\"arch\": \"cnn_small\"}], got " + json.dump());
+    for (std::size_t i = 0; i < json.size(); ++i) {
+        const std::string where = path + "[" + std::to_string(i) + "]";
+        if (!json[i].is_object())
+            throw Error(where + " must be a model object like {\"arch\": \"cnn_small\"}, got " + json[i].dump());
+        if (!json[i].contains("arch"))
+            throw Error(where + ".arch is missing; name an architecture (see `kdw list architectures`)");
+        out.push_back(readModel(json[i], where, ModelSpec{}, allowCheckpoint, allowGeneralist));
+    }
+    return out;
+}
+
+static DatasetOptions readDataset(const nlohmann::json &json, const std::string &path, DatasetOptions o)
+{
+    JsonReader d(json, path);
+    o.name = d.string("name", o.name);
+    o.path = d.string("path", o.path);
+    o.limit = d.integer("limit", o.limit, 0, std::numeric_limits<int>::max());
+    o.testLimit = d.integer("test_limit", o.testLimit, 0, std::numeric_limits<int>::max());
+    o.valSplit = d.number("val_split", o.valSplit, 0.0, 0.9);
+    o.normalize = d.boolean("normalize", o.normalize);
+    o.labels = d.string("labels", o.labels, {"fine", "coarse"});
+    o.imageSize = int(d.integer("image_size", o.imageSize, 0, 1024));
+    o.channels = int(d.integer("channels", o.channels, 0, 3));
+    if (o.channels == 2)
+        throw Error(path + ".channels = 2 is not valid; use 1 (greyscale), 3 (colour) or 0 (default)");
+    o.testSplit = d.number("test_split", o.testSplit, 0.01, 0.9);
+    {
+        JsonReader a(d.section("augment"), path + ".augment");
+        o.randomCropPadding = int(a.integer("random_crop_padding", o.randomCropPadding, 0, 64));
+        o.horizontalFlip = a.boolean("horizontal_flip", o.horizontalFlip);
+        a.finish();
+    }
+    d.finish();
+    return o;
+}
+
+static nlohmann::json datasetToJson(const DatasetOptions &d)
+{
+    return {{"name", d.name},
+            {"path", d.path},
+            {"limit", d.limit},
+            {"test_limit", d.testLimit},
+            {"val_split", d.valSplit},
+            {"normalize", d.normalize},
+            {"labels", d.labels},
+            {"image_size", d.imageSize},
+            {"channels", d.channels},
+            {"test_split", d.testSplit},
+            {"augment", {{"random_crop_padding", d.randomCropPadding}, {"horizontal_flip", d.horizontalFlip}}}};
 }
 
 Project Project::fromJson(const nlohmann::json &json)
@@ -108,30 +171,19 @@ Project Project::fromJson(const nlohmann::json &json)
     p.memoryFormat = r.string("memory_format", p.memoryFormat, {"auto", "channels_last", "contiguous"});
     p.baseline = r.boolean("baseline", p.baseline);
 
+    p.dataset = readDataset(r.section("dataset"), "dataset", p.dataset);
     {
-        JsonReader d(r.section("dataset"), "dataset");
-        p.dataset.name = d.string("name", p.dataset.name);
-        p.dataset.path = d.string("path", p.dataset.path);
-        p.dataset.limit = d.integer("limit", p.dataset.limit, 0, std::numeric_limits<int>::max());
-        p.dataset.testLimit = d.integer("test_limit", p.dataset.testLimit, 0, std::numeric_limits<int>::max());
-        p.dataset.valSplit = d.number("val_split", p.dataset.valSplit, 0.0, 0.9);
-        p.dataset.normalize = d.boolean("normalize", p.dataset.normalize);
-        p.dataset.labels = d.string("labels", p.dataset.labels, {"fine", "coarse"});
-        p.dataset.imageSize = int(d.integer("image_size", p.dataset.imageSize, 0, 1024));
-        p.dataset.channels = int(d.integer("channels", p.dataset.channels, 0, 3));
-        if (p.dataset.channels == 2)
-            throw Error("dataset.channels = 2 is not valid; use 1 (greyscale), 3 (colour) or 0 (default)");
-        p.dataset.testSplit = d.number("test_split", p.dataset.testSplit, 0.01, 0.9);
-        {
-            JsonReader a(d.section("augment"), "dataset.augment");
-            p.dataset.randomCropPadding = int(a.integer("random_crop_padding", p.dataset.randomCropPadding, 0, 64));
-            p.dataset.horizontalFlip = a.boolean("horizontal_flip", p.dataset.horizontalFlip);
-            a.finish();
-        }
-        d.finish();
+        const auto &proxy = r.section("proxy");
+        if (!proxy.is_null() && !proxy.is_object())
+            throw Error("proxy must be a dataset object like {\"name\": \"mnist\"} or null, got " + proxy.dump());
+        p.hasProxy = proxy.is_object();
+        if (p.hasProxy)
+            p.proxy = readDataset(proxy, "proxy", DatasetOptions{});
     }
     p.teacher = readModel(r.section("teacher"), "teacher", p.teacher, true);
     p.student = readModel(r.section("student"), "student", p.student, false);
+    p.assistants = readModelList(r.section("assistants"), "assistants", false, false);
+    p.teachers = readModelList(r.section("teachers"), "teachers", true, true);
     {
         const auto &m = r.section("method");
         if (!m.is_null() && !m.is_object())
@@ -155,14 +207,21 @@ Project Project::fromJson(const nlohmann::json &json)
 
 nlohmann::json Project::toJson() const
 {
-    auto model = [](const ModelSpec &m, bool withCheckpoint) {
+    auto model = [](const ModelSpec &m, bool withCheckpoint, bool withGeneralist = false) {
         nlohmann::json j = {{"arch", m.arch}, {"arch_options", m.archOptions}, {"train", trainToJson(m.train)}};
         if (withCheckpoint)
             j["checkpoint"] = m.checkpoint;
+        if (withGeneralist)
+            j["generalist"] = m.generalist;
         return j;
     };
     nlohmann::json methodJson = method.params.is_object() ? method.params : nlohmann::json::object();
     methodJson["name"] = method.name;
+    nlohmann::json assistantsJson = nlohmann::json::array(), teachersJson = nlohmann::json::array();
+    for (const auto &a : assistants)
+        assistantsJson.push_back(model(a, false));
+    for (const auto &t : teachers)
+        teachersJson.push_back(model(t, true, true));
     return {{"name", name},
             {"seed", seed},
             {"device", device},
@@ -173,22 +232,12 @@ nlohmann::json Project::toJson() const
             {"teacher_cache_max_mb", teacherCacheMaxMB},
             {"memory_format", memoryFormat},
             {"baseline", baseline},
-            {"dataset",
-             {{"name", dataset.name},
-              {"path", dataset.path},
-              {"limit", dataset.limit},
-              {"test_limit", dataset.testLimit},
-              {"val_split", dataset.valSplit},
-              {"normalize", dataset.normalize},
-              {"labels", dataset.labels},
-              {"image_size", dataset.imageSize},
-              {"channels", dataset.channels},
-              {"test_split", dataset.testSplit},
-              {"augment",
-               {{"random_crop_padding", dataset.randomCropPadding},
-                {"horizontal_flip", dataset.horizontalFlip}}}}},
+            {"dataset", datasetToJson(dataset)},
+            {"proxy", hasProxy ? datasetToJson(proxy) : nlohmann::json(nullptr)},
             {"teacher", model(teacher, true)},
             {"student", model(student, false)},
+            {"assistants", assistantsJson},
+            {"teachers", teachersJson},
             {"method", methodJson}};
 }
 

@@ -47,8 +47,11 @@ struct TrainOptions {
 struct ModelSpec {
     std::string arch;
     nlohmann::json archOptions = nlohmann::json::object(); ///< resolved against the arch's ParamSpecs
-    std::string checkpoint; ///< teacher only: load this checkpoint instead of training
+    std::string checkpoint; ///< teachers only: load this checkpoint instead of training
     TrainOptions train;
+    /// Entries of `teachers` only, method "rc": a generalist teacher (trained on the proxy
+    /// dataset when one is given); its head on the student is an extra one.
+    bool generalist = false;
 };
 
 /// The distillation method for the student and its hyperparameters.
@@ -69,6 +72,16 @@ struct Project {
     ModelSpec teacher;
     ModelSpec student;
     MethodOptions method;
+    /// Method "takd": teacher assistants between teacher and student, largest first; stage
+    /// k distils from stage k-1 (docs/PROJECT_FORMAT.md). Empty for every other method.
+    std::vector<ModelSpec> assistants;
+    /// Multi-teacher methods ("ensemble", "rc", "dmc"): the teachers, each trained or loaded
+    /// from its checkpoint; `teacher` is then unused. Empty for single-teacher methods.
+    std::vector<ModelSpec> teachers;
+    /// Method "rc": the unlabelled proxy set the student is distilled on (and the generalist
+    /// teachers are trained on). Unset: the training set.
+    bool hasProxy = false;
+    DatasetOptions proxy;
     bool baseline = true; ///< also train the student from scratch (method "ce") for comparison
     int evalBatchSize = 1000;
     /// "auto": for logit-only methods without augmentation, compute the teacher's outputs once

@@ -1,6 +1,7 @@
 #include "Registries.h"
 
 #include "ProjectConfig.h"
+#include "StagePlan.h"
 
 #include <filesystem>
 
@@ -46,6 +47,20 @@ Project Registries::resolve(const Project &project) const
             throw Error("teacher.checkpoint: file not found: " + p.teacher.checkpoint
                         + " (leave it empty to train the teacher)");
     }
+    for (std::size_t i = 0; i < p.assistants.size(); ++i)
+        resolveModel(architectures, p.assistants[i], "assistants[" + std::to_string(i) + "]");
+    for (std::size_t i = 0; i < p.teachers.size(); ++i) {
+        const std::string where = "teachers[" + std::to_string(i) + "]";
+        resolveModel(architectures, p.teachers[i], where);
+        std::error_code ec;
+        if (!p.teachers[i].checkpoint.empty() && !std::filesystem::is_regular_file(p.teachers[i].checkpoint, ec))
+            throw Error(where + ".checkpoint: file not found: " + p.teachers[i].checkpoint
+                        + " (leave it empty to train this teacher)");
+    }
+    if (p.hasProxy && !datasets.contains(p.proxy.name))
+        throw Error("proxy.name: unknown dataset \"" + p.proxy.name + "\"; valid datasets: " + datasets.joinedNames());
+    // The stage structure: refuses combinations such as takd without assistants.
+    planStages(p, methods);
     return p;
 }
 

@@ -18,7 +18,8 @@ struct Registries {
     static Registries builtin();
 
     /// Checks every name and hyperparameter in `project` and returns it with arch options
-    /// and method parameters resolved (defaults filled in). Throws kd::Error.
+    /// and method parameters resolved (defaults filled in), and that the stage structure
+    /// makes sense (planStages(): e.g. takd needs assistants). Throws kd::Error.
     Project resolve(const Project &project) const;
 };
 

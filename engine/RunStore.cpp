@@ -12,9 +12,11 @@ namespace kd {
 
 namespace fs = std::filesystem;
 
-RunStore::RunStore(const std::string &dir, const nlohmann::json &config, std::vector<std::string> lossColumns)
+RunStore::RunStore(const std::string &dir, const nlohmann::json &config, std::vector<std::string> lossColumns,
+                   std::vector<std::string> extraColumns)
     : m_dir(dir)
     , m_lossColumns(std::move(lossColumns))
+    , m_extraColumns(std::move(extraColumns))
 {
     std::error_code ec;
     if (fs::exists(dir, ec) && !(fs::is_directory(dir, ec) && fs::is_empty(dir, ec)))
@@ -31,7 +33,10 @@ RunStore::RunStore(const std::string &dir, const nlohmann::json &config, std::ve
     m_metrics << "model,kind,epoch,step,wall_s";
     for (const auto &c : m_lossColumns)
         m_metrics << "," << (c == "loss" ? std::string("loss") : "loss_" + c);
-    m_metrics << ",lr,train_acc,val_acc,test_acc,img_per_s\n";
+    m_metrics << ",lr,train_acc,val_acc,test_acc,img_per_s";
+    for (const auto &c : m_extraColumns)
+        m_metrics << "," << c;
+    m_metrics << "\n";
     m_metrics.flush();
 }
 
@@ -60,6 +65,8 @@ void RunStore::appendMetric(const MetricRecord &r)
     cell(m_metrics, r.valAcc);
     cell(m_metrics, r.testAcc);
     cell(m_metrics, r.imagesPerSecond, 8);
+    for (const auto &c : m_extraColumns)
+        cell(m_metrics, r.extraValue(c));
     m_metrics << '\n';
     m_metrics.flush();
 }
@@ -89,6 +96,10 @@ nlohmann::json RunStore::summaryToJson(const RunSummary &s)
                           {"epochs_done", r.epochsDone},
                           {"completed", r.completed},
                           {"checkpoint", r.checkpoint}};
+        for (const auto &e : r.extras) {
+            models[r.role]["best_" + e.name] = numberOrNull(e.best);
+            models[r.role]["final_" + e.name] = numberOrNull(e.finalValue);
+        }
     }
     nlohmann::json j = {{"status", s.status}, {"device", s.device}, {"wall_seconds", s.wallSeconds},
                         {"models", models}};

@@ -16,8 +16,10 @@ namespace kd {
 class RunStore {
 public:
     /// Creates `dir` (refusing an existing non-empty one) and writes config.json.
-    /// `lossColumns` fixes the metrics.csv loss columns: "loss" then every term name.
-    RunStore(const std::string &dir, const nlohmann::json &config, std::vector<std::string> lossColumns);
+    /// `lossColumns` fixes the metrics.csv loss columns: "loss" then every term name;
+    /// `extraColumns` the methods' extra metrics (e.g. "robust_acc"), after img_per_s.
+    RunStore(const std::string &dir, const nlohmann::json &config, std::vector<std::string> lossColumns,
+             std::vector<std::string> extraColumns = {});
 
     const std::string &dir() const { return m_dir; }
     std::string path(const std::string &file) const;
@@ -31,6 +33,7 @@ public:
 private:
     std::string m_dir;
     std::vector<std::string> m_lossColumns;
+    std::vector<std::string> m_extraColumns;
     std::ofstream m_metrics;
     std::ofstream m_log;
     std::mutex m_mutex;

@@ -3,37 +3,57 @@
 namespace kd {
 
 bool TeacherSource::buildCache(const TensorDataset &set, const torch::Device &device, int batchSize,
-                               std::int64_t maxBytes)
+                               std::int64_t maxBytes, const std::vector<std::string> &names)
 {
-    if (!m_model || set.size() == 0)
+    m_cache.clear();
+    if (!m_model || set.size() == 0 || names.empty())
         return false;
     torch::NoGradGuard noGrad;
+    // The cache must equal what the frozen teacher gives live: eval mode (BN running
+    // statistics, no dropout). The caller's mode is restored afterwards.
+    const bool wasTraining = m_model->is_training();
     m_model->eval();
+    struct RestoreMode {
+        FeatureNet *model;
+        bool training;
+        ~RestoreMode() { model->train(training); }
+    } restore{m_model, wasTraining};
     const auto n = set.size();
-    std::vector<torch::Tensor> parts;
+    std::vector<std::vector<torch::Tensor>> parts(names.size());
     std::int64_t bytes = 0;
     for (std::int64_t i = 0; i < n; i += batchSize) {
         const auto len = std::min<std::int64_t>(batchSize, n - i);
-        auto logits = m_model->forwardFeatures(set.images.narrow(0, i, len).to(device)).logits();
-        bytes += logits.numel() * std::int64_t(logits.element_size());
-        if (i == 0 && bytes * (n / std::max<std::int64_t>(1, len)) > maxBytes)
+        const auto f = m_model->forwardFeatures(set.images.narrow(0, i, len).to(device));
+        for (std::size_t k = 0; k < names.size(); ++k) {
+            const auto &t = f.get(names[k]);
+            bytes += t.numel() * std::int64_t(t.element_size());
+            parts[k].push_back(t);
+        }
+        // Every cached feature has one row per image, so the first batch gives the bytes per
+        // image exactly. (Scaling it by n / len in integers under-counts whenever the last
+        // batch is partial, e.g. 1500 images in batches of 1000 were counted as 1000.)
+        if (i == 0 && bytes / std::max<std::int64_t>(1, len) * n > maxBytes)
             return false;
-        parts.push_back(logits);
     }
-    m_cache = torch::cat(parts, 0);
+    for (std::size_t k = 0; k < names.size(); ++k)
+        m_cache.emplace_back(names[k], torch::cat(parts[k], 0));
     return true;
 }
 
 std::int64_t TeacherSource::cacheBytes() const
 {
-    return m_cache.defined() ? m_cache.numel() * std::int64_t(m_cache.element_size()) : 0;
+    std::int64_t bytes = 0;
+    for (const auto &kv : m_cache)
+        bytes += kv.second.numel() * std::int64_t(kv.second.element_size());
+    return bytes;
 }
 
 Features TeacherSource::features(const Batch &batch, const torch::Tensor &imagesOnDevice) const
 {
-    if (m_cache.defined()) {
+    if (!m_cache.empty()) {
         Features f;
-        f.add("logits", m_cache.index_select(0, batch.indices.to(m_cache.device())));
+        for (const auto &kv : m_cache)
+            f.add(kv.first, kv.second.index_select(0, batch.indices.to(kv.second.device())));
         return f;
     }
     torch::NoGradGuard noGrad;

@@ -240,7 +240,7 @@ bool trainStage(std::vector<Learner *> learners, const TeacherSource &teacher, c
             r.step = l.state.step;
             r.losses = epochAcc[li].meanAndReset();
             r.lr = scheduledLr(l.train, epoch);
-            r.trainAcc = double(correct[li]) / double(std::max<std::int64_t>(1, seen));
+            r.trainAcc = ctx.labelsAreTargets ? double(correct[li]) / double(std::max<std::int64_t>(1, seen)) : NAN;
             r.valAcc = evaluateAccuracy(*l.model, ctx.data->val, ctx.device, ctx.evalBatchSize, ctx.channelsLast);
             r.testAcc = evaluateAccuracy(*l.model, ctx.data->test, ctx.device, ctx.evalBatchSize, ctx.channelsLast);
             r.imagesPerSecond = epochSeconds > 0 ? double(seen) / epochSeconds : NAN;
@@ -248,6 +248,22 @@ bool trainStage(std::vector<Learner *> learners, const TeacherSource &teacher, c
             l.state.finalTestAcc = r.testAcc;
             if (!(l.state.bestTestAcc >= r.testAcc))
                 l.state.bestTestAcc = r.testAcc;
+            auto &evaluator = l.evaluator ? *l.evaluator : *l.method;
+            const auto extraNames = evaluator.extraMetrics();
+            if (!extraNames.empty()) {
+                l.state.finalExtra.clear();
+                l.state.bestExtra.resize(extraNames.size(), {std::string(), NAN});
+                for (std::size_t k = 0; k < extraNames.size(); ++k) {
+                    const double v = evaluator.evaluateExtra(extraNames[k], *l.model, ctx.data->test, ctx.device,
+                                                             ctx.evalBatchSize);
+                    r.extra.emplace_back(extraNames[k], v);
+                    l.state.finalExtra.emplace_back(extraNames[k], v);
+                    auto &best = l.state.bestExtra[k];
+                    best.first = extraNames[k];
+                    if (!(best.second >= v))
+                        best.second = v;
+                }
+            }
             if (ctx.store)
                 ctx.store->appendMetric(r);
             if (ctx.observer)
@@ -255,11 +271,14 @@ bool trainStage(std::vector<Learner *> learners, const TeacherSource &teacher, c
             std::ostringstream os;
             os.setf(std::ios::fixed);
             os.precision(4);
-            os << l.role << " epoch " << epoch + 1 << "/" << epochs << ": loss " << r.loss("loss")
-               << ", train acc " << r.trainAcc;
+            os << l.role << " epoch " << epoch + 1 << "/" << epochs << ": loss " << r.loss("loss");
+            if (std::isfinite(r.trainAcc))
+                os << ", train acc " << r.trainAcc;
             if (std::isfinite(r.valAcc))
                 os << ", val acc " << r.valAcc;
             os << ", test acc " << r.testAcc;
+            for (const auto &kv : r.extra)
+                os << ", " << kv.first << " " << kv.second;
             os.precision(0);
             os << ", " << r.imagesPerSecond << " img/s, " << formatDuration(epochSeconds);
             ctx.log(os.str());

@@ -24,6 +24,8 @@ struct LearnerState {
     double bestTestAcc = NAN;
     double finalTestAcc = NAN;
     double trainSeconds = 0;
+    /// The method's extra metrics (DistillationMethod::extraMetrics()), best and last.
+    std::vector<std::pair<std::string, double>> bestExtra, finalExtra;
 };
 
 /// One model being optimised in a stage, with its method and optimiser.
@@ -35,6 +37,9 @@ struct Learner {
     std::unique_ptr<torch::optim::Optimizer> optimizer;
     TrainOptions train;
     LearnerState state;
+    /// Computes the extra metrics (DistillationMethod::extraMetrics()) at every epoch; null:
+    /// `method`. A baseline borrows its student's method to be measured the same way.
+    DistillationMethod *evaluator = nullptr;
 };
 
 /// Shared, read-mostly context of a running experiment.
@@ -45,6 +50,9 @@ struct TrainingContext {
     int evalBatchSize = 1000;
     Augmentation augmentation;
     bool channelsLast = false; ///< batches (and conv weights) in channels-last layout
+    /// False when the training labels are not the learners' task (a proxy set's own labels):
+    /// the training accuracy is then not reported.
+    bool labelsAreTargets = true;
     ExperimentObserver *observer = nullptr;
     RunStore *store = nullptr;
     const std::atomic<bool> *stop = nullptr;

@@ -326,8 +326,9 @@ void TestRegistries::archOptions_rejected_data()
     QTest::addColumn<QStringList>("needles");
     QTest::newRow("unknown key") << "mlp" << R"({"hiden": [64]})"
                                  << QStringList{"unknown key student.arch_options.hiden", "hidden, dropout"};
-    QTest::newRow("lenet5 takes no options") << "lenet5" << R"({"width": 8})"
-        << QStringList{"student.arch_options.width", "(none)"};
+    // lenet5 has only the activation options (LMA); "width" is not one of them.
+    QTest::newRow("lenet5 has no width") << "lenet5" << R"({"width": 8})"
+        << QStringList{"student.arch_options.width", "valid keys here: activation, lma_segments"};
     QTest::newRow("hidden 0") << "mlp" << R"({"hidden": [64, 0]})"
                               << QStringList{"student.arch_options.hidden", "[1, 65536]"};
     QTest::newRow("hidden too large") << "mlp" << R"({"hidden": [70000]})"

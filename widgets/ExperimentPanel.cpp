@@ -106,6 +106,9 @@ QWidget *ExperimentPanel::createTeachersPage()
     auto *page = new QWidget;
     auto *layout = new QVBoxLayout(page);
     layout->setContentsMargins(0, 0, 0, 0);
+    m_teacherNote = new QLabel(page);
+    makeSecondaryLabel(m_teacherNote);
+    layout->addWidget(m_teacherNote);
     layout->addWidget(m_teacher);
 
     m_teachers = new ModelListEditor(m_registries.architectures, tr("Teacher %1"),
@@ -241,8 +244,15 @@ void ExperimentPanel::updateMethodDependentParts()
     // nothing in the project is invisible.
     const std::string method = m_method->options().name;
     const bool multi = kd::isMultiTeacherMethod(method);
-    const bool single = m_method->needsTeacher() && !multi && m_teachers->count() == 0;
-    m_teacher->setEnabled(single || !m_teacher->spec().checkpoint.empty());
+    const bool single = m_method->needsTeacher() && !multi;
+    // The single teacher stays visible while it loads a checkpoint: resolve() checks that file.
+    const bool showTeacher = single || !m_teacher->spec().checkpoint.empty();
+    m_teacher->setVisible(showTeacher);
+    m_teacherNote->setVisible(!showTeacher);
+    m_teacherNote->setText(multi ? tr("Method %1 uses the teachers below instead of a single teacher.")
+                                       .arg(QString::fromStdString(method))
+                                 : tr("Method %1 trains the student without a teacher.")
+                                       .arg(QString::fromStdString(method)));
     m_teachersBox->setVisible(multi || m_teachers->count() > 0);
     m_assistantsBox->setVisible(method == "takd" || m_assistants->count() > 0);
     m_proxyBox->setVisible(method == "rc" || m_proxyBox->isChecked());

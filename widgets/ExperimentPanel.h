@@ -71,6 +71,7 @@ private:
     MethodEditor *m_method;
     ModelListEditor *m_teachers = nullptr;
     ModelListEditor *m_assistants = nullptr;
+    QLabel *m_teacherNote = nullptr;
     QGroupBox *m_teachersBox = nullptr;
     QGroupBox *m_assistantsBox = nullptr;
     QGroupBox *m_proxyBox = nullptr;

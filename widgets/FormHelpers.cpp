@@ -30,8 +30,11 @@ void makeSecondaryLabel(QLabel *label)
     label->setWordWrap(true);
     QPalette p = label->palette();
     const QColor text = p.color(QPalette::WindowText), back = p.color(QPalette::Window);
-    p.setColor(QPalette::WindowText, QColor((2 * text.red() + back.red()) / 3, (2 * text.green() + back.green()) / 3,
-                                            (2 * text.blue() + back.blue()) / 3));
+    const QColor faded((2 * text.red() + back.red()) / 3, (2 * text.green() + back.green()) / 3,
+                       (2 * text.blue() + back.blue()) / 3);
+    // Active and inactive only: a disabled label keeps the style's (lighter) disabled colour.
+    p.setColor(QPalette::Active, QPalette::WindowText, faded);
+    p.setColor(QPalette::Inactive, QPalette::WindowText, faded);
     label->setPalette(p);
 }
 

@@ -57,7 +57,7 @@ ModelEditor::ModelEditor(const kd::ArchitectureRegistry &registry, int options, 
         });
     }
     if (options & Generalist) {
-        m_generalist = new QCheckBox(tr("Generalist"), this);
+        m_generalist = new QCheckBox(tr("Generalist (method rc)"), this);
         m_generalist->setToolTip(tr("Method rc: a generalist teacher, trained on the proxy dataset when one is "
                                     "given; the student gets an extra head for it."));
         form->addRow(QString(), m_generalist);

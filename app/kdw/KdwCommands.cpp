@@ -7,6 +7,7 @@
 #include "DatasetRegistry.h"
 #include "InputShape.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -105,17 +106,32 @@ std::string accText(double v)
 
 void printSummary(std::ostream &out, const RunSummary &s)
 {
+    // Methods' extra metrics (e.g. ARD's robust_acc) get a best/final column pair each.
+    std::vector<std::string> extras;
+    for (const auto &r : s.roles)
+        for (const auto &e : r.extras)
+            if (std::find(extras.begin(), extras.end(), e.name) == extras.end())
+                extras.push_back(e.name);
+    auto width = [](const std::string &h) { return int(std::max<std::size_t>(11, h.size() + 2)); };
     out << "\n"
         << std::left << std::setw(17) << "model" << std::setw(12) << "arch" << std::setw(11) << "method"
         << std::right << std::setw(10) << "params" << std::setw(11) << "best_test" << std::setw(12)
-        << "final_test" << std::setw(10) << "train_s" << "\n";
+        << "final_test" << std::setw(10) << "train_s";
+    for (const auto &e : extras)
+        out << std::setw(width("best_" + e)) << "best_" + e << std::setw(width("final_" + e)) << "final_" + e;
+    out << "\n";
     for (const auto &r : s.roles) {
         std::ostringstream secs;
         secs << std::fixed << std::setprecision(1) << r.trainSeconds;
         out << std::left << std::setw(17) << r.role << std::setw(12) << r.arch << std::setw(11) << r.method
             << std::right << std::setw(10) << r.params << std::setw(11) << accText(r.bestTestAcc)
-            << std::setw(12) << accText(r.finalTestAcc) << std::setw(10) << secs.str()
-            << (r.completed ? "" : "  (incomplete)") << "\n";
+            << std::setw(12) << accText(r.finalTestAcc) << std::setw(10) << secs.str();
+        for (const auto &e : extras) {
+            const auto *x = r.extra(e);
+            out << std::setw(width("best_" + e)) << accText(x ? x->best : NAN) << std::setw(width("final_" + e))
+                << accText(x ? x->finalValue : NAN);
+        }
+        out << (r.completed ? "" : "  (incomplete)") << "\n";
     }
     const auto *st = s.find("student");
     const auto *sc = s.find("student_scratch");

@@ -17,5 +17,13 @@ void registerNstMethod(MethodRegistry &registry);        // nst
 void registerVidMethod(MethodRegistry &registry);        // vid
 void registerCrdMethod(MethodRegistry &registry);        // crd
 void registerOfdMethod(MethodRegistry &registry);        // ofd
+void registerSrmMethod(MethodRegistry &registry);        // srm
+void registerLondonMethod(MethodRegistry &registry);     // london
+void registerIekdMethod(MethodRegistry &registry);       // iekd
+void registerTakdMethod(MethodRegistry &registry);       // takd (after kd)
+void registerEnsembleMethod(MethodRegistry &registry);   // ensemble
+void registerRcMethod(MethodRegistry &registry);         // rc
+void registerDmcMethod(MethodRegistry &registry);        // dmc
+void registerArdMethod(MethodRegistry &registry);        // ard
 
 } // namespace kd

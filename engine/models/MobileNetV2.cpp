@@ -11,8 +11,11 @@ namespace nn = torch::nn;
 /// Inverted residual: 1×1 expand → BN → ReLU → depthwise 3×3 → BN → ReLU → 1×1 project → BN.
 class MobileNetV2::Block : public nn::Module {
 public:
-    Block(std::int64_t in, std::int64_t out, std::int64_t stride, std::int64_t expansion)
+    Block(std::int64_t in, std::int64_t out, std::int64_t stride, std::int64_t expansion,
+          const ActivationOptions &activation)
         : m_residual(stride == 1 && in == out)
+        , m_actExpand(activation)
+        , m_actDepthwise(activation)
     {
         const std::int64_t hidden = in * expansion;
         m_expand = conv1x1(in, hidden);
@@ -22,16 +25,24 @@ public:
         m_project = conv1x1(hidden, out);
         m_bnProject = nn::BatchNorm2d(out);
         // Sequential indices as in PyTorch: conv.0 .. conv.7 with ReLUs at 2 and 5.
-        register_module("conv", nn::Sequential(m_expand, m_bnExpand, nn::ReLU(), m_depthwise, m_bnDepthwise,
-                                               nn::ReLU(), m_project, m_bnProject));
+        nn::Sequential conv;
+        conv->push_back(m_expand);
+        conv->push_back(m_bnExpand);
+        conv->push_back(m_actExpand.anyModule());
+        conv->push_back(m_depthwise);
+        conv->push_back(m_bnDepthwise);
+        conv->push_back(m_actDepthwise.anyModule());
+        conv->push_back(m_project);
+        conv->push_back(m_bnProject);
+        register_module("conv", conv);
     }
 
     torch::Tensor forward(const torch::Tensor &x)
     {
         auto h = m_bnExpand(m_expand(x));
-        h.relu_(); // fresh BN outputs; BN's backward does not need them
+        m_actExpand.apply_(h); // fresh BN outputs; BN's backward does not need them
         h = m_bnDepthwise(m_depthwise(h));
-        h.relu_();
+        m_actDepthwise.apply_(h);
         h = m_bnProject(m_project(h));
         if (m_residual)
             h += x;
@@ -40,6 +51,7 @@ public:
 
 private:
     bool m_residual;
+    Activation m_actExpand, m_actDepthwise;
     Conv2d m_expand{nullptr}, m_depthwise{nullptr}, m_project{nullptr};
     nn::BatchNorm2d m_bnExpand{nullptr}, m_bnDepthwise{nullptr}, m_bnProject{nullptr};
 };
@@ -57,7 +69,10 @@ constexpr std::size_t kStageEnds[] = {1, 2, 4, 6};
 
 } // namespace
 
-MobileNetV2::MobileNetV2(const InputShape &input, int numClasses, int expansion, double widthMult)
+MobileNetV2::MobileNetV2(const InputShape &input, int numClasses, int expansion, double widthMult,
+                         const ActivationOptions &activation)
+    : m_act1(activation)
+    , m_act2(activation)
 {
     if (expansion < 1 || !(widthMult > 0))
         throw Error("MobileNetV2 needs an expansion of at least 1 and a positive width multiplier");
@@ -66,14 +81,14 @@ MobileNetV2::MobileNetV2(const InputShape &input, int numClasses, int expansion,
     std::int64_t in = scaled(32);
     m_conv1 = conv3x3(input.channels, in, 2);
     m_bn1 = nn::BatchNorm2d(in);
-    register_module("conv1", nn::Sequential(m_conv1, m_bn1, nn::ReLU()));
+    register_module("conv1", nn::Sequential(m_conv1, m_bn1, m_act1.anyModule()));
     nn::ModuleList groups;
     for (const auto &g : kGroups) {
         const std::int64_t out = scaled(g.channels);
         nn::ModuleList list;
         m_groups.emplace_back();
         for (int i = 0; i < g.blocks; ++i) {
-            auto block = std::make_shared<Block>(in, out, i == 0 ? g.stride : 1, g.expand ? expansion : 1);
+            auto block = std::make_shared<Block>(in, out, i == 0 ? g.stride : 1, g.expand ? expansion : 1, activation);
             list->push_back(block);
             m_groups.back().push_back(block);
             in = out;
@@ -84,7 +99,7 @@ MobileNetV2::MobileNetV2(const InputShape &input, int numClasses, int expansion,
     const std::int64_t last = widthMult > 1.0 ? std::int64_t(1280 * widthMult) : 1280;
     m_conv2 = conv1x1(in, last);
     m_bn2 = nn::BatchNorm2d(last);
-    register_module("conv2", nn::Sequential(m_conv2, m_bn2, nn::ReLU()));
+    register_module("conv2", nn::Sequential(m_conv2, m_bn2, m_act2.anyModule()));
     m_classifier = Linear(last, numClasses);
     register_module("classifier", nn::Sequential(m_classifier));
     initConvBnKaiming(*this);
@@ -95,7 +110,7 @@ Features MobileNetV2::forwardFeatures(const torch::Tensor &x)
 {
     Features f;
     auto h = m_bn1(m_conv1(x));
-    h.relu_();
+    m_act1.apply_(h);
     int stage = 0;
     for (std::size_t g = 0; g < m_groups.size(); ++g) {
         for (const auto &block : m_groups[g])
@@ -106,7 +121,7 @@ Features MobileNetV2::forwardFeatures(const torch::Tensor &x)
         }
     }
     h = m_bn2(m_conv2(h));
-    h.relu_();
+    m_act2.apply_(h);
     auto pooled = globalAvgPool(h);
     auto logits = m_classifier(pooled);
     f.add("pre_logits", std::move(pooled));

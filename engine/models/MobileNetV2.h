@@ -2,6 +2,7 @@
 
 #include "FeatureNet.h"
 #include "InputShape.h"
+#include "models/Activation.h"
 #include "models/Layers.h"
 
 #include <memory>
@@ -21,15 +22,19 @@ namespace kd {
 /// Features: stage1..stage4 are the outputs of groups 2, 3, 5 and 7 (RepDistiller's f1..f4).
 /// Blocks end in a linear bottleneck with no activation, so stageK_pre is the same tensor as
 /// stageK (RepDistiller's preact features are its plain features here too). pre_logits; logits.
+/// With LMA the activations take the ReLUs' places in the Sequentials (conv1.2, blocks.G.I.conv.2
+/// and .conv.5, conv2.2).
 class MobileNetV2 : public FeatureNet {
 public:
-    MobileNetV2(const InputShape &input, int numClasses, int expansion = 6, double widthMult = 0.5);
+    MobileNetV2(const InputShape &input, int numClasses, int expansion = 6, double widthMult = 0.5,
+                const ActivationOptions &activation = {});
     Features forwardFeatures(const torch::Tensor &x) override;
 
 private:
     class Block;
     Conv2d m_conv1{nullptr}, m_conv2{nullptr};
     torch::nn::BatchNorm2d m_bn1{nullptr}, m_bn2{nullptr};
+    Activation m_act1, m_act2;
     std::vector<std::vector<std::shared_ptr<Block>>> m_groups;
     Linear m_classifier{nullptr};
 };

@@ -2,6 +2,7 @@
 
 #include "FeatureNet.h"
 #include "InputShape.h"
+#include "models/Activation.h"
 #include "models/Layers.h"
 
 #include <array>
@@ -19,16 +20,20 @@ namespace kd {
 ///
 /// Features: stageK_pre (last block's residual sum before its ReLU, RepDistiller's preact),
 /// stageK (after the ReLU), K = 1..3; pre_logits; logits.
-/// Parameter names follow the PyTorch model (conv1, bn1, layer1.0.conv1, ..., fc).
+/// Parameter names follow the PyTorch model (conv1, bn1, layer1.0.conv1, ..., fc). With LMA
+/// (`activation`), the stem's activation is "act" and each block's are "layerS.I.act1" (inner)
+/// and "layerS.I.act2" (after the residual sum).
 class ResNet : public FeatureNet {
 public:
-    ResNet(const InputShape &input, int numClasses, int depth, const std::array<std::int64_t, 4> &filters);
+    ResNet(const InputShape &input, int numClasses, int depth, const std::array<std::int64_t, 4> &filters,
+           const ActivationOptions &activation = {});
     Features forwardFeatures(const torch::Tensor &x) override;
 
 private:
     class Block;
     Conv2d m_conv1{nullptr};
     torch::nn::BatchNorm2d m_bn1{nullptr};
+    Activation m_act;
     std::vector<std::vector<std::shared_ptr<Block>>> m_stages;
     Linear m_fc{nullptr};
 };

@@ -2,6 +2,7 @@
 
 #include "FeatureNet.h"
 #include "InputShape.h"
+#include "models/Activation.h"
 #include "models/Layers.h"
 
 #include <memory>
@@ -20,9 +21,15 @@ namespace kd {
 /// Features: stageK (the stage's output) and stageK_pre (its last block's output before the
 /// final ReLU, in the same shuffled channel order, so stageK = relu(stageK_pre); RepDistiller
 /// returns the same values unshuffled), K = 1..3; pre_logits; logits.
+/// With LMA every ReLU becomes an Lma named after the BN it follows ("act1" stem, "act2" head,
+/// "layerS.0.act2/act3/act5" in down blocks, "layerS.I.act1/act3" in basic blocks). The
+/// passed-through half of a basic block is not re-activated, so with LMA stageK differs from
+/// stageK_pre on the transformed half only (stageK_pre is still the input of the stage's final
+/// activation).
 class ShuffleNetV2 : public FeatureNet {
 public:
-    ShuffleNetV2(const InputShape &input, int numClasses, double netSize = 1.0);
+    ShuffleNetV2(const InputShape &input, int numClasses, double netSize = 1.0,
+                 const ActivationOptions &activation = {});
     Features forwardFeatures(const torch::Tensor &x) override;
 
 private:
@@ -34,6 +41,7 @@ private:
     };
     Conv2d m_conv1{nullptr}, m_conv2{nullptr};
     torch::nn::BatchNorm2d m_bn1{nullptr}, m_bn2{nullptr};
+    Activation m_act1, m_act2;
     std::vector<Stage> m_stages;
     Linear m_linear{nullptr};
 };

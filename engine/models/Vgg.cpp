@@ -6,7 +6,8 @@ namespace kd {
 
 namespace nn = torch::nn;
 
-Vgg::Vgg(const InputShape &input, int numClasses, const std::vector<std::vector<int>> &blocks)
+Vgg::Vgg(const InputShape &input, int numClasses, const std::vector<std::vector<int>> &blocks,
+         const ActivationOptions &activation)
 {
     if (blocks.size() != 5)
         throw Error("a VGG configuration needs five blocks of conv widths; got " + std::to_string(blocks.size()));
@@ -25,11 +26,14 @@ Vgg::Vgg(const InputShape &input, int numClasses, const std::vector<std::vector<
             block.bns.push_back(nn::BatchNorm2d(v));
             list->push_back(block.convs.back());
             list->push_back(block.bns.back());
+            block.acts.emplace_back(activation);
             if (j + 1 < blocks[b].size())
-                list->push_back(nn::ReLU());
+                list->push_back(block.acts.back().module());
             c = v;
         }
         register_module("block" + std::to_string(b), list);
+        if (!block.acts.back().isRelu())
+            register_module("act" + std::to_string(b), block.acts.back().module());
         m_blocks.push_back(std::move(block));
     }
     m_classifier = register_module("classifier", Linear(c, numClasses));
@@ -48,9 +52,9 @@ Features Vgg::forwardFeatures(const torch::Tensor &x)
         for (std::size_t j = 0; j < block.convs.size(); ++j) {
             h = block.bns[j](block.convs[j](h));
             if (j + 1 < block.convs.size())
-                h.relu_(); // fresh BN output; BN's backward does not need it
+                block.acts[j].apply_(h); // fresh BN output; BN's backward does not need it
         }
-        auto post = torch::relu(h);
+        auto post = block.acts.back()(h);
         addStage(f, int(b + 1), std::move(h), post);
         h = std::move(post);
     }

@@ -2,6 +2,7 @@
 
 #include "FeatureNet.h"
 #include "InputShape.h"
+#include "models/Activation.h"
 #include "models/Layers.h"
 
 #include <vector>
@@ -17,16 +18,19 @@ namespace kd {
 ///
 /// Features: stageK_pre (the block's last BN output), stageK (after its ReLU), K = 1..5;
 /// pre_logits; logits. Parameter names follow the PyTorch model (block0.0, block0.1, ...,
-/// classifier).
+/// classifier). With LMA the inner activations take the ReLUs' places in the blocks
+/// ("block0.2", ...) and each block's final one is "act<b>" (b = 0..4).
 class Vgg : public FeatureNet {
 public:
-    Vgg(const InputShape &input, int numClasses, const std::vector<std::vector<int>> &blocks);
+    Vgg(const InputShape &input, int numClasses, const std::vector<std::vector<int>> &blocks,
+        const ActivationOptions &activation = {});
     Features forwardFeatures(const torch::Tensor &x) override;
 
 private:
     struct Block {
         std::vector<Conv2d> convs;
         std::vector<torch::nn::BatchNorm2d> bns;
+        std::vector<Activation> acts; ///< one per conv; the last is the block's final activation
     };
     std::vector<Block> m_blocks;
     bool m_poolBeforeLastBlock = false;

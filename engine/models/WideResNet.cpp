@@ -10,7 +10,8 @@ namespace nn = torch::nn;
 /// activated input; otherwise it is the raw input.
 class WideResNet::Block : public nn::Module {
 public:
-    Block(std::int64_t in, std::int64_t out, std::int64_t stride) : m_equalInOut(in == out)
+    Block(std::int64_t in, std::int64_t out, std::int64_t stride, const ActivationOptions &activation)
+        : m_equalInOut(in == out)
     {
         bn1 = register_module("bn1", nn::BatchNorm2d(in));
         m_conv1 = register_module("conv1", conv3x3(in, out, stride));
@@ -18,35 +19,40 @@ public:
         m_conv2 = register_module("conv2", conv3x3(out, out));
         if (!m_equalInOut)
             m_shortcut = register_module("convShortcut", conv1x1(in, out, stride));
+        act1 = Activation(activation, *this, "act1");
+        m_act2 = Activation(activation, *this, "act2");
     }
 
     torch::Tensor forward(const torch::Tensor &x)
     {
         auto a = bn1(x);
-        a.relu_(); // fresh BN output; BN's backward does not need it
+        act1.apply_(a); // fresh BN output; BN's backward does not need it
         return forwardActivated(x, a);
     }
 
-    /// The block given a = relu(bn1(x)) already computed (by the caller, who also exposes
+    /// The block given a = act1(bn1(x)) already computed (by the caller, who also exposes
     /// bn1(x) as a feature).
     torch::Tensor forwardActivated(const torch::Tensor &x, const torch::Tensor &a)
     {
         auto out = m_bn2(m_conv1(a));
-        out.relu_();
+        m_act2.apply_(out);
         out = m_conv2(out);
         out += m_equalInOut ? x : m_shortcut(a);
         return out;
     }
 
     nn::BatchNorm2d bn1{nullptr};
+    Activation act1;
 
 private:
+    Activation m_act2;
     bool m_equalInOut;
     Conv2d m_conv1{nullptr}, m_conv2{nullptr}, m_shortcut{nullptr};
     nn::BatchNorm2d m_bn2{nullptr};
 };
 
-WideResNet::WideResNet(const InputShape &input, int numClasses, int depth, int widenFactor)
+WideResNet::WideResNet(const InputShape &input, int numClasses, int depth, int widenFactor,
+                       const ActivationOptions &activation)
 {
     if (depth < 10 || (depth - 4) % 6 != 0)
         throw Error("a Wide ResNet's depth must be 6n+4 (10, 16, 28, 40...); got " + std::to_string(depth));
@@ -60,7 +66,7 @@ WideResNet::WideResNet(const InputShape &input, int numClasses, int depth, int w
         m_stages.emplace_back();
         for (int i = 0; i < n; ++i) {
             auto block = std::make_shared<Block>(i == 0 ? channels[s] : channels[s + 1], channels[s + 1],
-                                                 (s > 0 && i == 0) ? 2 : 1);
+                                                 (s > 0 && i == 0) ? 2 : 1, activation);
             layer->push_back(block);
             m_stages.back().push_back(block);
         }
@@ -70,6 +76,7 @@ WideResNet::WideResNet(const InputShape &input, int numClasses, int depth, int w
         register_module("block" + std::to_string(s + 1), group);
     }
     m_bn1 = register_module("bn1", nn::BatchNorm2d(channels[3]));
+    m_act = Activation(activation, *this, "act");
     m_fc = register_module("fc", Linear(channels[3], numClasses));
     initConvBnKaiming(*this);
     initLinearZeroBias(*this);
@@ -85,12 +92,12 @@ Features WideResNet::forwardFeatures(const torch::Tensor &x)
         for (std::size_t i = 0; i < blocks.size(); ++i) {
             // The first block of stages 2 and 3 changes the width, so it activates its
             // input; that BN output is the previous stage's "_pre" feature, computed below.
-            h = (s > 0 && i == 0) ? blocks[i]->forwardActivated(h, torch::relu(pre)) : blocks[i]->forward(h);
+            h = (s > 0 && i == 0) ? blocks[i]->forwardActivated(h, blocks[i]->act1(pre)) : blocks[i]->forward(h);
         }
         pre = s + 1 < m_stages.size() ? m_stages[s + 1].front()->bn1(h) : m_bn1(h);
         addStage(f, int(s + 1), pre, h);
     }
-    auto pooled = globalAvgPool(torch::relu(pre));
+    auto pooled = globalAvgPool(m_act(pre));
     auto logits = m_fc(pooled);
     f.add("pre_logits", std::move(pooled));
     f.add("logits", std::move(logits));

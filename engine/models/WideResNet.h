@@ -2,6 +2,7 @@
 
 #include "FeatureNet.h"
 #include "InputShape.h"
+#include "models/Activation.h"
 #include "models/Layers.h"
 
 #include <memory>
@@ -19,10 +20,13 @@ namespace kd {
 /// (a pre-activation network has no ReLU at the end of a stage); stageK_pre is that sum
 /// after the BatchNorm that precedes the next ReLU (the next stage's first bn1, or the
 /// final bn1), i.e. the input of the stage's final activation. pre_logits; logits.
-/// Parameter names follow the PyTorch model (conv1, block1.layer.0.bn1, ..., bn1, fc).
+/// Parameter names follow the PyTorch model (conv1, block1.layer.0.bn1, ..., bn1, fc). With LMA
+/// each block's activations are "blockS.layer.I.act1" (after bn1) and "...act2" (after bn2),
+/// the final one "act".
 class WideResNet : public FeatureNet {
 public:
-    WideResNet(const InputShape &input, int numClasses, int depth, int widenFactor);
+    WideResNet(const InputShape &input, int numClasses, int depth, int widenFactor,
+               const ActivationOptions &activation = {});
     Features forwardFeatures(const torch::Tensor &x) override;
 
 private:
@@ -30,6 +34,7 @@ private:
     Conv2d m_conv1{nullptr};
     std::vector<std::vector<std::shared_ptr<Block>>> m_stages;
     torch::nn::BatchNorm2d m_bn1{nullptr};
+    Activation m_act;
     Linear m_fc{nullptr};
 };
 

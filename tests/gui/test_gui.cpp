@@ -9,6 +9,7 @@
 #include <LossPlot.h>
 #include <MainWindow.h>
 #include <MethodEditor.h>
+#include <ModelListEditor.h>
 #include <ModelEditor.h>
 #include <ParamEditor.h>
 #include <ProgressPanel.h>
@@ -26,6 +27,7 @@
 #include <QElapsedTimer>
 #include <QFile>
 #include <QLineEdit>
+#include <QPushButton>
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTemporaryDir>
@@ -111,6 +113,7 @@ private Q_SLOTS:
     void paramEditorsFromSpecs();
     void paramEditorListsAndUnknownKeys();
     void modelEditorShowsParameterCount();
+    void teacherListsFollowMethod();
     void datasetEditorProbesFiles();
 
     void plotsCountPoints();
@@ -366,6 +369,43 @@ void TestGui::modelEditorShowsParameterCount()
     editor.setSpec(spec);
     editor.updateInfoNow();
     QVERIFY2(editor.infoText().contains(QStringLiteral("Cannot build")), qPrintable(editor.infoText()));
+}
+
+void TestGui::teacherListsFollowMethod()
+{
+    ExperimentPanel panel(m_registries);
+    panel.show();
+    kd::Project p;
+    p.method.name = "ensemble";
+    panel.setProject(p);
+    QVERIFY(panel.teacherEditor()->isHidden()); // unused by a multi-teacher method
+    QVERIFY2(panel.errorText().contains(QStringLiteral("ensemble")), qPrintable(panel.errorText()));
+
+    QSignalSpy changed(&panel, &ExperimentPanel::changed);
+    ModelListEditor *teachers = panel.teachersEditor();
+    teachers->addEntry();
+    teachers->addEntry();
+    QCOMPARE(changed.count(), 2);
+    QCOMPARE(panel.project().teachers.size(), std::size_t(2));
+    QVERIFY2(panel.validate().isEmpty(), qPrintable(panel.validate()));
+
+    // Each entry has its own Remove button.
+    QPushButton *remove = nullptr;
+    for (QPushButton *b : teachers->findChildren<QPushButton *>())
+        if (b->text() == QStringLiteral("Remove"))
+            remove = b;
+    QVERIFY(remove);
+    remove->click();
+    QCOMPARE(panel.project().teachers.size(), std::size_t(1));
+    QVERIFY(!panel.validate().isEmpty()); // an ensemble of one
+
+    // Back to a single-teacher method: the teacher editor returns, the list stays visible
+    // because it still holds an entry (and validation says it must go).
+    p.method.name = "kd";
+    p.teachers = panel.project().teachers;
+    panel.setProject(p);
+    QVERIFY(!panel.teacherEditor()->isHidden());
+    QVERIFY2(panel.errorText().contains(QStringLiteral("teachers")), qPrintable(panel.errorText()));
 }
 
 void TestGui::datasetEditorProbesFiles()

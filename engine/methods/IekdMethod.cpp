@@ -1,0 +1,145 @@
+#include "methods/BuiltinMethods.h"
+
+#include "Error.h"
+#include "methods/FeatureKdMethod.h"
+#include "methods/FeatureLosses.h"
+#include "methods/IekdLosses.h"
+
+#include <cmath>
+
+namespace kd {
+
+namespace {
+
+namespace nn = torch::nn;
+
+/// The authors' three-conv "Coder" (model/auto_encoder.py): LeakyReLU(0.1) → [3×3 conv (no
+/// bias) → BN → LeakyReLU(0.1)] × 3, widths in → in → out → out; convolutions start
+/// N(0, 2/(9·out)), BN at weight 1, bias 0.
+class CoderImpl : public nn::Module {
+public:
+    CoderImpl(std::int64_t in, std::int64_t out)
+    {
+        const std::int64_t widths[4] = {in, in, out, out};
+        for (int i = 0; i < 3; ++i) {
+            m_convs.push_back(register_module(
+                "conv" + std::to_string(i),
+                nn::Conv2d(nn::Conv2dOptions(widths[i], widths[i + 1], 3).padding(1).bias(false))));
+            m_bns.push_back(register_module("bn" + std::to_string(i), nn::BatchNorm2d(widths[i + 1])));
+            torch::NoGradGuard noGrad;
+            m_convs.back()->weight.normal_(0.0, std::sqrt(2.0 / (9.0 * double(widths[i + 1]))));
+        }
+    }
+    torch::Tensor forward(torch::Tensor x)
+    {
+        x = torch::leaky_relu(x, 0.1);
+        for (std::size_t i = 0; i < m_convs.size(); ++i)
+            x = torch::leaky_relu(m_bns[i]->forward(m_convs[i]->forward(x)), 0.1);
+        return x;
+    }
+
+private:
+    std::vector<nn::Conv2d> m_convs;
+    std::vector<nn::BatchNorm2d> m_bns;
+};
+TORCH_MODULE(Coder);
+
+/// IE-KD's trainable parts: the teacher-factor auto-encoder (encoder C_t → k, decoder
+/// k → C_t) and the student's inheritance and exploration encoders (each half → k).
+class IekdStateImpl : public nn::Module {
+public:
+    IekdStateImpl(std::int64_t teacherChannels, std::int64_t inheritChannels, std::int64_t exploreChannels,
+                  std::int64_t factorChannels)
+    {
+        teacherEncoder = register_module("teacher_encoder", Coder(teacherChannels, factorChannels));
+        teacherDecoder = register_module("teacher_decoder", Coder(factorChannels, teacherChannels));
+        inheritEncoder = register_module("inherit_encoder", Coder(inheritChannels, factorChannels));
+        exploreEncoder = register_module("explore_encoder", Coder(exploreChannels, factorChannels));
+    }
+    Coder teacherEncoder{nullptr}, teacherDecoder{nullptr}, inheritEncoder{nullptr}, exploreEncoder{nullptr};
+};
+TORCH_MODULE(IekdState);
+
+/// Inheritance and exploration KD (Huang et al., CVPR 2021) in one training stage: the
+/// teacher's feature is encoded into a factor by an auto-encoder trained on it (reconstruction
+/// term; the teacher stays frozen); the student's feature is split by channels into an
+/// inheritance half, whose encoded factor is pulled to the teacher factor, and an exploration
+/// half, whose factor is pushed away from it.
+class IekdMethod : public FeatureKdMethod {
+public:
+    explicit IekdMethod(const nlohmann::json &p)
+        : FeatureKdMethod("iekd", p)
+        , m_distance(parseIekdDistance(p.at("distance").get<std::string>()))
+        , m_factorRate(p.at("factor_rate").get<double>())
+    {
+        m_terms = {{"inherit", p.at("inherit_weight").get<double>()},
+                   {"explore", p.at("explore_weight").get<double>()},
+                   {"recon", p.at("recon_weight").get<double>()}};
+    }
+
+protected:
+    void setupPairs(const MethodSetup &) override
+    {
+        if (m_pairs.size() != 1)
+            throw Error("method \"iekd\" distils one feature pair (the teacher's factor and the student's split "
+                        "feature); student_features and teacher_features must each name one stage, e.g. \"last\"");
+        const auto &pair = m_pairs[0];
+        requireSpatial(pair, m_name);
+        const auto cs = pair.studentShape[0];
+        if (cs < 2)
+            throw Error("method \"iekd\" splits the student feature \"" + pair.student + "\" into inheritance and "
+                        "exploration channels, but it has only one channel; choose a wider stage");
+        m_inherit = cs / 2;
+        const auto factor = std::max<std::int64_t>(1, std::llround(double(pair.teacherShape[0]) * m_factorRate));
+        m_state = module().register_module("iekd", IekdState(pair.teacherShape[0], m_inherit, cs - m_inherit, factor));
+    }
+
+    std::vector<torch::Tensor> featureTerms(const Features &s, const Features &t, const torch::Tensor &,
+                                            const StepContext &) override
+    {
+        const auto [fs, ftRaw] = poolToCommonSize(s.get(m_pairs[0].student), t.get(m_pairs[0].teacher));
+        const auto ft = ftRaw.detach();
+        const auto teacherFactor = m_state->teacherEncoder->forward(ft);
+        const auto recon = iekdReconstructionLoss(m_state->teacherDecoder->forward(teacherFactor), ft);
+        // The factor is a target for the student: its encoder learns from reconstruction only.
+        const auto target = teacherFactor.detach();
+        const auto inherit = m_state->inheritEncoder->forward(fs.narrow(1, 0, m_inherit));
+        const auto explore = m_state->exploreEncoder->forward(fs.narrow(1, m_inherit, fs.size(1) - m_inherit));
+        return {iekdInheritLoss(inherit, target, m_distance), iekdExploreLoss(explore, target, m_distance), recon};
+    }
+
+private:
+    IekdDistance m_distance;
+    double m_factorRate;
+    std::int64_t m_inherit = 0;
+    IekdState m_state{nullptr};
+};
+
+} // namespace
+
+void registerIekdMethod(MethodRegistry &registry)
+{
+    registry.add(
+        "iekd",
+        {"Inheritance and exploration KD (Huang et al. CVPR 2021): CE + half of the student's channels inherit the "
+         "teacher's auto-encoded factor, the other half is pushed away from it, + the auto-encoder's reconstruction",
+         true,
+         featureMethodParams(
+             "last", "last", "(one map each) whose channels are split into inheritance and exploration halves",
+             {ParamSpec::number("inherit_weight", 1.0, 0.0, 1e6,
+                                "weight of the inheritance loss (IE-KD: 1)"),
+              ParamSpec::number("explore_weight", 1.0, 0.0, 1e6,
+                                "weight of the exploration loss (IE-KD: 1); it is negative for l1/l2 (a distance "
+                                "to be increased)"),
+              ParamSpec::number("recon_weight", 1.0, 0.0, 1e6,
+                                "weight of the teacher auto-encoder's L1 reconstruction loss (trains only the "
+                                "auto-encoder)"),
+              ParamSpec::choice("distance", "l1", {"l1", "l2", "cos"},
+                                "factor comparison: l1 / l2 distance of L2-normalised factors (inherit d, explore -d; "
+                                "IE-KD's FT loss) or cos (inherit 1 - cos, explore |cos|)"),
+              ParamSpec::number("factor_rate", 0.5, 0.01, 4.0,
+                                "factor channels as a fraction of the teacher's channels (IE-KD: 64 -> 32)")}),
+         [](const nlohmann::json &p) { return std::make_unique<IekdMethod>(p); }});
+}
+
+} // namespace kd
