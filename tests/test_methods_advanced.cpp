@@ -382,6 +382,14 @@ void TestMethodsAdvanced::lmaModule_statisticsAndInitialisation()
     CHECK_CLOSE(z, kd::lmaFunction(x, lma->slopes, kd::lmaBoundaries(rm, std::sqrt(rv + 1e-5), 6, x)),
                 "evaluation uses the running statistics");
     QCOMPARE(lma->runningMean.item<double>(), rm);
+    // The shared slopes' gradient is averaged over the 3 channels (the value is lmaFunction's).
+    lma->train();
+    const auto w = torch::randn_like(x);
+    (w * lma->forward(x)).sum().backward();
+    auto k = lma->slopes.detach().clone().requires_grad_(true);
+    const double m2 = x.mean().item<double>(), v2 = x.var(false).item<double>();
+    (w * kd::lmaFunction(x, k, kd::lmaBoundaries(m2, std::sqrt(v2 + 1e-5), 6, x))).sum().backward();
+    CHECK_CLOSE(lma->slopes.grad(), k.grad() / 3.0, "slope gradient averaged over channels");
     // Odd K: the middle segment starts at slope 0.5. Buffers are not parameters.
     kd::Lma odd(5);
     CHECK_CLOSE(odd->slopes, torch::tensor({0.0, 0.0, 0.5, 1.0, 1.0}), "odd K");

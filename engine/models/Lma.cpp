@@ -79,7 +79,13 @@ torch::Tensor LmaImpl::forward(const torch::Tensor &x)
         mean = runningMean.item<double>();
         var = runningVar.item<double>();
     }
-    return lmaFunction(x, slopes, lmaBoundaries(mean, std::sqrt(var + m_eps), m_segments, x));
+    // The slopes are shared by all channels, so their gradient is the sum of C per-channel
+    // gradients and would move them C times faster than a per-channel parameter (BatchNorm's
+    // weight); averaging it over the channels keeps them stable (with the sum, KD's larger
+    // gradients made a student diverge at lr 0.05). The value is unchanged.
+    const double channels = x.dim() >= 2 ? double(x.size(1)) : 1.0;
+    const auto k = slopes.detach() + (slopes - slopes.detach()) / channels;
+    return lmaFunction(x, k, lmaBoundaries(mean, std::sqrt(var + m_eps), m_segments, x));
 }
 
 } // namespace kd

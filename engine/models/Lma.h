@@ -30,6 +30,8 @@ torch::Tensor lmaFunction(const torch::Tensor &x, const torch::Tensor &slopes, c
 /// through them) which also update running estimates (momentum 0.1, as BatchNorm); in
 /// evaluation the running estimates. Slopes start at 0 on the lower half of the segments and 1
 /// on the upper half (0.5 on the middle one for odd K), so a fresh LMA is relu(x − mean).
+/// The slopes' gradient is averaged over the input's channels (dim 1) rather than summed, so a
+/// shared slope moves like a per-channel parameter; values are exactly lmaFunction's.
 class LmaImpl : public torch::nn::Module {
 public:
     explicit LmaImpl(int segments, double momentum = 0.1, double eps = 1e-5);
