@@ -43,7 +43,12 @@ def ours(kdw, a, cache, env):
             if row["kind"] == "epoch":
                 ips.setdefault(row["model"], []).append(float(row["img_per_s"]))
                 acc[row["model"]] = float(row["test_acc"])
-    return {m: sum(v) / len(v) for m, v in ips.items()}, acc, rss
+    cache_s = None
+    with open(os.path.join(run_dir, "log.txt")) as f:
+        for line in f:
+            if "teacher cache:" in line and " computed in " in line:
+                cache_s = float(line.split(" computed in ")[1].split()[0])
+    return {m: sum(v) / len(v) for m, v in ips.items()}, acc, rss, cache_s
 
 
 def main():
@@ -58,8 +63,8 @@ def main():
     peer_out, peer_rss = run([sys.executable, PEER, "--epochs", str(a.epochs), "--limit", str(a.limit),
                               "--threads", str(a.threads)], env)
     peer = {j["phase"]: j for j in (json.loads(l) for l in peer_out.splitlines() if l.startswith("{"))}
-    live_ips, live_acc, live_rss = ours(a.kdw, a, "off", env)
-    cached_ips, cached_acc, cached_rss = ours(a.kdw, a, "auto", env)
+    live_ips, live_acc, live_rss, _ = ours(a.kdw, a, "off", env)
+    cached_ips, cached_acc, cached_rss, cache_s = ours(a.kdw, a, "auto", env)
 
     rows = [("teacher", live_ips["teacher"], live_acc["teacher"], "teacher"),
             ("student_scratch", live_ips["student_scratch"], live_acc["student_scratch"], "student_scratch"),
@@ -74,9 +79,11 @@ def main():
         print(f"{name:<20}{ips:>12.0f}{p['img_per_s']:>12.0f}{ratio:>8.2f}{acc:>10.4f}{p['test_acc']:>10.4f}")
         result.append({"phase": name, "ours_img_per_s": round(ips), "peer_img_per_s": p["img_per_s"],
                        "ratio": round(ratio, 2), "ours_test_acc": acc, "peer_test_acc": p["test_acc"]})
+    print(f"teacher cache built once in {cache_s} s (one teacher forward over the {a.limit} images)")
     print(f"peak RSS MB: ours (live) {live_rss:.0f}, ours (cached) {cached_rss:.0f}, peer {peer_rss:.0f}")
     print(json.dumps({"phases": result, "peak_rss_mb": {"ours_live": round(live_rss), "ours_cached": round(cached_rss),
-                                                        "peer": round(peer_rss)}}))
+                                                        "peer": round(peer_rss)},
+                      "cache_build_s": cache_s, "epochs": a.epochs, "limit": a.limit, "threads": a.threads}))
 
 
 if __name__ == "__main__":

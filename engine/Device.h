@@ -16,4 +16,9 @@ std::string describeDevice(const torch::Device &device, int threads);
 /// Thread count used when a project says threads = 0 (see docs/PERFORMANCE.md).
 int defaultThreadCount();
 
+/// Sets the calling thread's torch intra-op threads and matches OpenBLAS's thread count to it;
+/// once per process, tunes glibc malloc to keep freed activation memory instead of unmapping
+/// it every step (see the measurements in docs/PERFORMANCE.md).
+void configureCpuRuntime(int threads);
+
 } // namespace kd

@@ -145,6 +145,16 @@ private Q_SLOTS:
         QCOMPARE(epochRows, 1 + 2 + 2);
         QVERIFY(!rec.progress.empty());
         QVERIFY(rec.progress.back().overallFraction > 0.99);
+        // Progress is weighted by work, not images: the CNN teacher (1 epoch) costs about as
+        // much as both MLP students (2 epochs each, the KD one from the teacher cache), so the
+        // teacher's end is about half-way; counting images would put it at 20%.
+        double teacherEnd = -1;
+        for (const auto &p : rec.progress) {
+            QVERIFY(p.overallFraction >= 0 && p.overallFraction <= 1);
+            if (p.role == "teacher")
+                teacherEnd = p.overallFraction;
+        }
+        QVERIFY2(teacherEnd > 0.35 && teacherEnd < 0.75, qPrintable(QString::number(teacherEnd)));
 
         // Reuse the teacher checkpoint: same accuracy, checksum checked; a flipped byte is refused.
         auto again = tinyProject(tmp.path());

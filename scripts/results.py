@@ -1,0 +1,249 @@
+#!/usr/bin/python3
+"""Runs every distillation method on one teacher/student pair over several seeds with `kdw`
+and writes docs/RESULTS.md: mean ± sd of the student's final test accuracy next to the
+scratch baseline, and the exact `kdw` command of every row.
+
+    scripts/results.py [--kdw build/release/bin/kdw] [--out runs/results] [--seeds 1 2 3]
+                       [--only kd,dkd,...] [--threads 0] [--doc docs/RESULTS.md]
+
+The pair is projects/fashion-mnist-methods.json: cnn_small (width 32) teacher trained once
+on all 60k Fashion-MNIST training images, cnn_small (width 8) student trained on the first
+15k for 5 epochs. Finished runs (summary.json with status "completed") are reused, so an
+interrupted invocation continues where it stopped; delete --out to start over.
+Standard library only (no numpy), so any python3 runs it.
+"""
+import argparse, json, os, shlex, shutil, statistics, subprocess, sys, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PROJECT = "projects/fashion-mnist-methods.json"
+COSINE = {"epochs": 5, "batch_size": 128, "optimizer": "sgd", "lr": 0.05, "momentum": 0.9,
+          "weight_decay": 5e-4, "lr_schedule": "cosine"}
+
+
+def j(value):
+    return json.dumps(value, separators=(",", ":"))
+
+
+def rows(teacher, teacher2):
+    """(key, label, [--set assignments]) of every row; teacher paths are filled in."""
+    t = [f"teacher.checkpoint={teacher}"]
+    pair = [{"arch": "cnn_small", "arch_options": {"width": 32}, "checkpoint": teacher},
+            {"arch": "lenet5", "checkpoint": teacher2}]
+
+    def m(name, **params):
+        return [f"method={j(dict(name=name, **params))}"]
+
+    return [
+        ("ce", "scratch (ce, no teacher)", m("ce")),
+        ("kd", "kd (T 4, α 0.9)", t + m("kd", temperature=4.0, alpha=0.9)),
+        ("kd_tsched", "kd, T cosine 8→1", t + m("kd", temperature=8.0, temperature_schedule="cosine",
+                                                   temperature_final=1.0)),
+        ("kd_asched", "kd, α linear 0.9→0.1", t + m("kd", alpha=0.9, alpha_schedule="linear", alpha_final=0.1)),
+        ("dkd", "dkd (α 1, β 8, warm-up 1 epoch)", t + m("dkd", warmup_epochs=1)),
+        ("fitnet", "fitnet (stage2)", t + m("fitnet")),
+        ("at", "at (all stages)", t + m("at")),
+        ("sp", "sp (last stage)", t + m("sp")),
+        ("rkd", "rkd (pre_logits)", t + m("rkd")),
+        ("pkt", "pkt (pre_logits)", t + m("pkt")),
+        ("nst", "nst (last stage)", t + m("nst")),
+        ("vid", "vid (all stages)", t + m("vid")),
+        ("crd", "crd (pre_logits, 4096 negatives)", t + m("crd")),
+        ("ofd", "ofd (all stages, pre-ReLU)", t + m("ofd")),
+        ("srm", "srm (last stage, 64 atoms, top-4)", t + m("srm")),
+        ("london", "london (all stages, OFD feature term)", t + m("london")),
+        ("iekd", "iekd (last stage)", t + m("iekd")),
+        ("ce_lma", "scratch, LMA student", m("ce") + ["student.arch_options.activation=lma"]),
+        ("kd_lma", "kd, LMA student", t + m("kd", temperature=4.0, alpha=0.9)
+         + ["student.arch_options.activation=lma"]),
+        ("takd", "takd (assistant cnn_small width 16)",
+         t + m("takd", temperature=4.0, alpha=0.9)
+         + ["assistants=" + j([{"arch": "cnn_small", "arch_options": {"width": 16}, "train": COSINE}])]),
+        ("ensemble", "ensemble (cnn_small-32 + lenet5)", m("ensemble", temperature=4.0, alpha=0.9)
+         + ["teachers=" + j(pair)]),
+        ("rc", "rc (heads for cnn_small-32 and lenet5)", m("rc", temperature=4.0, alpha=0.9)
+         + ["teachers=" + j(pair)]),
+        ("dmc", "dmc (old: classes 0-4, new: 5-9; teachers trained per seed)",
+         m("dmc") + ["teacher.train.epochs=3"]),
+        ("ard", "ard (PGD ε 8/255, 5 steps; robust acc on 1000 test images)",
+         t + m("ard", steps=5)),
+    ]
+
+
+EXTRA = []
+
+
+def shown(cmd):
+    """The command as the docs print it: the default kdw path, whatever binary ran."""
+    return " ".join(shlex.quote(c) for c in ["build/release/bin/kdw"] + cmd[1:])
+
+
+def kdw_cmd(kdw, sets, out, threads):
+    cmd = [kdw, "run", PROJECT]
+    for s in sets + EXTRA:
+        cmd += ["--set", s]
+    if threads is not None:
+        cmd += ["--set", f"threads={threads}"]
+    return cmd + ["--out", out, "--quiet"]
+
+
+def summary(run_dir):
+    try:
+        with open(os.path.join(run_dir, "summary.json")) as f:
+            s = json.load(f)
+        return s if s.get("status") == "completed" else None
+    except (OSError, ValueError):
+        return None
+
+
+def ensure_run(cmd, run_dir, log):
+    s = summary(run_dir)
+    if s is not None:
+        return s
+    shutil.rmtree(run_dir, ignore_errors=True)
+    os.makedirs(os.path.dirname(run_dir), exist_ok=True)
+    print("$ " + " ".join(shlex.quote(c) for c in cmd), flush=True)
+    t0 = time.time()
+    with open(log, "a") as lf:
+        rc = subprocess.call(cmd, cwd=ROOT, stdout=lf, stderr=subprocess.STDOUT)
+    if rc != 0:
+        sys.exit(f"kdw failed with exit {rc}; see {log}")
+    s = summary(run_dir)
+    if s is None:
+        sys.exit(f"{run_dir}/summary.json missing or not completed; see {log}")
+    print(f"  done in {time.time() - t0:.0f} s", flush=True)
+    return s
+
+
+def fmt(values):
+    if not values:
+        return "—"
+    mean = statistics.mean(values)
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{100 * mean:.2f} ± {100 * sd:.2f}"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--kdw", default="build/release/bin/kdw")
+    ap.add_argument("--out", default="runs/results")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    ap.add_argument("--only", default="", help="comma-separated row keys (default: all)")
+    ap.add_argument("--threads", type=int, default=None, help="override the project's threads")
+    ap.add_argument("--doc", default="docs/RESULTS.md")
+    ap.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
+                    help="extra kdw --set for every run (for smoke tests: dataset.limit=512 ...)")
+    a = ap.parse_args()
+    EXTRA.extend(a.set)
+    os.chdir(ROOT)
+    if not os.access(a.kdw, os.X_OK):
+        sys.exit(f"{a.kdw} is not an executable: build first (scripts/build.sh release) or pass --kdw")
+    os.makedirs(a.out, exist_ok=True)
+    log = os.path.join(a.out, "kdw.log")
+
+    # The teachers, trained once on all training images (their students are not reported).
+    prep = [
+        ("teacher", ["dataset.limit=0", "student.train.epochs=1"]),
+        ("teacher2", ["dataset.limit=0", "teacher.arch=lenet5", "teacher.arch_options={}",
+                      "student.train.epochs=1"]),
+    ]
+    prep_cmds, teachers = {}, {}
+    for key, sets in prep:
+        run_dir = os.path.join(a.out, key)
+        cmd = kdw_cmd(a.kdw, sets, run_dir, a.threads)
+        prep_cmds[key] = cmd
+        s = ensure_run(cmd, run_dir, log)
+        teachers[key] = (os.path.join(run_dir, "teacher.pt"), s["models"]["teacher"])
+
+    table = rows(teachers["teacher"][0], teachers["teacher2"][0])
+    only = set(filter(None, a.only.split(",")))
+    unknown = only - {k for k, _, _ in table}
+    if unknown:
+        sys.exit(f"unknown row(s) {sorted(unknown)}; valid: {', '.join(k for k, _, _ in table)}")
+    results = []
+    for key, label, sets in table:
+        if only and key not in only:
+            continue
+        accs, extras, secs, cmd0 = [], {}, [], None
+        for seed in a.seeds:
+            run_dir = os.path.join(a.out, key, f"seed{seed}")
+            cmd = kdw_cmd(a.kdw, sets + [f"seed={seed}"], run_dir, a.threads)
+            cmd0 = cmd0 or cmd
+            s = ensure_run(cmd, run_dir, log)
+            st = s["models"]["student"]
+            accs.append(st["final_test_acc"])
+            secs.append(s["wall_seconds"])
+            for k, v in st.items():
+                if k.startswith("final_") and k != "final_test_acc" and v is not None:
+                    extras.setdefault(k[len("final_"):], []).append(v)
+        results.append((key, label, accs, extras, secs, cmd0))
+
+    if only:
+        for key, label, accs, extras, secs, _ in results:
+            print(f"{label:55s} {fmt(accs)}  {extras}")
+        return
+    write_doc(a, results, teachers, prep_cmds)
+
+
+def write_doc(a, results, teachers, prep_cmds):
+    scratch = next(r for r in results if r[0] == "ce")[2]
+    base = statistics.mean(scratch)
+    lines = [
+        "# Results: every method on one teacher/student pair",
+        "",
+        "Generated by `scripts/results.py` (do not edit by hand; rerun it). "
+        f"{len(a.seeds)} seeds ({', '.join(map(str, a.seeds))}) per row; "
+        "student test accuracy on the 10,000 Fashion-MNIST test images after the last epoch "
+        "(final, not best-of-epochs: no model selection on the test set), mean ± sample sd in %.",
+        "",
+        "**Setup** (`" + PROJECT + "`): teacher `cnn_small` width 32 (421.74k parameters), "
+        "trained once on all 60,000 training images, 5 epochs SGD 0.05 cosine; "
+        "student `cnn_small` width 8 (103.04k parameters) trained on the first 15,000 training "
+        "images, 5 epochs, batch 128, SGD 0.05 momentum 0.9, weight decay 5e-4, cosine; "
+        "every method at its registry defaults unless the row says otherwise; no augmentation. "
+        "The seed sets the student's initial weights and data order (the teacher is the same in every row).",
+        "",
+        "Teachers (test accuracy): "
+        + "; ".join(f"`{info['arch']}` {100 * info['final_test_acc']:.2f}% (`{os.path.relpath(path)}`)"
+                    for path, info in teachers.values()) + ".",
+        "",
+        "| method | student acc % | Δ vs scratch | other metrics | wall s/run |",
+        "|---|---|---|---|---|",
+    ]
+    for key, label, accs, extras, secs, _ in results:
+        delta = "" if key == "ce" else f"{100 * (statistics.mean(accs) - base):+.2f}"
+        other = "; ".join(f"{name} {fmt(v)}" for name, v in extras.items())
+        lines.append(f"| {label} | {fmt(accs)} | {delta} | {other} | {statistics.mean(secs):.0f} |")
+    lines += ["", "## Commands", "",
+              "Teachers (once; each also trains a 1-epoch student that is not reported):", "", "```sh"]
+    lines += [shown(cmd) for cmd in prep_cmds.values()]
+    lines += ["```", "",
+              "Rows (shown for the first seed; `--set seed=N` and the `--out` folder change per seed):",
+              ""]
+    for key, label, _, _, _, cmd in results:
+        lines += [f"**{label}**", "", "```sh", shown(cmd), "```", ""]
+    lines += ["Reproduce everything: `scripts/results.py` (resumes; about "
+              f"{sum(sum(r[4]) for r in results) / 60:.0f} min of training on the machine below).",
+              "", "Machine: " + machine(), ""]
+    os.makedirs(os.path.dirname(a.doc), exist_ok=True)
+    tmp = a.doc + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("\n".join(lines))
+    os.replace(tmp, a.doc)
+    print(f"wrote {a.doc}")
+
+
+def machine():
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} hardware threads, {time.strftime('%Y-%m-%d')}."
+
+
+if __name__ == "__main__":
+    main()
