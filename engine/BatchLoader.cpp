@@ -1,5 +1,7 @@
 #include "BatchLoader.h"
 
+#include "Error.h"
+
 #include <random>
 
 namespace kd {
@@ -10,6 +12,10 @@ torch::Tensor augmentBatch(const torch::Tensor &images, const Augmentation &aug,
         return images;
     std::mt19937_64 rng(seed);
     const auto n = images.size(0), c = images.size(1), h = images.size(2), w = images.size(3);
+    if (!aug.padValue.empty() && std::int64_t(aug.padValue.size()) != c)
+        throw Error("augmentation pad value has " + std::to_string(aug.padValue.size())
+                    + " channels but the images have " + std::to_string(c)
+                    + " (internal error: the pad value must come from this dataset's statistics)");
     torch::Tensor out = images;
     if (aug.cropPadding > 0) {
         const int p = aug.cropPadding;

@@ -513,6 +513,7 @@ RunSummary Experiment::run(ExperimentObserver &observer, const std::atomic<bool>
                 pi.stageCount = int(stages.size());
                 pi.stageFraction = frac;
                 pi.imagesPerSecond = ips;
+                pi.device = summary.device;
                 const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - stageStart).count();
                 // The stage clock starts before the teacher cache is built, so the one-off work
                 // counts as done once training reports progress.

@@ -120,6 +120,7 @@ RawDataset loadImageFolder(const std::string &directory, int size, int channels,
                     + " has fewer than two class sub-folders; put each class's images in its own folder");
     Split train, test;
     for (std::size_t k = 0; k < classes.size(); ++k) {
+        const auto trainBefore = train.files.size();
         if (hasSplit) {
             for (const auto &f : imagesIn(root / "train" / classes[k])) {
                 train.files.push_back(f);
@@ -136,13 +137,20 @@ RawDataset loadImageFolder(const std::string &directory, int size, int channels,
             auto files = imagesIn(root / classes[k]);
             std::mt19937_64 rng(seed * 1000003u + k);
             std::shuffle(files.begin(), files.end(), rng);
-            const auto nTest = std::size_t(double(files.size()) * testSplit + 0.5);
+            // Every class keeps at least one training image (a class of one image is then
+            // absent from the test split rather than unlearnable).
+            const auto nTest = std::min(std::size_t(double(files.size()) * testSplit + 0.5),
+                                        files.empty() ? std::size_t(0) : files.size() - 1);
             for (std::size_t i = 0; i < files.size(); ++i) {
                 auto &s = i < nTest ? test : train;
                 s.files.push_back(files[i]);
                 s.labels.push_back(std::int64_t(k));
             }
         }
+        if (train.files.size() == trainBefore)
+            throw Error("class \"" + classes[k] + "\" has no training image files in "
+                        + (hasSplit ? (root / "train" / classes[k]).string() : (root / classes[k]).string())
+                        + "; add images (any format OpenCV reads) or remove the empty class folder");
     }
     if (train.files.empty() || test.files.empty())
         throw Error("image folder " + directory + " yields " + std::to_string(train.files.size()) + " training and "

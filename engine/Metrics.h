@@ -58,6 +58,7 @@ struct ProgressInfo {
     double overallFraction = 0; ///< 0..1 over the whole experiment (by estimated work)
     double etaSeconds = NAN;    ///< for the whole experiment
     double imagesPerSecond = NAN;
+    std::string device; ///< the device in use, e.g. "cpu (2 threads)" or "cuda:0"
 };
 
 /// Final figures for one trained (or loaded) model.

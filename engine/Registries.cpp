@@ -26,7 +26,9 @@ static void resolveModel(const ArchitectureRegistry &archs, ModelSpec &m, const 
 
 Project Registries::resolve(const Project &project) const
 {
-    Project p = project;
+    // A Project built in code (the GUI's editors) gets every check a project file gets:
+    // ranges, allowed words and cross-field rules such as nesterov with adam.
+    Project p = Project::fromJson(project.toJson());
     if (!datasets.contains(p.dataset.name))
         throw Error("dataset.name: unknown dataset \"" + p.dataset.name + "\"; valid datasets: "
                     + datasets.joinedNames());

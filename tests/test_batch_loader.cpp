@@ -6,6 +6,7 @@
 #include "Architectures.h"
 #include "BatchLoader.h"
 #include "Dataset.h"
+#include "Error.h"
 #include "Experiment.h"
 #include "ProjectConfig.h"
 #include "Registries.h"
@@ -139,6 +140,7 @@ private Q_SLOTS:
     void augment_flipMirrorsChosenImages();
     void augment_cropAndFlip();
     void augment_seeded();
+    void augment_rejectsPadValueOfOtherChannelCount();
 
     // teacher cache
     void teacherCache_equalsLiveEvalForwards_data();
@@ -332,6 +334,20 @@ void TestBatchLoader::augment_disabledReturnsInput()
     const auto out = kd::augmentBatch(images, off, 1);
     QVERIFY(torch::equal(out, images));
     QCOMPARE(out.data_ptr(), images.data_ptr());
+}
+
+void TestBatchLoader::augment_rejectsPadValueOfOtherChannelCount()
+{
+    const auto images = makeSet(4, 1, 4, 4)->images;
+    kd::Augmentation aug;
+    aug.cropPadding = 1;
+    aug.padValue = {0.f, 0.f, 0.f}; // three channels for greyscale images
+    try {
+        kd::augmentBatch(images, aug, 1);
+        QFAIL("a pad value for 3 channels was used on 1-channel images");
+    } catch (const kd::Error &e) {
+        QVERIFY2(QString(e.what()).contains("3 channels") && QString(e.what()).contains("have 1"), e.what());
+    }
 }
 
 void TestBatchLoader::augment_cropIsShiftedPaddedInput()

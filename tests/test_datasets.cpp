@@ -697,6 +697,8 @@ void TestDatasets::imageFolder_testSplitIsSeededAndStratified_data()
     QTest::newRow("grey, 0.25") << 1 << 0.25 << QList<int>{3, 2, 1};
     QTest::newRow("colour, 0.25") << 3 << 0.25 << QList<int>{3, 2, 1};
     QTest::newRow("colour, 0.5") << 3 << 0.5 << QList<int>{6, 4, 3};
+    // 0.9 of 5 rounds to 5: the class keeps one training image instead of none.
+    QTest::newRow("colour, 0.9") << 3 << 0.9 << QList<int>{11, 7, 4};
 }
 
 void TestDatasets::imageFolder_testSplitIsSeededAndStratified()
@@ -816,6 +818,8 @@ void TestDatasets::imageFolder_rejectsBadFolders_data()
     QTest::newRow("no folder") << "noFolder" << QStringList{"image folder not found"};
     QTest::newRow("a split without images") << "emptySplit" << QStringList{"0 test images"};
     QTest::newRow("train/ without test/") << "noTest" << QStringList{"train/ folder but no test/"};
+    QTest::newRow("empty class folder") << "emptyClass" << QStringList{"\"b\"", "no training image files"};
+    QTest::newRow("empty train/ class folder") << "emptyTrainClass" << QStringList{"\"b\"", "train/b"};
 }
 
 void TestDatasets::imageFolder_rejectsBadFolders()
@@ -838,6 +842,11 @@ void TestDatasets::imageFolder_rejectsBadFolders()
         dir += "/nope";
     } else if (problem == "noTest") {
         writeFlatFolder(dir + "/train", {{"a", 2}, {"b", 2}});
+    } else if (problem == "emptyClass") {
+        writeFlatFolder(dir, {{"a", 3}, {"b", 0}, {"c", 3}});
+    } else if (problem == "emptyTrainClass") {
+        writeFlatFolder(dir + "/train", {{"a", 2}, {"b", 0}});
+        writeFlatFolder(dir + "/test", {{"a", 1}, {"b", 1}});
     } else if (problem == "emptySplit") {
         writeFlatFolder(dir, {{"a", 1}, {"b", 1}}); // 0.2 of one file rounds to no test image
     }

@@ -15,6 +15,8 @@
 
 #include <QtTest>
 
+#include <functional>
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -86,6 +88,7 @@ private Q_SLOTS:
     void resolve_rejects_data();
     void resolve_rejects();
     void resolve_methodEntriesCreate();
+    void resolve_repeatsProjectFileChecks();
 };
 
 void TestRegistries::builtinNames()
@@ -466,6 +469,26 @@ void TestRegistries::resolve_rejects()
     for (const auto &needle : needles)
         QVERIFY2(msg.find(needle.toStdString()) != std::string::npos,
                  ("\"" + needle.toStdString() + "\" not in: " + msg).c_str());
+}
+
+void TestRegistries::resolve_repeatsProjectFileChecks()
+{
+    // Projects built in code (as the GUI does) are checked like project files.
+    const auto expectError = [&](const std::function<void(kd::Project &)> &change, const std::string &needle) {
+        kd::Project p;
+        change(p);
+        const auto msg = errorOf([&] { m_reg.resolve(p); });
+        QVERIFY2(msg.find(needle) != std::string::npos, ("\"" + needle + "\" not in: " + msg).c_str());
+    };
+    expectError([](kd::Project &p) { p.student.train.optimizer = "adam"; p.student.train.nesterov = true; },
+                "student.train.nesterov");
+    expectError([](kd::Project &p) { p.name = "a/b"; }, "name must be");
+    expectError([](kd::Project &p) { p.device = "gpu"; }, "\"gpu\" is not valid");
+    expectError([](kd::Project &p) { p.teacher.train.lrSchedule = "cosine"; p.teacher.train.lr = 0.01; p.teacher.train.lrMin = 0.1; },
+                "teacher.train.lr_min");
+    expectError([](kd::Project &p) { p.student.train.batchSize = 0; }, "student.train.batch_size");
+    kd::Project ok;
+    QCOMPARE(m_reg.resolve(ok).toJson(), m_reg.resolve(m_reg.resolve(ok)).toJson());
 }
 
 void TestRegistries::resolve_methodEntriesCreate()

@@ -23,7 +23,7 @@ ProgressPanel::ProgressPanel(QWidget *parent)
     m_bar->setFormat(QStringLiteral("%p%"));
     m_bar->setToolTip(tr("Progress over the whole experiment (every stage), by estimated work."));
     m_label->setToolTip(tr("The model being trained, its stage, epoch and step, the throughput "
-                           "in images per second and the estimated time left for the whole run."));
+                           "in images per second, the estimated time left for the whole run and the device in use."));
     layout->addWidget(m_label);
     layout->addWidget(m_bar);
     reset();
@@ -64,6 +64,8 @@ QString ProgressPanel::describe(const kd::ProgressInfo &p)
         parts << tr("%1 img/s").arg(QLocale().toString(std::llround(p.imagesPerSecond)));
     if (std::isfinite(p.etaSeconds))
         parts << tr("ETA %1").arg(formatDuration(p.etaSeconds));
+    if (!p.device.empty())
+        parts << QString::fromStdString(p.device);
     return parts.join(QStringLiteral(" · "));
 }
 

@@ -20,7 +20,7 @@ public:
     QString text() const;
     int percent() const;
 
-    /// "student · stage 2/3 · epoch 1/5 · step 40/469 · 2,310 img/s · ETA 1:05"
+    /// "student · stage 2/3 · epoch 1/5 · step 40/469 · 2,310 img/s · ETA 1:05 · cpu (2 threads)"
     static QString describe(const kd::ProgressInfo &progress);
     /// "1:05", "1:02:03"; "–" when unknown.
     static QString formatDuration(double seconds);

@@ -570,6 +570,8 @@ void TestGui::sessionRunsTinyExperiment()
 
     QVERIFY(metrics.count() > 0);
     QVERIFY(progressSpy.count() > 0);
+    // The device in use is shown beside the progress (tinyProject trains on the CPU).
+    QVERIFY2(progress.text().contains(QStringLiteral("cpu (")), qPrintable(progress.text()));
     QVERIFY(stages.count() >= 2);
     QVERIFY(logs.count() > 0);
     QVERIFY(loss.pointCount() > 0);
