@@ -35,6 +35,13 @@ ParamSpec ParamSpec::intList(std::string key, std::vector<int> def, long long lo
     return {std::move(key), Type::IntList, def, double(lo), double(hi), std::move(help), {}};
 }
 
+ParamSpec ParamSpec::features(std::string key, std::string def, Hint hint, std::string help)
+{
+    ParamSpec s{std::move(key), Type::String, std::move(def), 0, 0, std::move(help), {}};
+    s.hint = hint;
+    return s;
+}
+
 static std::string formatNumber(double v)
 {
     std::ostringstream os;

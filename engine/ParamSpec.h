@@ -20,6 +20,10 @@ struct ParamSpec {
     double maxValue = 0.0;
     std::string help;
     std::vector<std::string> choices; ///< for Type::String: allowed values (empty: any)
+    /// What a free string names, so editors can offer the values that exist: feature names
+    /// of the student or the teacher (a comma-separated list, "all" or "last").
+    enum class Hint { None, StudentFeatures, TeacherFeatures };
+    Hint hint = Hint::None;
 
     static ParamSpec number(std::string key, double def, double lo, double hi, std::string help);
     static ParamSpec integer(std::string key, long long def, long long lo, long long hi,
@@ -29,6 +33,8 @@ struct ParamSpec {
                             std::string help);
     static ParamSpec intList(std::string key, std::vector<int> def, long long lo, long long hi,
                              std::string help);
+    /// A free-string parameter naming student or teacher features.
+    static ParamSpec features(std::string key, std::string def, Hint hint, std::string help);
 };
 
 /// Checks `values` (a JSON object) against `specs`: unknown keys, wrong types and

@@ -94,6 +94,11 @@ ExperimentPanel::ExperimentPanel(const kd::Registries &registries, QWidget *pare
         edited();
     });
     connect(m_student, &ModelEditor::changed, this, &ExperimentPanel::edited);
+    // Feature parameters of the method offer the configured networks' feature names.
+    for (ModelEditor *e : {m_student, m_teacher})
+        connect(e, &ModelEditor::infoUpdated, this, [this] {
+            m_method->setFeatureNames(m_student->featureNames(), m_teacher->featureNames());
+        });
     connect(m_method, &MethodEditor::changed, this, [this] {
         updateMethodDependentParts();
         edited();

@@ -85,4 +85,9 @@ bool MethodEditor::needsTeacher() const
     return !m_registry.contains(name) || m_registry.get(name).needsTeacher;
 }
 
+void MethodEditor::setFeatureNames(const QStringList &student, const QStringList &teacher)
+{
+    m_params->setFeatureNames(student, teacher);
+}
+
 } // namespace kd::ui

@@ -25,6 +25,8 @@ public:
     /// Whether the chosen method distils from a teacher (unknown methods: true).
     bool needsTeacher() const;
     ParamEditor *paramEditor() const { return m_params; }
+    /// Feature names of the configured student and teacher, offered by feature parameters.
+    void setFeatureNames(const QStringList &student, const QStringList &teacher);
 
 Q_SIGNALS:
     void changed();

@@ -162,6 +162,8 @@ void ModelEditor::updateInfoNow()
     const std::string name = m_arch->currentName();
     if (!m_registry.contains(name)) {
         m_info->clear();
+        m_featureNames.clear();
+        Q_EMIT infoUpdated();
         return;
     }
     try {
@@ -170,8 +172,11 @@ void ModelEditor::updateInfoNow()
         const kd::ArchitectureInfo info =
             kd::describeArchitecture(m_registry, name, m_options->values(), m_input, m_numClasses);
         QStringList features;
-        for (const auto &[feature, shape] : info.features)
+        m_featureNames.clear();
+        for (const auto &[feature, shape] : info.features) {
             features << QStringLiteral("%1 %2").arg(QString::fromStdString(feature), QString::fromStdString(shape));
+            m_featureNames << QString::fromStdString(feature);
+        }
         m_info->setText(tr("<b>%1</b> parameters · %2 MMAC per image · input %3")
                             .arg(QLocale().toString(qlonglong(info.params)))
                             .arg(double(info.macs) / 1e6, 0, 'f', info.macs < 10000000 ? 2 : 0)
@@ -184,10 +189,12 @@ void ModelEditor::updateInfoNow()
                                .arg(features.join(QStringLiteral(", "))));
         m_info->setStyleSheet(QString());
     } catch (const std::exception &e) {
+        m_featureNames.clear();
         m_info->setText(tr("Cannot build this network: %1").arg(QString::fromUtf8(e.what())));
         m_info->setToolTip(QString());
         m_info->setStyleSheet(QStringLiteral("color: #c00000;"));
     }
+    Q_EMIT infoUpdated();
 }
 
 void ModelEditor::updateCheckpointState()

@@ -3,6 +3,7 @@
 #include <ArchitectureRegistry.h>
 #include <ProjectConfig.h>
 
+#include <QStringList>
 #include <QTimer>
 #include <QWidget>
 
@@ -39,9 +40,14 @@ public:
     QString infoText() const;
     /// Computes the info now instead of after the debounce delay.
     void updateInfoNow();
+    /// Names of the configured network's features ("stage1", ..., "logits"), as of the last
+    /// info update; empty when it cannot be built.
+    QStringList featureNames() const { return m_featureNames; }
 
 Q_SIGNALS:
     void changed();
+    /// The parameter count, MACs and feature names were recomputed.
+    void infoUpdated();
 
 private:
     void architectureChanged();
@@ -58,6 +64,7 @@ private:
     bool m_generalistValue = false; // kept when there is no check box
     QWidget *m_trainBox;
     TrainOptionsEditor *m_train;
+    QStringList m_featureNames;
     QTimer m_infoTimer;
     kd::InputShape m_input;
     int m_numClasses = 10;

@@ -121,6 +121,16 @@ QWidget *ParamEditor::createEditor(std::size_t index)
         return box;
     }
     case Type::String:
+        if (spec.hint != kd::ParamSpec::Hint::None) {
+            // Feature names: a list to pick from, but still free text for "stage2,stage3".
+            auto *box = new QComboBox(this);
+            box->setEditable(true);
+            box->setInsertPolicy(QComboBox::NoInsert);
+            fillFeatureItems(box, spec.hint);
+            connect(box->lineEdit(), &QLineEdit::editingFinished, this, edited);
+            connect(box, &QComboBox::activated, this, edited);
+            return box;
+        }
         if (!spec.choices.empty()) {
             auto *box = new QComboBox(this);
             for (const auto &c : spec.choices)
@@ -164,7 +174,9 @@ bool ParamEditor::showValue(Row &row, const nlohmann::json &v)
     case Type::String:
         if (!v.is_string())
             return false;
-        if (auto *box = qobject_cast<QComboBox *>(row.editor)) {
+        if (auto *box = qobject_cast<QComboBox *>(row.editor); box && box->isEditable()) {
+            box->setEditText(QString::fromStdString(v.get<std::string>()));
+        } else if (box) {
             const int i = box->findText(QString::fromStdString(v.get<std::string>()));
             if (i < 0)
                 return false;
@@ -183,6 +195,40 @@ bool ParamEditor::showValue(Row &row, const nlohmann::json &v)
         return true;
     }
     return false;
+}
+
+void ParamEditor::fillFeatureItems(QComboBox *box, kd::ParamSpec::Hint hint) const
+{
+    const QString text = box->currentText();
+    box->clear();
+    box->addItem(QStringLiteral("all"));
+    box->addItem(QStringLiteral("last"));
+    box->addItems(hint == kd::ParamSpec::Hint::StudentFeatures ? m_studentFeatures : m_teacherFeatures);
+    box->setEditText(text);
+}
+
+void ParamEditor::setFeatureNames(const QStringList &student, const QStringList &teacher)
+{
+    if (student == m_studentFeatures && teacher == m_teacherFeatures)
+        return;
+    m_studentFeatures = student;
+    m_teacherFeatures = teacher;
+    const bool wasUpdating = m_updating;
+    m_updating = true;
+    for (auto &row : m_rows)
+        if (row.spec.hint != kd::ParamSpec::Hint::None)
+            if (auto *box = qobject_cast<QComboBox *>(row.editor))
+                fillFeatureItems(box, row.spec.hint);
+    m_updating = wasUpdating;
+}
+
+QStringList ParamEditor::featureChoices(const QString &key) const
+{
+    QStringList out;
+    if (auto *box = qobject_cast<QComboBox *>(editorFor(key)); box && box->isEditable())
+        for (int i = 0; i < box->count(); ++i)
+            out << box->itemText(i);
+    return out;
 }
 
 nlohmann::json ParamEditor::readEditor(const Row &row) const

@@ -2,11 +2,13 @@
 
 #include <ParamSpec.h>
 
+#include <QStringList>
 #include <QWidget>
 
 #include <vector>
 
 class QFormLayout;
+class QComboBox;
 class QLabel;
 
 namespace kd::ui {
@@ -32,6 +34,11 @@ public:
     nlohmann::json values() const;
 
     QWidget *editorFor(const QString &key) const;
+    /// Feature names offered (besides "all" and "last") by parameters that name student or
+    /// teacher features; the typed text stays free, so lists such as "stage2,stage3" work.
+    void setFeatureNames(const QStringList &student, const QStringList &teacher);
+    /// The items a feature parameter offers now (empty for other parameters).
+    QStringList featureChoices(const QString &key) const;
     int rowCount() const { return int(m_rows.size()); }
 
 Q_SIGNALS:
@@ -47,6 +54,7 @@ private:
     };
 
     QWidget *createEditor(std::size_t index);
+    void fillFeatureItems(QComboBox *box, kd::ParamSpec::Hint hint) const;
     /// Shows `value` in the row's editor; false when the editor cannot represent it.
     bool showValue(Row &row, const nlohmann::json &value);
     nlohmann::json readEditor(const Row &row) const;
@@ -60,6 +68,7 @@ private:
     nlohmann::json m_unknown = nlohmann::json::object();
     std::vector<QWidget *> m_unknownWidgets;
     bool m_updating = false;
+    QStringList m_studentFeatures, m_teacherFeatures;
 };
 
 } // namespace kd::ui

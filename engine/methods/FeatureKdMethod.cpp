@@ -107,11 +107,11 @@ std::vector<ParamSpec> featureMethodParams(const std::string &studentDefault, co
                                            const std::string &featureHelp, std::vector<ParamSpec> specific)
 {
     std::vector<ParamSpec> out{
-        ParamSpec::choice("student_features", studentDefault, {},
-                          "student features " + featureHelp
-                              + ": comma-separated names (e.g. stage2,stage3), \"all\" stages or the \"last\" stage"),
-        ParamSpec::choice("teacher_features", teacherDefault, {},
-                          "teacher features paired in order with student_features (same syntax)"),
+        ParamSpec::features("student_features", studentDefault, ParamSpec::Hint::StudentFeatures,
+                            "student features " + featureHelp
+                                + ": comma-separated names (e.g. stage2,stage3), \"all\" stages or the \"last\" stage"),
+        ParamSpec::features("teacher_features", teacherDefault, ParamSpec::Hint::TeacherFeatures,
+                            "teacher features paired in order with student_features (same syntax)"),
     };
     out.insert(out.end(), specific.begin(), specific.end());
     out.push_back(ParamSpec::number("ce_weight", 1.0, 0.0, 1000.0,

@@ -26,6 +26,7 @@
 #include <QDoubleSpinBox>
 #include <QElapsedTimer>
 #include <QFile>
+#include <QComboBox>
 #include <QLineEdit>
 #include <QPushButton>
 #include <QSignalSpy>
@@ -113,6 +114,7 @@ private Q_SLOTS:
     void paramEditorsFromSpecs();
     void paramEditorListsAndUnknownKeys();
     void modelEditorShowsParameterCount();
+    void featureParamsOfferNetworkFeatures();
     void teacherListsFollowMethod();
     void datasetEditorProbesFiles();
 
@@ -369,6 +371,49 @@ void TestGui::modelEditorShowsParameterCount()
     editor.setSpec(spec);
     editor.updateInfoNow();
     QVERIFY2(editor.infoText().contains(QStringLiteral("Cannot build")), qPrintable(editor.infoText()));
+}
+
+void TestGui::featureParamsOfferNetworkFeatures()
+{
+    ExperimentPanel panel(m_registries);
+    kd::Project p;
+    p.teacher.arch = "cnn_large";
+    p.student.arch = "cnn_small";
+    p.method.name = "at";
+    panel.setProject(p);
+    panel.studentEditor()->updateInfoNow();
+    panel.teacherEditor()->updateInfoNow();
+    ParamEditor *params = panel.methodEditor()->paramEditor();
+    const QStringList student = params->featureChoices(QStringLiteral("student_features"));
+    const QStringList teacher = params->featureChoices(QStringLiteral("teacher_features"));
+    QVERIFY2(student.contains(QStringLiteral("all")) && student.contains(QStringLiteral("stage2")),
+             qPrintable(student.join(',')));
+    QVERIFY(!student.contains(QStringLiteral("stage3"))); // cnn_small has two stages
+    QVERIFY2(teacher.contains(QStringLiteral("stage3")) && teacher.contains(QStringLiteral("pre_logits")),
+             qPrintable(teacher.join(',')));
+    QVERIFY(params->featureChoices(QStringLiteral("beta")).isEmpty());
+
+    // Picking an offered name, or typing a list, sets the value; unedited keys stay unset.
+    auto *box = qobject_cast<QComboBox *>(params->editorFor(QStringLiteral("student_features")));
+    QVERIFY(box && box->isEditable());
+    QCOMPARE(box->currentText(), QStringLiteral("all")); // the default
+    QSignalSpy changed(&panel, &ExperimentPanel::changed);
+    box->setCurrentIndex(box->findText(QStringLiteral("stage2")));
+    Q_EMIT box->activated(box->currentIndex());
+    QCOMPARE(changed.count(), 1);
+    QCOMPARE(panel.project().method.params.at("student_features").get<std::string>(), std::string("stage2"));
+    box->setEditText(QStringLiteral("stage1,stage2"));
+    Q_EMIT box->lineEdit()->editingFinished();
+    QCOMPARE(panel.project().method.params.at("student_features").get<std::string>(), std::string("stage1,stage2"));
+    QVERIFY(!panel.project().method.params.contains("teacher_features"));
+
+    // Another student architecture changes the offer, not the typed value.
+    kd::ModelSpec lenet;
+    lenet.arch = "lenet5";
+    panel.studentEditor()->setSpec(lenet);
+    panel.studentEditor()->updateInfoNow();
+    QVERIFY(params->featureChoices(QStringLiteral("student_features")).contains(QStringLiteral("stage1")));
+    QCOMPARE(box->currentText(), QStringLiteral("stage1,stage2"));
 }
 
 void TestGui::teacherListsFollowMethod()
