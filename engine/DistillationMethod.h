@@ -35,6 +35,9 @@ struct MethodSetup {
     FeatureShapes teacher; ///< empty for methods without a teacher
     int numClasses = 0;
     std::int64_t trainSize = 0; ///< training images (sample indices are in [0, trainSize))
+    /// Labels of those images (int64, CPU), or undefined when the student's data is unlabelled
+    /// (proxy or auxiliary images).
+    torch::Tensor trainLabels;
     torch::Device device = torch::kCPU;
 
     /// Shape of a named feature; throws kd::Error naming the model and the features it has.

@@ -379,6 +379,8 @@ RunSummary Experiment::run(ExperimentObserver &observer, const std::atomic<bool>
         const auto &view = viewOf(st.data);
         setup.numClasses = view.numClasses;
         setup.trainSize = view.train.size();
+        if (st.data.kind != DataView::Kind::ProxyImages && st.data.kind != DataView::Kind::Aux)
+            setup.trainLabels = view.train.labels.to(torch::kCPU, torch::kInt64);
         setup.device = device;
         methods[i]->setup(setup);
         checkFeatures(st.role, st.spec.arch, *model, methods[i]->studentFeatures(), st.method, probe);

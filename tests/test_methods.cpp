@@ -209,7 +209,9 @@ private Q_SLOTS:
     void refusals_data();
     void refusals();
     void crd_banksAreBuffersUpdatedAtIndices();
+    void crd_negativesComeFromOtherClasses();
     void ofd_marginEstimatedThenFrozen();
+    void ofd_gaussianMarginIsConditionalMean();
 
     void endToEnd_everyMethodTrains_data();
     void endToEnd_everyMethodTrains();
@@ -763,6 +765,41 @@ void TestMethods::crd_banksAreBuffersUpdatedAtIndices()
     QCOMPARE(module->named_buffers()["crd.z"][0].item<double>(), z);
 }
 
+void TestMethods::crd_negativesComeFromOtherClasses()
+{
+    torch::manual_seed(5);
+    // 30 images of 3 classes in a shuffled order, class 2 the largest.
+    const auto labels = torch::cat({torch::zeros({8}), torch::ones({7}), torch::full({15}, 2.0)})
+                            .to(torch::kInt64)
+                            .index_select(0, torch::randperm(30));
+    const auto index = kd::CrdClassIndex::build(labels);
+    QCOMPARE(index.minOtherClassImages(), std::int64_t(15));
+    const auto anchorLabels = torch::tensor({0, 1, 2, 2, 0}, torch::kInt64);
+    const auto neg = kd::crdOtherClassNegatives(index, anchorLabels, 4000);
+    QCOMPARE(neg.sizes().vec(), (std::vector<std::int64_t>{5, 4000}));
+    QVERIFY(neg.min().item<std::int64_t>() >= 0 && neg.max().item<std::int64_t>() < 30);
+    for (std::int64_t i = 0; i < 5; ++i) {
+        const auto negLabels = labels.index_select(0, neg[i]);
+        QVERIFY2(!negLabels.eq(anchorLabels[i]).any().item<bool>(), "a negative shares the anchor's class");
+        // Uniform over the other classes' images: every one of them is drawn.
+        const auto c = anchorLabels[i].item<std::int64_t>();
+        QCOMPARE(std::get<0>(torch::_unique(neg[i])).numel(), 30 - labels.eq(c).sum().item<std::int64_t>());
+    }
+
+    // The method with labels: K is capped to the images outside the largest class.
+    auto teacher = model("cnn_small", {{"width", 8}});
+    auto student = model("cnn_small", {{"width", 4}});
+    teacher->eval();
+    auto m = create("crd", {{"nce_k", 4096}, {"feat_dim", 8}});
+    auto setup = setupFor(*student, teacher.get(), 30);
+    setup.trainLabels = labels;
+    m->setup(setup);
+    QVERIFY(std::isfinite(runOnce(*m, *student, *teacher, 8).total.item<double>()));
+    auto single = create("crd", {});
+    setup.trainLabels = torch::zeros({30}, torch::kInt64);
+    QVERIFY(errorOf([&] { single->setup(setup); }).find("single class") != std::string::npos);
+}
+
 void TestMethods::ofd_marginEstimatedThenFrozen()
 {
     torch::manual_seed(4);
@@ -784,12 +821,38 @@ void TestMethods::ofd_marginEstimatedThenFrozen()
         auto s = student->forwardFeatures(x);
         m->compute(s, &t, torch::zeros({6}, torch::kInt64), kd::StepContext{}).total.backward();
     }
-    const auto all = torch::cat({seen[0], seen[1]}).to(torch::kFloat64);
-    const auto [sums, counts] = kd::negativeResponseStats(all);
+    // The margin is OFD's Gaussian E[x | x < 0] of each channel's mean and deviation over the
+    // first two batches only, written out here per channel with std::erfc.
+    const auto all = torch::cat({seen[0], seen[1]}).to(torch::kFloat64).transpose(0, 1).reshape({seen[0].size(1), -1});
     const auto margin = module->named_buffers()["pair0.margin"];
-    CHECK_CLOSE(margin, sums / counts.clamp_min(1.0), "margin from the first two batches only");
-    QVERIFY((margin <= 0).all().item<bool>());
-    QVERIFY((margin < 0).any().item<bool>());
+    for (std::int64_t c = 0; c < all.size(0); ++c) {
+        const double mu = all[c].mean().item<double>();
+        const double sd = all[c].std(/*unbiased=*/false).item<double>();
+        const double tail = 0.5 * std::erfc(mu / sd / std::sqrt(2.0));
+        const double want = tail > 0.001 ? mu - sd * std::exp(-0.5 * mu * mu / (sd * sd)) / std::sqrt(2 * M_PI) / tail
+                                         : -3.0 * sd;
+        CHECK_CLOSE(margin[c], want, "margin of a channel");
+    }
+    QVERIFY((margin < 0).all().item<bool>());
+}
+
+void TestMethods::ofd_gaussianMarginIsConditionalMean()
+{
+    // For Gaussian responses the margin is E[x | x < 0]: compare with the sample mean of the
+    // negative values of a large sample; far-positive channels fall back to −3σ.
+    torch::manual_seed(2);
+    const auto mean = torch::tensor({0.0, 0.5, -1.0, 10.0}, torch::kFloat64);
+    const auto sd = torch::tensor({1.0, 2.0, 0.5, 1.0}, torch::kFloat64);
+    const auto x = torch::randn({200000, 4}, torch::kFloat64) * sd + mean;
+    const auto margin = kd::ofdGaussianMargin(mean, sd);
+    CHECK_CLOSE(margin[0], -std::sqrt(2.0 / M_PI), "standard normal: -sqrt(2/pi)");
+    for (std::int64_t c = 0; c < 3; ++c) {
+        const auto col = x.select(1, c);
+        const double sample = col.masked_select(col < 0).mean().item<double>();
+        QVERIFY2(std::abs(margin[c].item<double>() - sample) < 0.01 * std::abs(sample),
+                 qPrintable(QString("channel %1: %2 vs sample %3").arg(c).arg(margin[c].item<double>()).arg(sample)));
+    }
+    CHECK_CLOSE(margin[3], -3.0, "Phi(-10) <= 0.001: -3 sigma");
 }
 
 void TestMethods::endToEnd_everyMethodTrains_data()

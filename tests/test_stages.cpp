@@ -758,6 +758,17 @@ void TestStages::ard_pgdIncreasesLossWithinEpsilon()
                     "ard total");
         CHECK_CLOSE(termOf(loss, "ce"), kd::crossEntropyLoss(s.logits(), y).item<double>(), "ard clean ce");
         QVERIFY(std::isfinite(termOf(loss, "kd").item<double>()));
+
+        // kl_reduction: "mean" (default, the authors' nn.KLDivLoss()) is batchmean / classes.
+        auto batchmean = create("ard", {{"alpha", 0.5}, {"temperature", 4.0}, {"steps", 3}, {"kl_reduction", "batchmean"}});
+        dynamic_cast<kd::StageAwareMethod &>(*batchmean).configureStage({{}, {}, true, mean, stddev, 10});
+        batchmean->setup(setup);
+        torch::manual_seed(11);
+        const double kdMean = termOf(method->compute(s, &t, y, ctx), "kd").item<double>();
+        torch::manual_seed(11);
+        const double kdBatch = termOf(batchmean->compute(s, &t, y, ctx), "kd").item<double>();
+        QVERIFY2(kdMean > 0, qPrintable(QString::number(kdMean)));
+        CHECK_CLOSE(torch::tensor(kdBatch), kdMean * 10.0, "ard batchmean = 10 classes x mean");
     }
     kd::TensorDataset test{x, y};
     const double robust = method->evaluateExtra("robust_acc", *model, test, torch::kCPU, 8);

@@ -80,8 +80,9 @@ namespace {
 
 /// Adversarially Robust Distillation (Goldblum et al., AAAI 2020; the authors' main.py):
 ///   x_adv = PGD on CE(student(x), y) from a random start in the ε-ball (student in train mode)
-///   loss  = α·T²·KL(p_t^T(x) ‖ p_s^T(x_adv)) + (1 − α)·CE(student(x), y)
-/// The teacher sees only clean images, so its cached logits serve. Logs "robust_acc" (PGD on
+///   loss  = α·T²·KL(p_t^T(x) ‖ p_s^T(x_adv)) / C + (1 − α)·CE(student(x), y)
+/// (KL summed over classes and averaged over the batch, then divided by the C classes: the
+/// authors' nn.KLDivLoss() mean; kl_reduction = batchmean drops the 1/C.) The teacher sees only clean images, so its cached logits serve. Logs "robust_acc" (PGD on
 /// the test set, eval mode) beside the clean accuracy at every epoch.
 class ArdMethod : public DistillationMethod, public StageAwareMethod {
 public:
@@ -93,6 +94,7 @@ public:
         , m_steps(p.at("steps").get<int>())
         , m_randomStart(p.at("random_start").get<bool>())
         , m_evalLimit(p.at("robust_eval_limit").get<std::int64_t>())
+        , m_meanOverClasses(p.at("kl_reduction").get<std::string>() == "mean")
     {
     }
     void configureStage(const StageInfo &info) override
@@ -112,7 +114,9 @@ public:
         const auto ce = crossEntropyLoss(s.logits(), labels);
         const auto adv = pgdAttack(*ctx.student, ctx.inputs, labels, optionsOn(ctx.inputs.device()));
         const auto advLogits = ctx.student->forwardFeatures(adv).logits();
-        const auto kd = hintonKdLoss(advLogits, t->logits(), m_temperature);
+        auto kd = hintonKdLoss(advLogits, t->logits(), m_temperature);
+        if (m_meanOverClasses) // the authors' nn.KLDivLoss(): mean over batch x classes
+            kd = kd / double(advLogits.size(1));
         return {m_alpha * kd + (1.0 - m_alpha) * ce, {{"ce", ce}, {"kd", kd}}};
     }
 
@@ -143,6 +147,7 @@ private:
     int m_steps;
     bool m_randomStart;
     std::int64_t m_evalLimit;
+    bool m_meanOverClasses = true;
     std::vector<float> m_mean, m_std;
     PgdOptions m_options;
 };
@@ -162,7 +167,10 @@ void registerArdMethod(MethodRegistry &registry)
         ParamSpec::integer("steps", 10, 0, 1000, "PGD iterations for training and for robust accuracy"),
         ParamSpec::boolean("random_start", true, "start PGD from a uniform point in the epsilon-ball"),
         ParamSpec::integer("robust_eval_limit", 1000, 0, 1000000000,
-                           "robust accuracy is measured on the first N test images each epoch (0: all)")};
+                           "robust accuracy is measured on the first N test images each epoch (0: all)"),
+        ParamSpec::choice("kl_reduction", "mean", {"mean", "batchmean"},
+                          "mean: the KL is averaged over batch x classes, as the authors' nn.KLDivLoss() (their T "
+                          "and alpha assume it); batchmean: over the batch only, C times larger, as kd")};
     registry.add("ard", {"Adversarially Robust Distillation (Goldblum et al. 2020): KD from the teacher's clean "
                          "outputs to the student's PGD examples; logs robust_acc",
                          true, std::move(params),

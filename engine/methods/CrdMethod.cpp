@@ -5,6 +5,7 @@
 #include "methods/FeatureLosses.h"
 
 #include <cmath>
+#include <optional>
 
 namespace kd {
 
@@ -37,7 +38,8 @@ torch::Tensor l2Normalize(const torch::Tensor &x)
 
 /// Contrastive representation distillation (Tian et al., ICLR 2020): β·(NCE_s + NCE_t), where
 /// each anchor's positive is the other model's bank row of the same image and K negatives
-/// are bank rows of other images drawn uniformly.
+/// are bank rows of images of other classes (RepDistiller's "exact" mode), drawn uniformly;
+/// without training labels (proxy data), of any other image.
 class CrdMethod : public FeatureKdMethod {
 public:
     explicit CrdMethod(const nlohmann::json &p)
@@ -66,6 +68,16 @@ protected:
         };
         m_nData = setup.trainSize;
         m_kUsed = std::min<std::int64_t>(m_k, m_nData - 1);
+        m_byClass.reset();
+        if (setup.trainLabels.defined() && setup.trainLabels.numel() == m_nData) {
+            m_byClass = CrdClassIndex::build(setup.trainLabels);
+            m_trainLabels = setup.trainLabels.to(torch::kCPU, torch::kInt64);
+            const auto others = m_byClass->minOtherClassImages();
+            if (others < 1)
+                throw Error("method \"crd\" draws its negatives from other classes, but the training set has images "
+                            "of a single class; use a dataset with at least two classes");
+            m_kUsed = std::min<std::int64_t>(m_k, others);
+        }
         m_state = module().register_module(
             "crd", CrdState(numel(m_pairs[0].studentShape), numel(m_pairs[0].teacherShape), m_dim, m_nData));
     }
@@ -85,10 +97,16 @@ protected:
 
         const auto embS = l2Normalize(m_state->embedStudent->forward(fs.reshape({n, -1})));
         const auto embT = l2Normalize(m_state->embedTeacher->forward(ft.reshape({n, -1})));
-        // Column 0: the anchor's own row; then K rows of other images, uniform (shifting
-        // draws from [0, n−1) past the anchor skips it).
-        auto neg = torch::randint(0, m_nData - 1, {n, m_kUsed}, torch::TensorOptions().dtype(torch::kInt64)).to(device);
-        neg = neg + (neg >= anchors.unsqueeze(1)).to(torch::kInt64);
+        // Column 0: the anchor's own row; then K rows of images of other classes (or, without
+        // labels, of other images: shifting draws from [0, n−1) past the anchor skips it).
+        torch::Tensor neg;
+        if (m_byClass) {
+            neg = crdOtherClassNegatives(*m_byClass, m_trainLabels.index_select(0, anchors.to(torch::kCPU)), m_kUsed)
+                      .to(device);
+        } else {
+            neg = torch::randint(0, m_nData - 1, {n, m_kUsed}, torch::TensorOptions().dtype(torch::kInt64)).to(device);
+            neg = neg + (neg >= anchors.unsqueeze(1)).to(torch::kInt64);
+        }
         const auto idx = torch::cat({anchors.unsqueeze(1), neg}, 1);
 
         auto z = m_state->z.to(torch::kCPU);
@@ -109,6 +127,8 @@ private:
     std::int64_t m_k;
     double m_t, m_momentum;
     std::int64_t m_nData = 0, m_kUsed = 0;
+    std::optional<CrdClassIndex> m_byClass;
+    torch::Tensor m_trainLabels;
     CrdState m_state{nullptr};
 };
 

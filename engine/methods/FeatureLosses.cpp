@@ -203,6 +203,40 @@ CrdScores crdScores(const torch::Tensor &embStudent, const torch::Tensor &embTea
     return out;
 }
 
+CrdClassIndex CrdClassIndex::build(const torch::Tensor &labels)
+{
+    const auto l = labels.to(torch::kCPU, torch::kInt64).flatten();
+    const auto classes = l.numel() ? l.max().item<std::int64_t>() + 1 : 0;
+    CrdClassIndex idx;
+    idx.byClass = std::get<1>(l.sort(/*stable=*/true, 0, false));
+    idx.classCount = torch::bincount(l, {}, classes).to(torch::kInt64);
+    idx.classStart = idx.classCount.cumsum(0) - idx.classCount;
+    return idx;
+}
+
+std::int64_t CrdClassIndex::minOtherClassImages() const
+{
+    const auto n = byClass.numel();
+    const auto present = classCount.gt(0);
+    if (!present.any().item<bool>())
+        return 0;
+    return n - classCount.masked_select(present).max().item<std::int64_t>();
+}
+
+torch::Tensor crdOtherClassNegatives(const CrdClassIndex &index, const torch::Tensor &anchorLabels, std::int64_t k)
+{
+    torch::NoGradGuard noGrad;
+    const auto c = anchorLabels.to(torch::kCPU, torch::kInt64).flatten();
+    const auto start = index.classStart.index_select(0, c).unsqueeze(1);
+    const auto count = index.classCount.index_select(0, c).unsqueeze(1);
+    const auto others = index.byClass.numel() - count; // images of the other classes, per anchor
+    // r uniform in [0, others); skipping the anchor's class range maps it onto those images.
+    auto r = (torch::rand({c.numel(), k}, torch::kFloat64) * others.to(torch::kFloat64)).floor().to(torch::kInt64);
+    r = torch::minimum(r, others - 1);
+    const auto j = r + (r >= start).to(torch::kInt64) * count;
+    return index.byClass.index_select(0, j.flatten()).reshape({c.numel(), k}).to(anchorLabels.device());
+}
+
 torch::Tensor crdUpdatedRows(const torch::Tensor &memory, const torch::Tensor &emb, const torch::Tensor &indices,
                              double momentum)
 {
@@ -220,6 +254,24 @@ torch::Tensor ofdLoss(const torch::Tensor &student, const torch::Tensor &teacher
     const auto target = torch::max(teacher, perChannel(margin.to(teacher.dtype()), teacher));
     const auto mask = (student > target).logical_or(target > 0).to(student.dtype());
     return ((student - target).pow(2) * mask).sum();
+}
+
+ChannelMoments channelMoments(const torch::Tensor &f)
+{
+    torch::NoGradGuard noGrad;
+    const auto x = f.detach().to(torch::kFloat64).transpose(0, 1).reshape({f.size(1), -1});
+    return {x.sum(1), x.pow(2).sum(1), torch::full({f.size(1)}, double(x.size(1)), x.options())};
+}
+
+torch::Tensor ofdGaussianMargin(const torch::Tensor &mean, const torch::Tensor &stddev)
+{
+    torch::NoGradGuard noGrad;
+    const auto s = stddev.clamp_min(1e-12);
+    const auto z = mean / s;
+    const auto tail = 0.5 * torch::erfc(z / std::sqrt(2.0));              // Φ(−μ/σ)
+    const auto pdf = torch::exp(-0.5 * z * z) / std::sqrt(2.0 * M_PI);     // φ(μ/σ)
+    const auto inner = mean - s * pdf / tail.clamp_min(1e-300);
+    return torch::where(tail > 0.001, inner, -3.0 * s);
 }
 
 std::pair<torch::Tensor, torch::Tensor> negativeResponseStats(const torch::Tensor &f)

@@ -67,6 +67,21 @@ CrdScores crdScores(const torch::Tensor &embStudent, const torch::Tensor &embTea
                     const torch::Tensor &memStudent, const torch::Tensor &memTeacher,
                     const torch::Tensor &idx, double temperature, double zStudent, double zTeacher,
                     std::int64_t nData);
+/// Negatives of CRD's contrast drawn from other classes, as RepDistiller's "exact" sampling:
+/// `byClass` lists the training indices grouped by class, `classStart[c]`/`classCount[c]` are
+/// class c's range in it. For each anchor label c, `k` indices are drawn uniformly from the
+/// images of the other classes. Returns [N, k] int64 on `labels`' device.
+struct CrdClassIndex {
+    torch::Tensor byClass;    ///< [nData] int64
+    torch::Tensor classStart; ///< [C] int64
+    torch::Tensor classCount; ///< [C] int64
+    /// Groups `labels` (int64, one per training image); classes are 0..max(labels).
+    static CrdClassIndex build(const torch::Tensor &labels);
+    /// Images not of the sparsest-excluded class: min over classes present of nData − count.
+    std::int64_t minOtherClassImages() const;
+};
+torch::Tensor crdOtherClassNegatives(const CrdClassIndex &index, const torch::Tensor &anchorLabels, std::int64_t k);
+
 /// The momentum update of CRD's banks: rows `indices` become
 /// normalise(momentum·memory[indices] + (1 − momentum)·emb). Returns the new rows.
 torch::Tensor crdUpdatedRows(const torch::Tensor &memory, const torch::Tensor &emb,
@@ -80,5 +95,17 @@ torch::Tensor ofdLoss(const torch::Tensor &student, const torch::Tensor &teacher
 /// Sum and count of the negative values per channel (dim 1) of a feature: the statistics of
 /// OFD's empirical margin E[x | x < 0]. Returns {sums, counts}, both [C] float64.
 std::pair<torch::Tensor, torch::Tensor> negativeResponseStats(const torch::Tensor &f);
+
+/// Per-channel (dim 1) sum, sum of squares and count of a feature's values, float64 [C] each:
+/// the running statistics of OFD's Gaussian margin.
+struct ChannelMoments {
+    torch::Tensor sum, sumSquares, count;
+};
+ChannelMoments channelMoments(const torch::Tensor &f);
+
+/// OFD's margin (Heo et al. 2019, the authors' get_margin_from_BN) from a channel's mean μ and
+/// standard deviation σ, assuming the pre-ReLU response is Gaussian:
+/// m = μ − σ·φ(μ/σ)/Φ(−μ/σ) = E[x | x < 0], or −3σ where Φ(−μ/σ) ≤ 0.001. Inputs [C] float64.
+torch::Tensor ofdGaussianMargin(const torch::Tensor &mean, const torch::Tensor &stddev);
 
 } // namespace kd

@@ -17,24 +17,25 @@ public:
     OfdPairImpl(std::int64_t studentChannels, std::int64_t teacherChannels, bool spatial)
     {
         connector = register_module("connector", Connector(studentChannels, teacherChannels, spatial));
-        negSum = register_buffer("neg_sum", torch::zeros({teacherChannels}, torch::kFloat64));
-        negCount = register_buffer("neg_count", torch::zeros({teacherChannels}, torch::kFloat64));
+        statSum = register_buffer("stat_sum", torch::zeros({teacherChannels}, torch::kFloat64));
+        statSquares = register_buffer("stat_sum_squares", torch::zeros({teacherChannels}, torch::kFloat64));
+        statCount = register_buffer("stat_count", torch::zeros({teacherChannels}, torch::kFloat64));
         margin = register_buffer("margin", torch::zeros({teacherChannels}, torch::kFloat64));
     }
     Connector connector{nullptr};
-    torch::Tensor negSum, negCount, margin;
+    torch::Tensor statSum, statSquares, statCount, margin;
 };
 TORCH_MODULE(OfdPair);
 
 /// A comprehensive overhaul of feature distillation (Heo et al., ICCV 2019): the student's
 /// pre-ReLU features, through a 1×1 conv + BN connector, are pulled towards the teacher's
 /// pre-ReLU features with the partial L2 distance, where negative teacher responses are
-/// replaced by the per-channel margin m_c = E[x_c | x_c < 0]:
+/// replaced by the per-channel margin m_c = E[x_c | x_c < 0] of a Gaussian response:
 ///   β·Σ_i ofd(connector_i(s_i), t_i, m_i) / 2^(N−1−i) / batch.
-/// Approximation: the paper derives m_c from the teacher's BatchNorm (γ, β) assuming a
-/// Gaussian; the engine does not expose BN layers, so m_c is the empirical mean of the
-/// negative teacher responses over the first `margin_batches` training batches (the running
-/// estimate is used during those batches, then it is frozen).
+/// The paper takes the Gaussian's mean and deviation from the teacher's BatchNorm (β, γ);
+/// the engine measures them on the teacher's raw pre-ReLU features over the first
+/// `margin_batches` training batches (for a BN output the same quantities), applies the same
+/// formula (ofdGaussianMargin) and then freezes the margin.
 class OfdMethod : public FeatureKdMethod {
 public:
     explicit OfdMethod(const nlohmann::json &p)
@@ -64,15 +65,20 @@ protected:
         const auto n = double(s.logits().size(0));
         const auto count = m_pairs.size();
         for (std::size_t i = 0; i < count; ++i) {
-            const auto [fs, ft] = poolToCommonSize(s.get(m_pairs[i].student), t.get(m_pairs[i].teacher));
             auto &st = *m_state[i];
             if (estimating) {
+                // Statistics of the raw teacher map, before any pooling to the student's size.
                 torch::NoGradGuard noGrad;
-                const auto [sums, counts] = negativeResponseStats(ft);
-                st.negSum.add_(sums.to(st.negSum.device()));
-                st.negCount.add_(counts.to(st.negCount.device()));
-                st.margin.copy_(st.negSum / st.negCount.clamp_min(1.0));
+                const auto mo = channelMoments(t.get(m_pairs[i].teacher));
+                st.statSum.add_(mo.sum.to(st.statSum.device()));
+                st.statSquares.add_(mo.sumSquares.to(st.statSum.device()));
+                st.statCount.add_(mo.count.to(st.statSum.device()));
+                const auto cnt = st.statCount.clamp_min(1.0);
+                const auto mean = st.statSum / cnt;
+                const auto var = (st.statSquares / cnt - mean * mean).clamp_min(0.0);
+                st.margin.copy_(ofdGaussianMargin(mean, var.sqrt()));
             }
+            const auto [fs, ft] = poolToCommonSize(s.get(m_pairs[i].student), t.get(m_pairs[i].teacher));
             const auto l = ofdLoss(st.connector->forward(fs), ft, st.margin)
                 / std::pow(2.0, double(count - 1 - i)) / n;
             sum = sum.defined() ? sum + l : l;
@@ -104,8 +110,9 @@ void registerOfdMethod(MethodRegistry &registry)
                                                 "weight of the distillation loss, which is summed over elements and "
                                                 "averaged over the batch (OFD on CIFAR: 1e-3)"),
                               ParamSpec::integer("margin_batches", 10, 1, 1000000,
-                                                 "training batches over which the per-channel teacher margin "
-                                                 "E[x | x < 0] is estimated before it is frozen")}),
+                                                 "training batches over which each teacher channel's mean and deviation "
+                                                 "are measured for its margin E[x | x < 0] (Gaussian, as OFD) before "
+                                                 "it is frozen")}),
          [](const nlohmann::json &p) { return std::make_unique<OfdMethod>(p); }});
 }
 

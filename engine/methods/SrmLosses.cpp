@@ -2,6 +2,7 @@
 
 #include "Error.h"
 
+#include <cmath>
 #include <sstream>
 
 namespace kd {
@@ -25,7 +26,8 @@ torch::Tensor unitRows(const torch::Tensor &x)
 /// Σ_m y log y − y·logp per row: KL(y ‖ p) given log p, with 0·log 0 = 0.
 torch::Tensor klRows(const torch::Tensor &y, const torch::Tensor &logp)
 {
-    return (torch::xlogy(y, y) - y * logp).sum(1);
+    // Where y = 0 the term is 0 whatever logp is (-inf included): 0·(−inf) must not become NaN.
+    return (torch::xlogy(y, y) - torch::where(y > 0, y * logp, torch::zeros_like(logp))).sum(1);
 }
 
 } // namespace
@@ -80,11 +82,14 @@ torch::Tensor srmPixelLoss(const torch::Tensor &logits, const torch::Tensor &lab
 
 torch::Tensor srmImageLoss(const torch::Tensor &logits, const torch::Tensor &imageLabels, std::int64_t positions)
 {
-    const auto q = torch::softmax(logits, 1).reshape({-1, positions, logits.size(1)}).mean(1);
-    if (q.sizes() != imageLabels.sizes())
-        throw Error("SRM image loss: predicted histograms " + shapeOf(q) + " and labels " + shapeOf(imageLabels)
+    // log of the mean atom distribution over positions, computed in log space so that a
+    // small temperature (underflowing softmax) cannot give log(0).
+    const auto logQ = torch::logsumexp(torch::log_softmax(logits, 1).reshape({-1, positions, logits.size(1)}), 1)
+        - std::log(double(positions));
+    if (logQ.sizes() != imageLabels.sizes())
+        throw Error("SRM image loss: predicted histograms " + shapeOf(logQ) + " and labels " + shapeOf(imageLabels)
                     + " differ");
-    return klRows(imageLabels.to(logits.dtype()), q.log()).mean();
+    return klRows(imageLabels.to(logits.dtype()), logQ).mean();
 }
 
 SrmDictionaryStep srmDictionaryStep(const torch::Tensor &dictionary, const torch::Tensor &usage,
