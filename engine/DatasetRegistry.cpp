@@ -57,6 +57,9 @@ static std::string probeIdx(const std::string &path)
     return found >= 4 ? std::string() : "fewer than four IDX files in " + path;
 }
 
+// Defaults of the loaders whose image size and channels are options.
+constexpr int kFolderSize = 32, kFolderChannels = 3, kSyntheticSize = 28, kSyntheticChannels = 1;
+
 static DatasetEntry idxEntry(std::string description, std::vector<std::string> paths, int classes,
                              std::vector<std::string> names)
 {
@@ -68,6 +71,9 @@ static DatasetEntry idxEntry(std::string description, std::vector<std::string> p
         return std::make_shared<RawDataset>(loadIdxDirectory(path, classes, names));
     };
     e.probe = probeIdx;
+    e.expectedShape = [classes](const DatasetOptions &) {
+        return ExpectedShape{{1, 28, 28}, classes > 0 ? classes : 10, classes > 0};
+    };
     return e;
 }
 
@@ -87,6 +93,9 @@ static DatasetEntry cifarEntry(bool hundred)
     };
     e.probe = [hundred](const std::string &path) -> std::string {
         return findCifarFolder(path, hundred).empty() ? "no CIFAR binary files in " + path : "";
+    };
+    e.expectedShape = [hundred](const DatasetOptions &o) {
+        return ExpectedShape{{3, 32, 32}, hundred ? (o.labels == "coarse" ? 20 : 100) : 10, true};
     };
     return e;
 }
@@ -113,10 +122,15 @@ void registerBuiltinDatasets(DatasetRegistry &registry)
                          "test_split), any format OpenCV reads, resized to image_size (set dataset.path)";
     folder.format = "image-folder";
     folder.load = [](const std::string &path, const DatasetOptions &o, std::uint64_t seed) {
-        return std::make_shared<RawDataset>(loadImageFolder(path, o.imageSize > 0 ? o.imageSize : 32,
-                                                            o.channels > 0 ? o.channels : 3, o.testSplit, seed));
+        return std::make_shared<RawDataset>(loadImageFolder(path, o.imageSize > 0 ? o.imageSize : kFolderSize,
+                                                            o.channels > 0 ? o.channels : kFolderChannels,
+                                                            o.testSplit, seed));
     };
     folder.probe = probeImageFolder;
+    folder.expectedShape = [](const DatasetOptions &o) {
+        const std::int64_t size = o.imageSize > 0 ? o.imageSize : kFolderSize;
+        return ExpectedShape{{o.channels > 0 ? o.channels : kFolderChannels, size, size}, 10, false};
+    };
     registry.add("image-folder", folder);
 
     DatasetEntry synth;
@@ -124,11 +138,15 @@ void registerBuiltinDatasets(DatasetRegistry &registry)
                         "images (image_size, channels); for smoke tests";
     synth.format = "synthetic";
     synth.load = [](const std::string &, const DatasetOptions &o, std::uint64_t seed) {
-        const std::int64_t size = o.imageSize > 0 ? o.imageSize : 28;
-        const std::int64_t c = o.channels > 0 ? o.channels : 1;
+        const std::int64_t size = o.imageSize > 0 ? o.imageSize : kSyntheticSize;
+        const std::int64_t c = o.channels > 0 ? o.channels : kSyntheticChannels;
         return std::make_shared<RawDataset>(makeSyntheticDataset({c, size, size}, 10, 2000, 500, seed));
     };
     synth.probe = [](const std::string &) { return std::string(); };
+    synth.expectedShape = [](const DatasetOptions &o) {
+        const std::int64_t size = o.imageSize > 0 ? o.imageSize : kSyntheticSize;
+        return ExpectedShape{{o.channels > 0 ? o.channels : kSyntheticChannels, size, size}, 10, true};
+    };
     registry.add("synthetic", synth);
 }
 

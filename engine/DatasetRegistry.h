@@ -1,5 +1,6 @@
 #pragma once
 
+#include "InputShape.h"
 #include "Registry.h"
 
 #include <cstdint>
@@ -14,6 +15,14 @@ struct RawDataset;
 struct DataBundle;
 struct DatasetOptions;
 
+/// What one example of a dataset will look like, known before any file is read (for
+/// parameter counts and feature shapes in editors).
+struct ExpectedShape {
+    InputShape input;
+    int numClasses = 10;
+    bool classesKnown = true; ///< false: the files decide (image folders, generic IDX)
+};
+
 /// A dataset known by name: where its files may live and how to read them.
 struct DatasetEntry {
     std::string description;
@@ -27,6 +36,9 @@ struct DatasetEntry {
     /// Checks, without reading everything, whether the files are at `path`; returns an empty
     /// string when they are, otherwise what is missing.
     std::function<std::string(const std::string &path)> probe;
+    /// The shape and classes `load` produces for these options (numClasses is a guess
+    /// when classesKnown is false).
+    std::function<ExpectedShape(const DatasetOptions &options)> expectedShape;
 
     /// The first default folder that probes fine; empty when none does.
     std::string locate() const;

@@ -423,6 +423,15 @@ void TestDatasets::cifar10_throughRegistry()
     const auto b = kd::loadDataset(registry, o, 1);
     QCOMPARE(b->shape.toString(), std::string("3x32x32"));
     QCOMPARE(b->numClasses, 10);
+    // What editors are told before loading is what loading gives.
+    const auto expected10 = registry.get("cifar10").expectedShape(o);
+    QCOMPARE(expected10.input.toString(), b->shape.toString());
+    QCOMPARE(expected10.numClasses, b->numClasses);
+    QVERIFY(expected10.classesKnown);
+    kd::DatasetOptions coarse;
+    coarse.labels = "coarse";
+    QCOMPARE(registry.get("cifar100").expectedShape(coarse).numClasses, 20);
+    QCOMPARE(registry.get("cifar100").expectedShape(kd::DatasetOptions{}).numClasses, 100);
     QCOMPARE(b->classNames, kCifar10Names);
     QCOMPARE(b->train.images.sizes().vec(), (std::vector<std::int64_t>{10, 3, 32, 32}));
     QCOMPARE(b->test.images.sizes().vec(), (std::vector<std::int64_t>{3, 3, 32, 32}));
@@ -798,6 +807,8 @@ void TestDatasets::imageFolder_throughRegistry()
     const auto b = kd::loadDataset(registry, o, 3);
     QCOMPARE(b->shape.toString(), std::string("1x5x5"));
     QCOMPARE(b->numClasses, 2);
+    QCOMPARE(registry.get("image-folder").expectedShape(o).input.toString(), std::string("1x5x5"));
+    QVERIFY(!registry.get("image-folder").expectedShape(o).classesKnown); // the folders decide
     QCOMPARE(b->classNames, (std::vector<std::string>{"x", "y"}));
     QCOMPARE(b->train.size(), 8);
     QCOMPARE(b->test.size(), 4);
@@ -805,6 +816,7 @@ void TestDatasets::imageFolder_throughRegistry()
     o.imageSize = 0;
     o.channels = 0;
     QCOMPARE(kd::loadDataset(registry, o, 3)->shape.toString(), std::string("3x32x32"));
+    QCOMPARE(registry.get("image-folder").expectedShape(o).input.toString(), std::string("3x32x32"));
 }
 
 void TestDatasets::imageFolder_rejectsBadFolders_data()
@@ -938,6 +950,7 @@ void TestDatasets::synthetic_throughRegistry()
     const auto b = kd::loadDataset(registry, o, 9);
     QCOMPARE(b->shape.toString(), std::string("3x12x12"));
     QCOMPARE(b->numClasses, 10);
+    QCOMPARE(registry.get("synthetic").expectedShape(o).input.toString(), std::string("3x12x12"));
     QCOMPARE(b->train.size(), 300);
     QCOMPARE(b->test.size(), 100);
     QVERIFY(torch::equal(b->train.images, kd::loadDataset(registry, o, 9)->train.images));
@@ -947,6 +960,10 @@ void TestDatasets::synthetic_throughRegistry()
     defaults.name = "synthetic";
     const auto d = kd::loadDataset(registry, defaults, 1);
     QCOMPARE(d->shape.toString(), std::string("1x28x28"));
+    QCOMPARE(registry.get("synthetic").expectedShape(defaults).input.toString(), std::string("1x28x28"));
+    QCOMPARE(registry.get("fashion-mnist").expectedShape(defaults).input.toString(), std::string("1x28x28"));
+    QCOMPARE(registry.get("fashion-mnist").expectedShape(defaults).numClasses, 10);
+    QVERIFY(!registry.get("idx").expectedShape(defaults).classesKnown);
     QCOMPARE(d->train.size(), 2000);
     QCOMPARE(d->test.size(), 500);
 }

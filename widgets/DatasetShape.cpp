@@ -7,21 +7,13 @@ DatasetShape datasetShape(const kd::DatasetRegistry &registry, const kd::Dataset
     DatasetShape s;
     if (!registry.contains(o.name))
         return s;
-    const std::string &format = registry.get(o.name).format;
-    if (format == "cifar") {
-        s.input = {3, 32, 32};
-        s.numClasses = o.name == "cifar100" ? (o.labels == "coarse" ? 20 : 100) : 10;
-    } else if (format == "image-folder") {
-        const int size = o.imageSize > 0 ? o.imageSize : 32;
-        s.input = {o.channels > 0 ? o.channels : 3, size, size};
-        s.classesKnown = false;
-    } else if (format == "synthetic") {
-        const int size = o.imageSize > 0 ? o.imageSize : 28;
-        s.input = {o.channels > 0 ? o.channels : 1, size, size};
-    } else { // idx
-        s.input = {1, 28, 28};
-        s.classesKnown = o.name != "idx";
-    }
+    const auto &entry = registry.get(o.name);
+    if (!entry.expectedShape)
+        return s;
+    const kd::ExpectedShape e = entry.expectedShape(o);
+    s.input = e.input;
+    s.numClasses = e.numClasses;
+    s.classesKnown = e.classesKnown;
     return s;
 }
 

@@ -13,10 +13,8 @@ struct DatasetShape {
     bool classesKnown = true; ///< false: folder or generic IDX data, whose classes come from the files
 };
 
-/// The dataset's input shape and class count as the engine will load it. DatasetEntry
-/// does not publish these, so this mirrors the loaders by format: IDX 1x28x28, CIFAR
-/// 3x32x32 (CIFAR-100: 100 fine or 20 coarse classes), image folders and synthetic data
-/// from dataset.image_size and dataset.channels with the loaders' defaults.
+/// The dataset's input shape and class count as the engine will load it (the registry
+/// entry's expectedShape); defaults for an unknown name.
 DatasetShape datasetShape(const kd::DatasetRegistry &registry, const kd::DatasetOptions &options);
 
 } // namespace kd::ui
