@@ -10,9 +10,12 @@ Framework: loss/factor_transfer.py, loss/reconstruction.py):
 - SRM (Tran, Gabbouj & Iosifidis 2021): top-k sparse codes over a dictionary, pixel labels
   (1/k on the active atoms), image labels (their mean over an image), KL losses; the online
   spherical k-means dictionary step is the engine's own (see docs/METHODS.md).
-- LONDON (Shang et al., ICCV 2021): transmitting matrices from features (Gram, or a ridge
-  least-squares map), power iteration for the spectral norm (also checked against an SVD),
-  log-distance of the Lipschitz estimates.
+- LONDON (Shang et al., ICCV 2021): the authors' code (42Shawn/LONDON,
+  CIFAR-100/distiller_london.py, restated below) — per-image FSP transmitting matrices,
+  `top_eigenvalue` by power iteration on TM·TMᵀ, the weighted MSE of the top singular values,
+  the whole method with and without the OFD connectors; and the engine's own variants:
+  batch transmitting matrices (Gram, or a ridge least-squares map), power iteration with kept
+  vectors (also checked against an SVD), log-distance of the Lipschitz estimates.
 - IE-KD (Huang et al., CVPR 2021): NormLoss / CosLoss / RecLoss.
 - LMA (Xu et al., AAAI 2020): f(x) = k0 x + sum_i (k_i - k_{i-1}) relu(x - b_i) with
   b_i = mean + std * ndtri(i / K).
@@ -278,12 +281,14 @@ def power_iteration(m, u, v, iterations):
     return u.dot(m @ v), u, v
 
 
-def lipschitz_loss(student, teacher, product):
+def lipschitz_loss(student, teacher, distance):
+    """The engine's log-distance variants; each sigma is a scalar or one per image."""
     ls = [s.clamp(min=1e-12).log() for s in student]
     lt = [t.detach().clamp(min=1e-12).log() for t in teacher]
-    if product:
-        return (sum(ls) - sum(lt)).pow(2)
-    return sum((a - b).pow(2) for a, b in zip(ls, lt)) / len(ls)
+    if distance == "product":
+        return (sum(ls) - sum(lt)).pow(2).mean()
+    assert distance == "per_stage"
+    return sum((a - b).pow(2).mean() for a, b in zip(ls, lt)) / len(ls)
 
 
 def london_cases():
@@ -311,13 +316,18 @@ def london_cases():
         out["power"].append({"name": name, "matrix": enc(m), "u": enc(u), "v": enc(v), "iterations": iterations,
                              "sigma": sigma.item(), "u_out": enc(u2), "v_out": enc(v2), "grad_matrix": enc(mg.grad),
                              "svd_sigma": torch.linalg.svdvals(m)[0].item()})
-    for name, s, t in [("three", [1.7, 0.4, 2.2], [2.5, 0.9, 1.1]), ("one", [0.3], [0.8])]:
-        for product in (True, False):
+    for name, s, t in [("three", [1.7, 0.4, 2.2], [2.5, 0.9, 1.1]), ("one", [0.3], [0.8]),
+                       ("per_image", [[1.7, 0.4, 2.2, 0.8], [0.6, 1.3, 0.2, 2.9]],
+                        [[2.5, 0.9, 1.1, 0.7], [0.5, 0.3, 1.8, 2.0]])]:
+        for distance in ("product", "per_stage", "mse"):
             sv = torch.tensor(s, requires_grad=True)
             tv = torch.tensor(t)
-            loss = lipschitz_loss(list(sv), list(tv), product)
+            if distance == "mse":
+                loss = london_official_mse(list(sv), list(tv))
+            else:
+                loss = lipschitz_loss(list(sv), list(tv), distance)
             loss.backward()
-            out["lipschitz"].append({"name": name + ("_product" if product else "_per_stage"), "product": product,
+            out["lipschitz"].append({"name": name + "_" + distance, "distance": distance,
                                      "student": s, "teacher": t, "loss": loss.item(), "grad_student": sv.grad.tolist()})
     return out
 
@@ -337,7 +347,7 @@ def london_method_case():
     b = s2.clone().requires_grad_(True)
     sigma_s, us2, vs2 = power_iteration(transmitting_matrix(a, b, "gram"), us, vs, iterations)
     sigma_t, ut2, vt2 = power_iteration(transmitting_matrix(t1, t2, "gram"), ut, vt, iterations)
-    lip = lipschitz_loss([sigma_s], [sigma_t], True)
+    lip = lipschitz_loss([sigma_s], [sigma_t], "product")
     ce = F.cross_entropy(logits, y)
     total = ce + weight * lip
     total.backward()
@@ -348,6 +358,171 @@ def london_method_case():
                          "sigma_s": sigma_s.item(), "sigma_t": sigma_t.item(),
                          "power_s0.u": enc(us2), "power_s0.v": enc(vs2), "power_t0.u": enc(ut2),
                          "power_t0.v": enc(vt2), "grad_s1": enc(a.grad), "grad_s2": enc(b.grad)}}
+
+
+# The authors' code, restated (42Shawn/LONDON, CIFAR-100/distiller_london.py, Distiller):
+# transmitting_matrix, top_eigenvalue (with the start vector given instead of torch.rand, so
+# that the values are reproducible) and the loss of forward(). These cases draw from their own
+# generator so that adding them left every other value in the file unchanged.
+
+LGEN = torch.Generator().manual_seed(20211011)  # ICCV 2021
+
+
+def lrand(*shape, lo=0.0, hi=1.0):
+    return rounded(torch.rand(*shape, generator=LGEN) * (hi - lo) + lo)
+
+
+def lrandn(*shape, scale=1.0):
+    return rounded(torch.randn(*shape, generator=LGEN) * scale)
+
+
+def london_official_tm(fm1, fm2):
+    if fm1.size(2) > fm2.size(2):
+        fm1 = F.adaptive_avg_pool2d(fm1, (fm2.size(2), fm2.size(3)))
+    fm1 = fm1.view(fm1.size(0), fm1.size(1), -1)
+    fm2 = fm2.view(fm2.size(0), fm2.size(1), -1).transpose(1, 2)
+    return torch.bmm(fm1, fm2) / fm1.size(2)
+
+
+def london_official_top(K, start, n_power_iterations):
+    v = start.unsqueeze(2)
+    for _ in range(n_power_iterations):
+        m = torch.bmm(K, v)
+        n = torch.norm(m, dim=1).unsqueeze(1)
+        v = m / n
+    return torch.sqrt(n / torch.norm(v, dim=1).unsqueeze(1))  # [N, 1, 1]
+
+
+def london_official_sigma(tm, start, iterations):
+    return london_official_top(torch.bmm(tm, tm.transpose(2, 1)), start, iterations).flatten()
+
+
+def london_official_mse(sigma_s, sigma_t):
+    """forward()'s loss_london given the top singular values of the P = feat_num - 1 transitions."""
+    feat_num = len(sigma_s) + 1
+    loss = 0
+    for i in range(feat_num - 1):
+        loss = loss + F.mse_loss(sigma_s[i], sigma_t[i]) / 2 ** (feat_num - i - 1)
+    return loss
+
+
+def gaussian_margin(t):
+    """OFD's get_margin_from_BN with the channel's measured mean and (population) deviation:
+    E[x | x < 0] of a Gaussian, or -3 sigma where Phi(-mu/sigma) <= 0.001."""
+    x = t.transpose(0, 1).reshape(t.size(1), -1)
+    out = []
+    for mu, sd in zip(x.mean(1).tolist(), x.std(1, unbiased=False).tolist()):
+        tail = 0.5 * math.erfc(mu / sd / math.sqrt(2))
+        out.append(mu - sd * math.exp(-0.5 * (mu / sd) ** 2) / math.sqrt(2 * math.pi) / tail
+                   if tail > 0.001 else -3 * sd)
+    return torch.tensor(out, dtype=torch.float64)
+
+
+def london_official_distillation_loss(source, target, margin):
+    """OFD's partial L2 (distillation_loss of the same file), margin per channel."""
+    target = torch.max(target, margin.view(1, -1, 1, 1))
+    loss = F.mse_loss(source, target, reduction="none")
+    loss = loss * ((source > target) | (target > 0)).double()
+    return loss.sum()
+
+
+def check_gap(tm):
+    """Converged power iterations must not depend on the start: a clear top singular value."""
+    sv = torch.linalg.svdvals(tm)
+    assert (sv[:, 1] < 0.85 * sv[:, 0]).all(), sv
+
+
+def london_fsp_cases():
+    out = {"transmitting": [], "power": []}
+    for name, si, so in [("fsp_pooled", (3, 4, 4, 4), (3, 5, 2, 2)), ("fsp_same_size", (2, 3, 3, 3), (2, 4, 3, 3))]:
+        f_in, f_out = lrandn(*si), lrandn(*so)
+        a = f_in.clone().requires_grad_(True)
+        b = f_out.clone().requires_grad_(True)
+        m = london_official_tm(a, b)
+        weights = lrandn(*m.shape)
+        (weights * m).sum().backward()
+        out["transmitting"].append({"name": name, "kind": "fsp", "ridge": 1e-3, "f_in": enc(f_in),
+                                    "f_out": enc(f_out), "weights": enc(weights), "matrix": enc(m),
+                                    "grad_in": enc(a.grad), "grad_out": enc(b.grad)})
+    for name, shape, iterations in [("3x4x5_10it", (3, 4, 5), 10), ("2x6x3_2it", (2, 6, 3), 2),
+                                    ("4x3x3_1it", (4, 3, 3), 1)]:
+        tm = lrandn(*shape)
+        start = lrand(shape[0], shape[1])
+        weights = lrandn(shape[0])
+        tg = tm.clone().requires_grad_(True)
+        sigma = london_official_sigma(tg, start, iterations)
+        (weights * sigma).sum().backward()
+        out["power"].append({"name": name, "matrix": enc(tm), "start": enc(start), "iterations": iterations,
+                             "weights": enc(weights), "sigma": enc(sigma), "grad_matrix": enc(tg.grad),
+                             "svd_sigma": enc(torch.linalg.svdvals(tm)[:, 0])})
+    return out
+
+
+def london_fsp_method_case(ofd):
+    """The whole london method at its defaults (fsp, mse, weight 0.004) on three stages (two
+    transitions), with feature_loss none or ofd (connectors: 1x1 conv + BN in training mode;
+    the margin is OFD's Gaussian E[x | x < 0] of this first batch's teacher channel statistics).
+    100 power iterations: converged, so the engine's random start does not matter."""
+    batch, classes, iterations = 4, 3, 100
+    s_shapes = [(3, 4, 4), (4, 2, 2), (5, 1, 1)]
+    t_shapes = [(4, 4, 4), (6, 2, 2), (3, 1, 1)]
+    s_pre = [lrandn(batch, *sh) for sh in s_shapes]
+    t_pre = [lrandn(batch, *sh) for sh in t_shapes]
+    logits = lrandn(batch, classes, scale=2.0)
+    y = torch.randint(0, classes, (batch,), generator=LGEN)
+    params = {}
+    convs, bns = [], []
+    if ofd:
+        for i, (ss, ts) in enumerate(zip(s_shapes, t_shapes)):
+            conv = lrandn(ts[0], ss[0], 1, 1, scale=0.7)
+            gamma, beta = lrand(ts[0], lo=0.5, hi=1.5), lrandn(ts[0], scale=0.1)
+            convs.append(conv.clone().requires_grad_(True))
+            bns.append((gamma, beta))
+            params["pair%d.connector.conv.weight" % i] = enc(conv)
+            params["pair%d.connector.bn.weight" % i] = enc(gamma)
+            params["pair%d.connector.bn.bias" % i] = enc(beta)
+    feats = [f.clone().requires_grad_(True) for f in s_pre]
+    s_feats = list(feats)
+    t_feats = [f.detach() for f in t_pre]
+    feat_num = len(t_feats)
+    loss_distill, sigma_s, sigma_t = 0, [], []
+    for i in range(feat_num):  # forward() of the authors' Distiller
+        if ofd:
+            s_feats[i] = F.batch_norm(F.conv2d(s_feats[i], convs[i]), None, None, bns[i][0], bns[i][1],
+                                      training=True, eps=1e-5)
+            t = t_feats[i]
+            loss_distill = loss_distill + london_official_distillation_loss(s_feats[i], t, gaussian_margin(t)) \
+                / 2 ** (feat_num - i - 1)
+        if i < feat_num - 1:
+            tm_s = london_official_tm(s_feats[i], s_feats[i + 1])
+            tm_t = london_official_tm(t_feats[i], t_feats[i + 1])
+            check_gap(tm_s.detach())
+            check_gap(tm_t)
+            start_s, start_t = lrand(batch, tm_s.size(1)), lrand(batch, tm_t.size(1))
+            sigma_s.append(london_official_sigma(tm_s, start_s, iterations))
+            sigma_t.append(london_official_sigma(tm_t, start_t, iterations))
+            # Converged: another start gives the same values (to far below the test's tolerance).
+            other = london_official_sigma(tm_s.detach(), lrand(batch, tm_s.size(1)), iterations)
+            assert torch.allclose(other, sigma_s[-1].detach(), rtol=1e-10, atol=0)
+            assert torch.allclose(sigma_t[-1], torch.linalg.svdvals(tm_t)[:, 0], rtol=1e-10, atol=0)
+    lip = london_official_mse(sigma_s, sigma_t)
+    ce = F.cross_entropy(logits, y)
+    weight, feature_weight = 0.8 / 200, 1e-3
+    total = ce + weight * lip
+    expected = {"ce": ce.item(), "lipschitz": lip.item()}
+    if ofd:
+        feature = loss_distill / batch
+        total = total + feature_weight * feature
+        expected["feature"] = feature.item()
+    total.backward()
+    expected["total"] = total.item()
+    for i, f in enumerate(feats):
+        expected["grad_s%d" % (i + 1)] = enc(f.grad)
+    for i, c in enumerate(convs):
+        expected["grad_pair%d.connector.conv.weight" % i] = enc(c.grad)
+    return {"feature_loss": "ofd" if ofd else "none", "power_iterations": iterations,
+            "s_pre": [enc(f) for f in s_pre], "t_pre": [enc(f) for f in t_pre], "logits": enc(logits),
+            "labels": y.tolist(), "params": params, "expected": expected}
 
 
 # ---------------------------------------------------------------------------------------
@@ -413,6 +588,8 @@ def main():
         "srm_method": srm_method_case(),
         "london": london_cases(),
         "london_method": london_method_case(),
+        "london_fsp": london_fsp_cases(),
+        "london_fsp_method": [london_fsp_method_case(False), london_fsp_method_case(True)],
         "iekd": iekd_cases(),
     }
     with open(out_path, "w") as f:

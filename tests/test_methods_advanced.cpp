@@ -249,9 +249,13 @@ private Q_SLOTS:
     void transmittingMatrix_matchesGolden();
     void powerIteration_matchesGoldenAndSvd_data();
     void powerIteration_matchesGoldenAndSvd();
+    void batchedPowerIteration_matchesGoldenAndSvd_data();
+    void batchedPowerIteration_matchesGoldenAndSvd();
     void lipschitzLoss_matchesGolden_data();
     void lipschitzLoss_matchesGolden();
     void londonMethod_matchesGolden();
+    void londonFspMethod_matchesGolden_data();
+    void londonFspMethod_matchesGolden();
 
     void iekdLosses_matchGolden_data();
     void iekdLosses_matchGolden();
@@ -260,7 +264,11 @@ private Q_SLOTS:
     void gradients_reachStudentAndAdaptersNotTeacher();
     void srm_dictionaryLearnedThenFrozen();
     void london_powerVectorsPersist();
+    void london_fspGradientsReachStudentNotTeacher_data();
+    void london_fspGradientsReachStudentNotTeacher();
+    void london_lateWeight();
     void iekd_splitsStudentChannels();
+    void iekd_autoencoderEpochsThenFrozen();
     void refusals_data();
     void refusals();
 
@@ -311,10 +319,19 @@ void TestMethodsAdvanced::registry_holdsNewMethodsWithHelp()
     QVERIFY(m_methods.get("srm").description.find("Tran") != std::string::npos);
     QVERIFY(m_methods.get("london").description.find("Shang") != std::string::npos);
     QVERIFY(m_methods.get("iekd").description.find("Huang") != std::string::npos);
-    // LONDON's ofd feature term reads the pre-activation stages as well.
+    // LONDON's fsp transmitting matrices (the default) and its ofd feature term read the
+    // pre-activation stages as well; gram with a hint needs only the stages.
     QCOMPARE(create("london")->studentFeatures(), (std::vector<std::string>{"stage1", "stage1_pre", "logits"}));
     QCOMPARE(create("london", {{"feature_loss", "hint"}})->studentFeatures(),
+             (std::vector<std::string>{"stage1", "stage1_pre", "logits"}));
+    QCOMPARE(create("london", {{"feature_loss", "hint"}, {"transmitting_matrix", "gram"}})->studentFeatures(),
              (std::vector<std::string>{"stage1", "logits"}));
+    // The defaults are the authors' (42Shawn/LONDON).
+    const auto defaults = kd::resolveParams(m_methods.get("london").params, json::object(), "london");
+    QCOMPARE(defaults.at("transmitting_matrix").get<std::string>(), std::string("fsp"));
+    QCOMPARE(defaults.at("lipschitz_loss").get<std::string>(), std::string("mse"));
+    QCOMPARE(defaults.at("lipschitz_weight").get<double>(), 0.004);
+    QCOMPARE(defaults.at("power_iterations").get<int>(), 10);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -429,6 +446,16 @@ void TestMethodsAdvanced::srmPieces_matchGolden()
     CHECK_CLOSE(logits.grad(), tensorOf(c["grad_image"]), "image loss gradient");
     // Predicting the labels exactly costs nothing (KL, not cross-entropy).
     CHECK_CLOSE(kd::srmPixelLoss(labels.clamp_min(1e-300).log(), labels), 0.0, "pixel loss at the labels");
+
+    // A tiny temperature makes the softmax underflow to exact zeros: the losses stay finite
+    // (log of the mean distribution in log space; 0·log 0 terms are 0), gradients too.
+    auto sharp = (tensorOf(c["logits"]).to(torch::kFloat32) * 1e4f).requires_grad_(true);
+    const auto sharpImage = kd::srmImageLoss(sharp, image.to(torch::kFloat32), positions);
+    const auto sharpPixel = kd::srmPixelLoss(sharp, labels.to(torch::kFloat32));
+    QVERIFY2(std::isfinite(sharpImage.item<double>()), qPrintable(QString::number(sharpImage.item<double>())));
+    QVERIFY(std::isfinite(sharpPixel.item<double>()));
+    (sharpImage + sharpPixel).backward();
+    QVERIFY(torch::isfinite(sharp.grad()).all().item<bool>());
 }
 
 void TestMethodsAdvanced::srmDictionaryStep_matchesGolden_data()
@@ -498,16 +525,21 @@ void TestMethodsAdvanced::srmMethod_matchesGolden()
 
 void TestMethodsAdvanced::transmittingMatrix_matchesGolden_data()
 {
+    // "london": the engine's batch matrices; "london_fsp": the authors' per-image FSP matrices.
+    QTest::addColumn<QString>("section");
     QTest::addColumn<int>("index");
-    const auto &cases = m_golden.at("london").at("transmitting");
-    for (std::size_t i = 0; i < cases.size(); ++i)
-        QTest::newRow(cases[i].at("name").get<std::string>().c_str()) << int(i);
+    for (const char *section : {"london", "london_fsp"}) {
+        const auto &cases = m_golden.at(section).at("transmitting");
+        for (std::size_t i = 0; i < cases.size(); ++i)
+            QTest::newRow(cases[i].at("name").get<std::string>().c_str()) << QString(section) << int(i);
+    }
 }
 
 void TestMethodsAdvanced::transmittingMatrix_matchesGolden()
 {
+    QFETCH(QString, section);
     QFETCH(int, index);
-    const auto &c = m_golden.at("london").at("transmitting").at(std::size_t(index));
+    const auto &c = m_golden.at(section.toStdString()).at("transmitting").at(std::size_t(index));
     auto a = tensorOf(c["f_in"]).requires_grad_(true);
     auto b = tensorOf(c["f_out"]).requires_grad_(true);
     const auto m = kd::transmittingMatrix(a, b, kd::parseTransmittingKind(c["kind"]), c["ridge"].get<double>());
@@ -547,6 +579,37 @@ void TestMethodsAdvanced::powerIteration_matchesGoldenAndSvd()
     QVERIFY(std::abs(s[0].item<double>() - svd) < 1e-12 * svd);
 }
 
+void TestMethodsAdvanced::batchedPowerIteration_matchesGoldenAndSvd_data()
+{
+    QTest::addColumn<int>("index");
+    const auto &cases = m_golden.at("london_fsp").at("power");
+    for (std::size_t i = 0; i < cases.size(); ++i)
+        QTest::newRow(cases[i].at("name").get<std::string>().c_str()) << int(i);
+}
+
+void TestMethodsAdvanced::batchedPowerIteration_matchesGoldenAndSvd()
+{
+    QFETCH(int, index);
+    const auto &c = m_golden.at("london_fsp").at("power").at(std::size_t(index));
+    auto m = tensorOf(c["matrix"]).requires_grad_(true);
+    const auto start = tensorOf(c["start"]);
+    const auto sigma = kd::batchedSpectralNorm(m, start, c["iterations"].get<int>());
+    CHECK_CLOSE(sigma, tensorOf(c["sigma"]), "sigma per image after the given iterations");
+    (tensorOf(c["weights"]) * sigma).sum().backward();
+    CHECK_CLOSE(m.grad(), tensorOf(c["grad_matrix"]), "gradient through every iteration");
+    // Enough iterations give each matrix's largest singular value, from any start.
+    const auto svd = tensorOf(c["svd_sigma"]);
+    for (const auto &from : {start, torch::rand(start.sizes(), torch::kFloat64)}) {
+        const auto converged = kd::batchedSpectralNorm(m.detach(), from, 200);
+        QVERIFY2(torch::allclose(converged, svd, 1e-10, 0.0), qPrintable(QString::number(
+                     (converged - svd).abs().max().item<double>(), 'g', 17)));
+    }
+    QVERIFY(torch::allclose(torch::linalg_svdvals(m.detach()).select(1, 0), svd, 1e-12, 0.0));
+    // Refusals name the shapes.
+    const auto msg = errorOf([&] { kd::batchedSpectralNorm(m.detach(), start.t(), 3); });
+    QVERIFY2(msg.find("[N, a, b]") != std::string::npos, msg.c_str());
+}
+
 void TestMethodsAdvanced::lipschitzLoss_matchesGolden_data()
 {
     QTest::addColumn<int>("index");
@@ -559,18 +622,22 @@ void TestMethodsAdvanced::lipschitzLoss_matchesGolden()
 {
     QFETCH(int, index);
     const auto &c = m_golden.at("london").at("lipschitz").at(std::size_t(index));
-    const auto s = c["student"].get<std::vector<double>>(), t = c["teacher"].get<std::vector<double>>();
+    // Per transition a scalar (one estimate per batch) or a list (one per image).
+    auto valueOf = [](const json &j) {
+        return j.is_array() ? torch::tensor(j.get<std::vector<double>>(), torch::kFloat64)
+                            : torch::tensor(j.get<double>(), torch::kFloat64);
+    };
     std::vector<torch::Tensor> sv, tv;
-    for (double x : s)
-        sv.push_back(torch::tensor(x, torch::kFloat64).requires_grad_(true));
-    for (double x : t)
-        tv.push_back(torch::tensor(x, torch::kFloat64));
-    const auto loss = kd::lipschitzLoss(sv, tv, c["product"].get<bool>());
+    for (const auto &x : c["student"])
+        sv.push_back(valueOf(x).requires_grad_(true));
+    for (const auto &x : c["teacher"])
+        tv.push_back(valueOf(x));
+    const auto loss = kd::lipschitzLoss(sv, tv, kd::parseLipschitzDistance(c["distance"]));
     CHECK_CLOSE(loss, c["loss"].get<double>(), "Lipschitz loss");
     loss.backward();
-    const auto grads = c["grad_student"].get<std::vector<double>>();
+    const auto &grads = c["grad_student"];
     for (std::size_t i = 0; i < sv.size(); ++i)
-        CHECK_CLOSE(sv[i].grad(), grads[i], "gradient " + std::to_string(i));
+        CHECK_CLOSE(sv[i].grad(), valueOf(grads[i]), "gradient " + std::to_string(i));
 }
 
 void TestMethodsAdvanced::londonMethod_matchesGolden()
@@ -581,8 +648,10 @@ void TestMethodsAdvanced::londonMethod_matchesGolden()
     auto s2 = tensorOf(c["s2"]).requires_grad_(true);
     const auto t1 = tensorOf(c["t1"]), t2 = tensorOf(c["t2"]);
     const auto logits = tensorOf(c["logits"]);
+    // The engine's variant: one Gram matrix per batch, kept power vectors, product distance.
     auto m = create("london", {{"feature_loss", "none"}, {"lipschitz_weight", c["weight"]},
-                               {"power_iterations", c["iterations"]}});
+                               {"power_iterations", c["iterations"]}, {"transmitting_matrix", "gram"},
+                               {"lipschitz_loss", "product"}});
     kd::MethodSetup setup;
     setup.student = {{"stage1", s1.sizes().slice(1).vec()}, {"stage2", s2.sizes().slice(1).vec()},
                      {"logits", {logits.size(1)}}};
@@ -612,6 +681,76 @@ void TestMethodsAdvanced::londonMethod_matchesGolden()
     const auto buffers = module->named_buffers();
     for (const char *name : {"power_s0.u", "power_s0.v", "power_t0.u", "power_t0.v"})
         CHECK_CLOSE(buffers[name], tensorOf(e[name]), std::string("persisted ") + name);
+}
+
+void TestMethodsAdvanced::londonFspMethod_matchesGolden_data()
+{
+    QTest::addColumn<int>("index");
+    const auto &cases = m_golden.at("london_fsp_method");
+    for (std::size_t i = 0; i < cases.size(); ++i)
+        QTest::newRow(("feature_loss " + cases[i].at("feature_loss").get<std::string>()).c_str()) << int(i);
+}
+
+void TestMethodsAdvanced::londonFspMethod_matchesGolden()
+{
+    // The authors' LONDON at the engine's defaults (fsp, mse, weight 0.004) on three stages;
+    // with ofd the student's stage k enters transition k through its OFD connector.
+    QFETCH(int, index);
+    const auto &c = m_golden.at("london_fsp_method").at(std::size_t(index));
+    const auto &e = c["expected"];
+    const bool ofd = c["feature_loss"] == "ofd";
+    const auto logits = tensorOf(c["logits"]);
+    torch::manual_seed(31); // the random start vectors; 100 iterations converge from any start
+    auto m = create("london", {{"feature_loss", c["feature_loss"]}, {"power_iterations", c["power_iterations"]}});
+    kd::MethodSetup setup;
+    kd::Features fs, ft;
+    std::vector<torch::Tensor> sPre;
+    for (int k = 1; k <= 3; ++k) {
+        const auto stage = "stage" + std::to_string(k);
+        auto s = tensorOf(c["s_pre"][std::size_t(k - 1)]).requires_grad_(true);
+        const auto t = tensorOf(c["t_pre"][std::size_t(k - 1)]);
+        sPre.push_back(s);
+        setup.student.emplace_back(stage, s.sizes().slice(1).vec());
+        setup.student.emplace_back(stage + "_pre", s.sizes().slice(1).vec());
+        setup.teacher.emplace_back(stage, t.sizes().slice(1).vec());
+        setup.teacher.emplace_back(stage + "_pre", t.sizes().slice(1).vec());
+        fs.add(stage, torch::relu(s));
+        fs.add(stage + "_pre", s);
+        ft.add(stage, torch::relu(t));
+        ft.add(stage + "_pre", t);
+    }
+    setup.student.push_back({"logits", {logits.size(1)}});
+    setup.teacher.push_back({"logits", {logits.size(1)}});
+    fs.add("logits", logits);
+    m->setup(setup);
+    auto module = m->trainableModule();
+    if (ofd) {
+        QVERIFY(module);
+        module->to(torch::kFloat64);
+        module->train();
+        load(*module, c["params"]);
+        for (const auto &b : module->named_buffers())
+            QVERIFY2(b.key().find("power_") == std::string::npos, b.key().c_str()); // no kept vectors for fsp
+    } else {
+        QVERIFY(!module); // fsp without a feature term keeps no state
+    }
+    const auto loss = m->compute(fs, &ft, labelsOf(c["labels"]), kd::StepContext{});
+    CHECK_CLOSE(termOf(loss, "ce"), e["ce"].get<double>(), "ce");
+    CHECK_CLOSE(termOf(loss, "lipschitz"), e["lipschitz"].get<double>(), "lipschitz");
+    if (ofd)
+        CHECK_CLOSE(termOf(loss, "feature"), e["feature"].get<double>(), "feature");
+    CHECK_CLOSE(loss.total, e["total"].get<double>(), "total");
+    loss.total.backward();
+    for (int k = 1; k <= 3; ++k)
+        CHECK_CLOSE(sPre[std::size_t(k - 1)].grad(), tensorOf(e["grad_s" + std::to_string(k)]),
+                    "gradient into stage" + std::to_string(k) + "_pre");
+    if (ofd) {
+        const auto params = module->named_parameters();
+        for (int i = 0; i < 3; ++i) {
+            const auto name = "pair" + std::to_string(i) + ".connector.conv.weight";
+            CHECK_CLOSE(params[name].grad(), tensorOf(e["grad_" + name]), "gradient into " + name);
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -663,7 +802,11 @@ void TestMethodsAdvanced::gradients_reachStudentAndAdaptersNotTeacher_data()
                                     << "stage1";
     QTest::newRow("london ofd") << "london" << R"({"ce_weight": 0.0})" << "stage1_pre";
     QTest::newRow("london lipschitz only") << "london" << R"({"ce_weight": 0.0, "feature_loss": "none"})"
-                                           << "stage1";
+                                           << "stage1_pre";
+    QTest::newRow("london gram, product, lipschitz only")
+        << "london"
+        << R"({"ce_weight": 0.0, "feature_loss": "none", "transmitting_matrix": "gram", "lipschitz_loss": "product"})"
+        << "stage1";
     QTest::newRow("london hint, least squares, per stage")
         << "london"
         << R"({"ce_weight": 0.0, "feature_loss": "hint", "transmitting_matrix": "least_squares", "lipschitz_loss": "per_stage"})"
@@ -703,7 +846,11 @@ void TestMethodsAdvanced::gradients_reachStudentAndAdaptersNotTeacher()
     for (const auto &p : teacher->named_parameters())
         QVERIFY2(!p.value().grad().defined(), ("teacher " + p.key() + " got a gradient").c_str());
     auto extra = m->trainableModule();
-    QVERIFY(extra);
+    // LONDON with fsp matrices and no feature term keeps no state at all.
+    if (!extra) {
+        QVERIFY(method == "london" && params.contains("\"none\"") && !params.contains("gram"));
+        return;
+    }
     // Every method here has trainable adapters but LONDON without a feature term (buffers only).
     QCOMPARE(extra->parameters().empty(), params.contains("\"none\""));
     for (const auto &p : extra->named_parameters())
@@ -746,7 +893,8 @@ void TestMethodsAdvanced::london_powerVectorsPersist()
     auto teacher = model("cnn_small", {{"width", 8}});
     auto student = model("resnet8");
     teacher->eval();
-    auto m = create("london", {{"feature_loss", "none"}, {"lipschitz_loss", "per_stage"}});
+    auto m = create("london", {{"feature_loss", "none"}, {"lipschitz_loss", "per_stage"},
+                               {"transmitting_matrix", "gram"}});
     m->setup(setupFor(*student, teacher.get()));
     auto module = m->trainableModule();
     // Student stage1 (16) → stage2 (32); teacher stage1 (8) → stage2 (16): one transition each.
@@ -782,6 +930,88 @@ void TestMethodsAdvanced::london_powerVectorsPersist()
              qPrintable(QString("%1 vs %2").arg(again.sigma.item<double>()).arg(top)));
 }
 
+void TestMethodsAdvanced::london_fspGradientsReachStudentNotTeacher_data()
+{
+    QTest::addColumn<QString>("featureLoss");
+    QTest::newRow("ofd") << "ofd";
+    QTest::newRow("none") << "none";
+}
+
+void TestMethodsAdvanced::london_fspGradientsReachStudentNotTeacher()
+{
+    // The authors' path (fsp, mse) with a teacher whose features carry a graph (no
+    // NoGradGuard): the Lipschitz term alone reaches the student's pre-activation stages and
+    // — through the student's stage 1 entering transition 1 via its OFD connector — that
+    // connector, never the teacher.
+    QFETCH(QString, featureLoss);
+    torch::manual_seed(14);
+    auto teacher = model("cnn_small", {{"width", 8}}); // stage1 8x14x14, stage2 16x7x7
+    auto student = model("resnet8");                   // stage1 16x28x28, stage2 32x14x14
+    teacher->eval();
+    student->train();
+    auto m = create("london", {{"ce_weight", 0.0}, {"feature_loss", featureLoss.toStdString()}});
+    m->setup(setupFor(*student, teacher.get()));
+    const auto x = torch::randn({8, 1, 28, 28});
+    const auto t = teacher->forwardFeatures(x);
+    QVERIFY(t.get("stage2_pre").requires_grad());
+    auto s = student->forwardFeatures(x);
+    for (const char *name : {"stage1_pre", "stage2_pre"})
+        const_cast<torch::Tensor &>(s.get(name)).retain_grad();
+    const auto loss = m->compute(s, &t, torch::zeros({8}, torch::kInt64), kd::StepContext{});
+    const auto &lip = termOf(loss, "lipschitz");
+    QVERIFY(std::isfinite(lip.item<double>()) && lip.item<double>() > 0);
+    lip.backward({}, /*retain_graph=*/true);
+    for (const char *name : {"stage1_pre", "stage2_pre"}) {
+        const auto &g = s.get(name).grad();
+        QVERIFY2(g.defined() && g.abs().sum().item<double>() > 0, name);
+    }
+    const auto first = student->named_parameters()[0];
+    QVERIFY2(first.value().grad().defined() && first.value().grad().abs().sum().item<double>() > 0,
+             ("student " + first.key() + " got no gradient").c_str());
+    if (featureLoss == "ofd") {
+        const auto params = m->trainableModule()->named_parameters();
+        const auto &g0 = params["pair0.connector.conv.weight"].grad();
+        QVERIFY(g0.defined() && g0.abs().sum().item<double>() > 0);
+        // The last stage's connector only serves the feature term.
+        const auto &g1 = params["pair1.connector.conv.weight"].grad();
+        QVERIFY(!g1.defined() || g1.abs().sum().item<double>() == 0);
+        termOf(loss, "feature").backward(); // the feature term leaves the teacher alone too
+    }
+    for (const auto &p : teacher->named_parameters())
+        QVERIFY2(!p.value().grad().defined() || p.value().grad().abs().sum().item<double>() == 0,
+                 ("teacher " + p.key() + " got a gradient").c_str());
+}
+
+void TestMethodsAdvanced::london_lateWeight()
+{
+    // lipschitz_late_factor scales the term's weight from lipschitz_late_start of the epochs
+    // on (the authors: alpha 0.8 -> 0.2 at 60%, 0-based epoch >= 0.6 epochs).
+    torch::manual_seed(15);
+    auto teacher = model("cnn_small", {{"width", 8}});
+    auto student = model("resnet8");
+    teacher->eval();
+    auto m = create("london", {{"ce_weight", 0.0}, {"feature_loss", "none"}, {"lipschitz_late_factor", 0.25}});
+    m->setup(setupFor(*student, teacher.get()));
+    const auto x = torch::randn({8, 1, 28, 28});
+    kd::Features t;
+    {
+        torch::NoGradGuard noGrad;
+        t = teacher->forwardFeatures(x);
+    }
+    const auto s = student->forwardFeatures(x);
+    for (const auto &[epoch, factor] : std::vector<std::pair<int, double>>{{1, 1.0}, {6, 1.0}, {7, 0.25}, {10, 0.25}}) {
+        kd::StepContext ctx;
+        ctx.epoch = epoch;
+        ctx.epochs = 10;
+        const auto loss = m->compute(s, &t, torch::zeros({8}, torch::kInt64), ctx);
+        const double lip = termOf(loss, "lipschitz").item<double>();
+        QVERIFY(lip > 0);
+        QVERIFY2(std::abs(loss.total.item<double>() - 0.004 * factor * lip) < 1e-5 * 0.004 * lip,
+                 qPrintable(QString("epoch %1: total %2, lipschitz %3").arg(epoch).arg(loss.total.item<double>())
+                                .arg(lip)));
+    }
+}
+
 void TestMethodsAdvanced::iekd_splitsStudentChannels()
 {
     torch::manual_seed(13);
@@ -808,6 +1038,45 @@ void TestMethodsAdvanced::iekd_splitsStudentChannels()
     // The exploration term is a negative distance (l1): pushing apart lowers it.
     QVERIFY(termOf(loss, "explore").item<double>() < 0);
     QVERIFY(termOf(loss, "recon").item<double>() > 0);
+}
+
+void TestMethodsAdvanced::iekd_autoencoderEpochsThenFrozen()
+{
+    // The authors' two phases inside the stage: first the auto-encoder alone (the student's
+    // IE terms are zero), then it is frozen and only encodes the target.
+    torch::manual_seed(17);
+    auto teacher = model("cnn_small", {{"width", 8}});
+    auto student = model("cnn_small", {{"width", 8}});
+    teacher->eval();
+    auto m = create("iekd", {{"autoencoder_epochs", 1}});
+    m->setup(setupFor(*student, teacher.get()));
+    auto module = m->trainableModule();
+    torch::optim::SGD opt(module->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9).weight_decay(5e-4));
+
+    const auto phase1 = runOnce(*m, *student, *teacher, /*epoch=*/1);
+    QCOMPARE(termOf(phase1, "inherit").item<double>(), 0.0);
+    QCOMPARE(termOf(phase1, "explore").item<double>(), 0.0);
+    QVERIFY(termOf(phase1, "recon").item<double>() > 0);
+    opt.zero_grad();
+    phase1.total.backward();
+    const auto encoderWeight = module->named_parameters()["iekd.teacher_encoder.conv0.weight"];
+    QVERIFY(encoderWeight.grad().defined() && encoderWeight.grad().abs().sum().item<double>() > 0);
+    opt.step();
+
+    module->train(); // as the trainer does at every epoch
+    const auto before = encoderWeight.detach().clone();
+    const auto phase2 = runOnce(*m, *student, *teacher, /*epoch=*/2);
+    QCOMPARE(termOf(phase2, "recon").item<double>(), 0.0);
+    QVERIFY(termOf(phase2, "inherit").item<double>() != 0.0);
+    opt.zero_grad();
+    phase2.total.backward();
+    opt.step();
+    // Frozen: no gradient, and neither momentum nor weight decay moved it.
+    QVERIFY(!encoderWeight.requires_grad());
+    QVERIFY(torch::equal(encoderWeight.detach(), before));
+    QVERIFY(!module->named_modules()["iekd.teacher_encoder"]->is_training());
+    // The student's encoders still learn.
+    QVERIFY(module->named_parameters()["iekd.inherit_encoder.conv0.weight"].grad().abs().sum().item<double>() > 0);
 }
 
 void TestMethodsAdvanced::refusals_data()

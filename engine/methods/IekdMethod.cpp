@@ -71,6 +71,7 @@ public:
         : FeatureKdMethod("iekd", p)
         , m_distance(parseIekdDistance(p.at("distance").get<std::string>()))
         , m_factorRate(p.at("factor_rate").get<double>())
+        , m_autoencoderEpochs(p.at("autoencoder_epochs").get<int>())
     {
         m_terms = {{"inherit", p.at("inherit_weight").get<double>()},
                    {"explore", p.at("explore_weight").get<double>()},
@@ -95,22 +96,51 @@ protected:
     }
 
     std::vector<torch::Tensor> featureTerms(const Features &s, const Features &t, const torch::Tensor &,
-                                            const StepContext &) override
+                                            const StepContext &ctx) override
     {
         const auto [fs, ftRaw] = poolToCommonSize(s.get(m_pairs[0].student), t.get(m_pairs[0].teacher));
         const auto ft = ftRaw.detach();
-        const auto teacherFactor = m_state->teacherEncoder->forward(ft);
-        const auto recon = iekdReconstructionLoss(m_state->teacherDecoder->forward(teacherFactor), ft);
-        // The factor is a target for the student: its encoder learns from reconstruction only.
-        const auto target = teacherFactor.detach();
+        if (m_autoencoderEpochs > 0 && ctx.epoch <= m_autoencoderEpochs) {
+            // Phase 1 (the authors' auto-encoder pre-training): reconstruction only; the
+            // inheritance and exploration terms are zero, so the student learns from CE alone.
+            const auto recon = iekdReconstructionLoss(m_state->teacherDecoder->forward(m_state->teacherEncoder->forward(ft)), ft);
+            const auto zero = torch::zeros({}, recon.options());
+            return {zero, zero, recon};
+        }
+        torch::Tensor target, recon;
+        if (m_autoencoderEpochs > 0) {
+            // Phase 2: the auto-encoder is frozen (eval mode, no gradient, no decay: its
+            // gradients are dropped so the optimiser skips it) and only encodes the target.
+            freezeAutoencoder();
+            torch::NoGradGuard noGrad;
+            target = m_state->teacherEncoder->forward(ft);
+            recon = torch::zeros({}, ft.options());
+        } else {
+            const auto teacherFactor = m_state->teacherEncoder->forward(ft);
+            recon = iekdReconstructionLoss(m_state->teacherDecoder->forward(teacherFactor), ft);
+            // The factor is a target for the student: its encoder learns from reconstruction only.
+            target = teacherFactor.detach();
+        }
         const auto inherit = m_state->inheritEncoder->forward(fs.narrow(1, 0, m_inherit));
         const auto explore = m_state->exploreEncoder->forward(fs.narrow(1, m_inherit, fs.size(1) - m_inherit));
         return {iekdInheritLoss(inherit, target, m_distance), iekdExploreLoss(explore, target, m_distance), recon};
     }
 
+    void freezeAutoencoder()
+    {
+        for (auto *coder : {&m_state->teacherEncoder, &m_state->teacherDecoder}) {
+            (*coder)->eval(); // the trainer puts the method's module in training mode every epoch
+            for (auto &p : (*coder)->parameters()) {
+                p.set_requires_grad(false);
+                p.mutable_grad() = torch::Tensor();
+            }
+        }
+    }
+
 private:
     IekdDistance m_distance;
     double m_factorRate;
+    int m_autoencoderEpochs;
     std::int64_t m_inherit = 0;
     IekdState m_state{nullptr};
 };
@@ -138,7 +168,11 @@ void registerIekdMethod(MethodRegistry &registry)
                                 "factor comparison: l1 / l2 distance of L2-normalised factors (inherit d, explore -d; "
                                 "IE-KD's FT loss) or cos (inherit 1 - cos, explore |cos|)"),
               ParamSpec::number("factor_rate", 0.5, 0.01, 4.0,
-                                "factor channels as a fraction of the teacher's channels (IE-KD: 64 -> 32)")}),
+                                "factor channels as a fraction of the teacher's channels (IE-KD: 64 -> 32)"),
+              ParamSpec::integer("autoencoder_epochs", 0, 0, 100000,
+                                 "first N epochs: only the teacher auto-encoder trains (reconstruction; the student "
+                                 "learns from CE alone), then it is frozen, as the authors' 30 pre-training epochs; "
+                                 "0: the auto-encoder trains jointly with the student throughout")}),
          [](const nlohmann::json &p) { return std::make_unique<IekdMethod>(p); }});
 }
 
