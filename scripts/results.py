@@ -39,7 +39,7 @@ def rows(teacher, teacher2):
         ("kd_tsched", "kd, T cosine 8→1", t + m("kd", temperature=8.0, temperature_schedule="cosine",
                                                    temperature_final=1.0)),
         ("kd_asched", "kd, α linear 0.9→0.1", t + m("kd", alpha=0.9, alpha_schedule="linear", alpha_final=0.1)),
-        ("dkd", "dkd (α 1, β 8, warm-up 1 epoch)", t + m("dkd", warmup_epochs=1)),
+        ("dkd", "dkd (α 1, β 8, warm-up over the 5 epochs)", t + m("dkd", warmup_epochs=5)),
         ("fitnet", "fitnet (stage2)", t + m("fitnet")),
         ("at", "at (all stages)", t + m("at")),
         ("sp", "sp (last stage)", t + m("sp")),
@@ -223,13 +223,21 @@ def write_doc(a, results, teachers, prep_cmds):
         lines += [f"**{label}**", "", "```sh", shown(cmd), "```", ""]
     lines += ["Reproduce everything: `scripts/results.py` (resumes; about "
               f"{sum(sum(r[4]) for r in results) / 60:.0f} min of training on the machine below).",
-              "", "Machine: " + machine(), ""]
+              "", "Machine: " + machine() + " Engine commit: " + commit() + ".", ""]
     os.makedirs(os.path.dirname(a.doc), exist_ok=True)
     tmp = a.doc + ".tmp"
     with open(tmp, "w") as f:
         f.write("\n".join(lines))
     os.replace(tmp, a.doc)
     print(f"wrote {a.doc}")
+
+
+def commit():
+    try:
+        return subprocess.check_output(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
+                                       stderr=subprocess.DEVNULL).strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
 
 
 def machine():
