@@ -213,7 +213,15 @@ def write_doc(a, results, teachers, prep_cmds):
         delta = "" if key == "ce" else f"{100 * (statistics.mean(accs) - base):+.2f}"
         other = "; ".join(f"{name} {fmt(v)}" for name, v in extras.items())
         lines.append(f"| {label} | {fmt(accs)} | {delta} | {other} | {statistics.mean(secs):.0f} |")
-    lines += ["", "## Commands", "",
+    lines += ["",
+              "Reading the table (facts of this setup, not general claims): the `kd, LMA student` row is "
+              "best compared with `scratch, LMA student`, its own baseline; `dmc` distils from two teachers "
+              "trained per seed on half of the classes each (3 epochs) into a student that sees no labels, so "
+              "it is not a like-for-like comparison with scratch; `ard` trades clean for robust accuracy "
+              "(`robust_acc`: PGD ε 8/255, 5 steps, on 1,000 test images); `crd` is slow on CPU because every "
+              "step gathers 2 × 128 × 4,097 memory-bank rows. Wall seconds include loading the dataset and, "
+              "where a method reads more than logits, a live teacher forward per batch.",
+              "", "## Commands", "",
               "Teachers (once; each also trains a 1-epoch student that is not reported):", "", "```sh"]
     lines += [shown(cmd) for cmd in prep_cmds.values()]
     lines += ["```", "",
