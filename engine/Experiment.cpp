@@ -587,6 +587,7 @@ RunSummary Experiment::run(ExperimentObserver &observer, const std::atomic<bool>
         summary.wallSeconds = ctx.wallSeconds();
         store.appendLog(std::string("failed: ") + e.what());
         store.writeSummary(summary);
+        observer.onFinished(summary); // observers learn the failed run's directory too
         throw;
     }
     summary.wallSeconds = ctx.wallSeconds();

@@ -19,6 +19,8 @@ struct Registries;
 class Experiment {
 public:
     Experiment(const Project &project, const Registries &registries);
+    /// The experiment keeps a reference to the registries: a temporary would dangle.
+    Experiment(const Project &project, Registries &&registries) = delete;
     ~Experiment();
 
     /// The resolved project (defaults filled in) that will be written as config.json.

@@ -115,6 +115,8 @@ public:
     virtual void onStageStarted(const std::string &role, int stageIndex, int stageCount) {}
     virtual void onMetric(const MetricRecord &record) {}
     virtual void onProgress(const ProgressInfo &progress) {}
+    /// Once per run that created its run directory, at its end: status "completed", "stopped"
+    /// or "failed" (Experiment::run() then rethrows the error after this call).
     virtual void onFinished(const RunSummary &summary) {}
 };
 

@@ -52,7 +52,13 @@ public:
     }
     void onProgress(const kd::ProgressInfo &p) override { progress.push_back(p); }
     void onStageStarted(const std::string &role, int, int) override { stages.push_back(role); }
-    void onFinished(const kd::RunSummary &) override { finished = true; }
+    void onFinished(const kd::RunSummary &s) override
+    {
+        finished = true;
+        lastStatus = s.status;
+        lastRunDir = s.runDir;
+    }
+    std::string lastStatus, lastRunDir;
 };
 
 json readJson(const QString &path)
@@ -212,6 +218,32 @@ private Q_SLOTS:
         const auto lines = readLines(runDir + "/metrics.csv");
         QVERIFY(lines.size() >= 3);
         QVERIFY(lines.last().startsWith("teacher,step,1,21,")); // stop seen right after step 21
+    }
+
+    void divergenceFailsWithConsistentRunDirectory()
+    {
+        // A learning rate of 100 makes the loss infinite within a few steps: the run fails with
+        // a message that names the fix, and observers still learn the run's directory.
+        QTemporaryDir tmp;
+        auto p = tinyProject(tmp.path());
+        p.teacher.train.lr = 100.0;
+        const auto registries = kd::Registries::builtin(); // the experiment keeps a reference
+        kd::Experiment exp(p, registries);
+        Recorder rec;
+        std::atomic<bool> stop{false};
+        const QString runDir = tmp.filePath("diverged");
+        try {
+            exp.run(rec, stop, runDir.toStdString());
+            QFAIL("a diverging run completed");
+        } catch (const kd::Error &e) {
+            QVERIFY2(QString(e.what()).contains("teacher.train.lr"), e.what());
+        }
+        QVERIFY(rec.finished);
+        QCOMPARE(QString::fromStdString(rec.lastStatus), QStringLiteral("failed"));
+        QCOMPARE(QString::fromStdString(rec.lastRunDir), runDir);
+        const auto sj = readJson(runDir + "/summary.json");
+        QCOMPARE(QString::fromStdString(sj["status"].get<std::string>()), QStringLiteral("failed"));
+        QVERIFY(readLines(runDir + "/log.txt").last().startsWith(QStringLiteral("failed: ")));
     }
 
     void badInputLeavesNoRunDirectory()
