@@ -126,6 +126,18 @@ static FeatureShapes checkFeatures(const std::string &role, const std::string &a
     return shapes;
 }
 
+/// True when the method reads nothing of its teachers but logits ("logits", or "<role>.logits"
+/// of a teacher group): the condition for caching teacher outputs.
+static bool readsOnlyTeacherLogits(const DistillationMethod &method)
+{
+    const auto names = method.teacherFeatures();
+    const std::string suffix = ".logits";
+    return !names.empty() && std::all_of(names.begin(), names.end(), [&](const std::string &n) {
+        return n == "logits"
+            || (n.size() > suffix.size() && n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0);
+    });
+}
+
 /// Caches the teacher's logits when that gives exactly what live forwards would: the method
 /// reads only logits (of the teacher, the ensemble, or each member of a teacher group) and the
 /// teacher's input is not augmented.
@@ -137,11 +149,7 @@ static void prepareTeacherCache(TeacherSource &source, const DistillationMethod 
         return;
     }
     const auto names = method.teacherFeatures();
-    const auto isLogits = [](const std::string &n) {
-        const std::string suffix = ".logits";
-        return n == "logits" || (n.size() > suffix.size() && n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0);
-    };
-    if (names.empty() || !std::all_of(names.begin(), names.end(), isLogits)) {
+    if (!readsOnlyTeacherLogits(method)) {
         ctx.log("teacher cache: not used; the method reads teacher features beyond the logits");
         return;
     }
@@ -387,12 +395,8 @@ RunSummary Experiment::run(ExperimentObserver &observer, const std::atomic<bool>
         if (teacher)
             checkFeatures(teacherRole, teacherArch, *teacher, methods[i]->teacherFeatures(), st.method, probe);
         // The same test prepareTeacherCache() makes, less the memory bound.
-        const auto tf = methods[i]->teacherFeatures();
-        const bool cached = teacher && p.teacherCache != "off" && !tf.empty()
-            && p.dataset.randomCropPadding == 0 && !p.dataset.horizontalFlip
-            && std::all_of(tf.begin(), tf.end(), [](const std::string &n) {
-                   return n == "logits" || (n.size() > 7 && n.compare(n.size() - 7, 7, ".logits") == 0);
-               });
+        const bool cached = teacher && p.teacherCache != "off" && readsOnlyTeacherLogits(*methods[i])
+            && p.dataset.randomCropPadding == 0 && !p.dataset.horizontalFlip;
         stageCostPerImage[i] = 3 * studentMacs + (cached ? 0.0 : teacherMacs) + overheadPerImage;
         stageOneOffCost[i] = cached ? teacherMacs * double(viewOf(st.data).train.size()) : 0.0;
     }

@@ -101,7 +101,7 @@ protected:
         // labels, of other images: shifting draws from [0, n−1) past the anchor skips it).
         torch::Tensor neg;
         if (m_byClass) {
-            neg = crdOtherClassNegatives(*m_byClass, m_trainLabels.index_select(0, anchors.to(torch::kCPU)), m_kUsed)
+            neg = crdOtherClassNegatives(*m_byClass, m_trainLabels.index_select(0, ctx.indices.to(torch::kInt64)), m_kUsed)
                       .to(device);
         } else {
             neg = torch::randint(0, m_nData - 1, {n, m_kUsed}, torch::TensorOptions().dtype(torch::kInt64)).to(device);

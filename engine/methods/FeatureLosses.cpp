@@ -274,6 +274,19 @@ torch::Tensor ofdGaussianMargin(const torch::Tensor &mean, const torch::Tensor &
     return torch::where(tail > 0.001, inner, -3.0 * s);
 }
 
+void accumulateGaussianMargin(const torch::Tensor &feature, torch::Tensor &sum, torch::Tensor &sumSquares,
+                              torch::Tensor &count, torch::Tensor &margin)
+{
+    torch::NoGradGuard noGrad;
+    const auto mo = channelMoments(feature);
+    sum.add_(mo.sum.to(sum.device()));
+    sumSquares.add_(mo.sumSquares.to(sum.device()));
+    count.add_(mo.count.to(sum.device()));
+    const auto n = count.clamp_min(1.0);
+    const auto mean = sum / n;
+    margin.copy_(ofdGaussianMargin(mean, (sumSquares / n - mean * mean).clamp_min(0.0).sqrt()));
+}
+
 std::pair<torch::Tensor, torch::Tensor> negativeResponseStats(const torch::Tensor &f)
 {
     torch::NoGradGuard noGrad;

@@ -108,4 +108,10 @@ ChannelMoments channelMoments(const torch::Tensor &f);
 /// m = μ − σ·φ(μ/σ)/Φ(−μ/σ) = E[x | x < 0], or −3σ where Φ(−μ/σ) ≤ 0.001. Inputs [C] float64.
 torch::Tensor ofdGaussianMargin(const torch::Tensor &mean, const torch::Tensor &stddev);
 
+/// Adds a teacher feature's channel moments to the running buffers (float64 [C], in place)
+/// and writes the Gaussian margin of everything seen so far into `margin`: OFD's margin
+/// estimate, shared by ofd and london.
+void accumulateGaussianMargin(const torch::Tensor &feature, torch::Tensor &sum, torch::Tensor &sumSquares,
+                              torch::Tensor &count, torch::Tensor &margin);
+
 } // namespace kd

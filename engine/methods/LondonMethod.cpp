@@ -225,17 +225,8 @@ private:
             const auto &ft = targets[i];
             torch::Tensor l;
             if (ofd) {
-                if (estimating) {
-                    torch::NoGradGuard noGrad;
-                    // OFD's Gaussian margin from the teacher channel's measured mean and deviation.
-                    const auto mo = channelMoments(ft);
-                    st.statSum.add_(mo.sum.to(st.statSum.device()));
-                    st.statSquares.add_(mo.sumSquares.to(st.statSum.device()));
-                    st.statCount.add_(mo.count.to(st.statSum.device()));
-                    const auto cnt = st.statCount.clamp_min(1.0);
-                    const auto mean = st.statSum / cnt;
-                    st.margin.copy_(ofdGaussianMargin(mean, (st.statSquares / cnt - mean * mean).clamp_min(0.0).sqrt()));
-                }
+                if (estimating) // OFD's Gaussian margin from the teacher channel's measured statistics
+                    accumulateGaussianMargin(ft, st.statSum, st.statSquares, st.statCount, st.margin);
                 l = ofdLoss(connected[i], ft, st.margin) / std::pow(2.0, double(count - 1 - i)) / n;
             } else {
                 l = hintLoss(connected[i], ft);

@@ -66,18 +66,8 @@ protected:
         const auto count = m_pairs.size();
         for (std::size_t i = 0; i < count; ++i) {
             auto &st = *m_state[i];
-            if (estimating) {
-                // Statistics of the raw teacher map, before any pooling to the student's size.
-                torch::NoGradGuard noGrad;
-                const auto mo = channelMoments(t.get(m_pairs[i].teacher));
-                st.statSum.add_(mo.sum.to(st.statSum.device()));
-                st.statSquares.add_(mo.sumSquares.to(st.statSum.device()));
-                st.statCount.add_(mo.count.to(st.statSum.device()));
-                const auto cnt = st.statCount.clamp_min(1.0);
-                const auto mean = st.statSum / cnt;
-                const auto var = (st.statSquares / cnt - mean * mean).clamp_min(0.0);
-                st.margin.copy_(ofdGaussianMargin(mean, var.sqrt()));
-            }
+            if (estimating) // statistics of the raw teacher map, before any pooling to the student's size
+                accumulateGaussianMargin(t.get(m_pairs[i].teacher), st.statSum, st.statSquares, st.statCount, st.margin);
             const auto [fs, ft] = poolToCommonSize(s.get(m_pairs[i].student), t.get(m_pairs[i].teacher));
             const auto l = ofdLoss(st.connector->forward(fs), ft, st.margin)
                 / std::pow(2.0, double(count - 1 - i)) / n;
