@@ -21,6 +21,7 @@
 #include <Registries.h>
 #include <StagePlan.h>
 
+#include <QAbstractItemView>
 #include <QCheckBox>
 #include <QDir>
 #include <QDoubleSpinBox>
@@ -414,6 +415,17 @@ void TestGui::featureParamsOfferNetworkFeatures()
     panel.studentEditor()->updateInfoNow();
     QVERIFY(params->featureChoices(QStringLiteral("student_features")).contains(QStringLiteral("stage1")));
     QCOMPARE(box->currentText(), QStringLiteral("stage1,stage2"));
+
+    // KD_SCREENSHOT_DIR=dir: save the method page and the open list, to look at.
+    if (const QString dir = qEnvironmentVariable("KD_SCREENSHOT_DIR"); !dir.isEmpty()) {
+        panel.resize(420, 700);
+        panel.show();
+        panel.methodEditor()->grab().save(dir + QStringLiteral("/method-editor.png"));
+        box->showPopup();
+        QCoreApplication::processEvents();
+        box->view()->window()->grab().save(dir + QStringLiteral("/feature-list.png"));
+        box->hidePopup();
+    }
 }
 
 void TestGui::teacherListsFollowMethod()
