@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Generates tests/data/method_golden.json: golden values for the KD methods' losses.
 
-tests/test_methods.cpp checks the engine's pure loss functions (engine/KdLosses.h,
+tests/test_methods.cpp checks the engine's pure loss functions (engine/methods/KdLosses.h,
 engine/methods/FeatureLosses.h) and, for FitNet and VID, whole methods with their adapters
 against these values. The reference formulas below are written the way the authors' code
 computes them:

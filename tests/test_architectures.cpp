@@ -3,10 +3,10 @@
 // definitions it re-implements (RepDistiller / mdistiller CIFAR models) and reports its
 // multiply-accumulates; a backward pass reaches every parameter.
 
-#include "ArchitectureRegistry.h"
-#include "Architectures.h"
-#include "Error.h"
-#include "TorchFwd.h"
+#include "models/ArchitectureRegistry.h"
+#include "models/Architectures.h"
+#include "core/Error.h"
+#include "core/TorchFwd.h"
 #include "models/Layers.h"
 
 #include <QtTest>

@@ -3,15 +3,15 @@
 // and the teacher-output cache, down to an end-to-end check that a cached teacher trains the
 // student exactly like a live one.
 
-#include "Architectures.h"
-#include "BatchLoader.h"
-#include "Dataset.h"
-#include "Error.h"
-#include "Experiment.h"
-#include "ProjectConfig.h"
-#include "Registries.h"
-#include "TeacherSource.h"
-#include "TorchFwd.h"
+#include "models/Architectures.h"
+#include "data/BatchLoader.h"
+#include "data/Dataset.h"
+#include "core/Error.h"
+#include "training/Experiment.h"
+#include "project/ProjectConfig.h"
+#include "project/Registries.h"
+#include "training/TeacherSource.h"
+#include "core/TorchFwd.h"
 
 #include <QtTest>
 

@@ -3,14 +3,14 @@
 // registry's refusals. Every fixture is written by the test into a temporary folder in the
 // real on-disk format, so each byte of each case is visible here.
 
-#include "CifarReader.h"
-#include "Dataset.h"
-#include "DatasetRegistry.h"
-#include "Error.h"
-#include "ImageFolderReader.h"
-#include "ProjectConfig.h"
-#include "SyntheticDataset.h"
-#include "TorchFwd.h"
+#include "data/CifarReader.h"
+#include "data/Dataset.h"
+#include "data/DatasetRegistry.h"
+#include "core/Error.h"
+#include "data/ImageFolderReader.h"
+#include "project/ProjectConfig.h"
+#include "data/SyntheticDataset.h"
+#include "core/TorchFwd.h"
 
 #include <QtTest>
 

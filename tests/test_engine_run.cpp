@@ -1,10 +1,10 @@
 // End-to-end engine runs on a real Fashion-MNIST subset: accuracy well above chance, a
 // complete run directory, checkpoint reuse with checksums, and a prompt, consistent stop.
-#include "Architectures.h"
-#include "Checkpoint.h"
-#include "Error.h"
-#include "Experiment.h"
-#include "Registries.h"
+#include "models/Architectures.h"
+#include "training/Checkpoint.h"
+#include "core/Error.h"
+#include "training/Experiment.h"
+#include "project/Registries.h"
 
 #include <QFile>
 #include <QTemporaryDir>

@@ -2,12 +2,12 @@
 // normalisation and seeded shuffling. The fixtures are written by the tests themselves into a
 // temporary folder, so every byte of each case is visible here.
 
-#include "Dataset.h"
-#include "DatasetRegistry.h"
-#include "Error.h"
-#include "IdxReader.h"
-#include "ProjectConfig.h"
-#include "TorchFwd.h"
+#include "data/Dataset.h"
+#include "data/DatasetRegistry.h"
+#include "core/Error.h"
+#include "data/IdxReader.h"
+#include "project/ProjectConfig.h"
+#include "core/TorchFwd.h"
 
 #include <QtTest>
 

@@ -2,12 +2,12 @@
 // come from scripts/gen_kd_golden.py (python3-torch, the same LibTorch 1.13), as torchdistill
 // checks its losses against stored values.
 
-#include "Architectures.h"
-#include "DistillationMethod.h"
-#include "KdLosses.h"
-#include "MethodRegistry.h"
-#include "ParamSpec.h"
-#include "TorchFwd.h"
+#include "models/Architectures.h"
+#include "methods/DistillationMethod.h"
+#include "methods/KdLosses.h"
+#include "methods/MethodRegistry.h"
+#include "project/ParamSpec.h"
+#include "core/TorchFwd.h"
 
 #include <QtTest>
 

@@ -4,16 +4,16 @@
 // insertion and refusals, and a few optimisation steps of every registered method through
 // kd::Experiment.
 
-#include "ArchitectureRegistry.h"
-#include "DistillationMethod.h"
-#include "Error.h"
-#include "Experiment.h"
-#include "KdLosses.h"
-#include "MethodRegistry.h"
-#include "ParamSpec.h"
-#include "ProjectConfig.h"
-#include "Registries.h"
-#include "TorchFwd.h"
+#include "models/ArchitectureRegistry.h"
+#include "methods/DistillationMethod.h"
+#include "core/Error.h"
+#include "training/Experiment.h"
+#include "methods/KdLosses.h"
+#include "methods/MethodRegistry.h"
+#include "project/ParamSpec.h"
+#include "project/ProjectConfig.h"
+#include "project/Registries.h"
+#include "core/TorchFwd.h"
 #include "methods/FeatureLosses.h"
 #include "methods/Schedule.h"
 

@@ -1,7 +1,7 @@
 // Project file parsing: defaults, strict keys, ranges, syntax errors, overrides, round trip.
-#include "Error.h"
-#include "ProjectConfig.h"
-#include "Registries.h"
+#include "core/Error.h"
+#include "project/ProjectConfig.h"
+#include "project/Registries.h"
 
 #include <QDir>
 #include <QTemporaryDir>

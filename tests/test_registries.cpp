@@ -2,16 +2,16 @@
 // architecture builds and returns its named features, parameter counts match hand-computed
 // values, and Registries::resolve() checks and fills a project's names and hyperparameters.
 
-#include "ArchitectureRegistry.h"
-#include "DistillationMethod.h"
-#include "Error.h"
-#include "FeatureNet.h"
-#include "MethodRegistry.h"
-#include "ParamSpec.h"
-#include "ProjectConfig.h"
-#include "Registries.h"
-#include "Registry.h"
-#include "TorchFwd.h"
+#include "models/ArchitectureRegistry.h"
+#include "methods/DistillationMethod.h"
+#include "core/Error.h"
+#include "models/FeatureNet.h"
+#include "methods/MethodRegistry.h"
+#include "project/ParamSpec.h"
+#include "project/ProjectConfig.h"
+#include "project/Registries.h"
+#include "project/Registry.h"
+#include "core/TorchFwd.h"
 
 #include <QtTest>
 

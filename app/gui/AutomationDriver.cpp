@@ -2,9 +2,9 @@
 
 #include "MainWindow.h"
 
-#include <TrainingSession.h>
+#include <session/TrainingSession.h>
 
-#include <QCustomPlotInclude.h>
+#include <plots/QCustomPlotInclude.h>
 
 #include <QCoreApplication>
 #include <QDir>

@@ -1,6 +1,6 @@
 #pragma once
 
-#include <Metrics.h>
+#include <runs/Metrics.h>
 
 #include <QObject>
 #include <QString>

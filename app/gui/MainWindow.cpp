@@ -3,18 +3,18 @@
 #include "ProjectDocument.h"
 #include "RecentProjectsMenu.h"
 
-#include <AccuracyPlot.h>
-#include <ExperimentPanel.h>
-#include <LogPanel.h>
-#include <LossPlot.h>
-#include <ProgressPanel.h>
-#include <ResultsTable.h>
-#include <RunSummaryText.h>
-#include <TrainingSession.h>
+#include <plots/AccuracyPlot.h>
+#include <setup/ExperimentPanel.h>
+#include <views/LogPanel.h>
+#include <plots/LossPlot.h>
+#include <views/ProgressPanel.h>
+#include <views/ResultsTable.h>
+#include <views/RunSummaryText.h>
+#include <session/TrainingSession.h>
 
-#include <ProjectConfig.h>
-#include <Registries.h>
-#include <StagePlan.h>
+#include <project/ProjectConfig.h>
+#include <project/Registries.h>
+#include <training/StagePlan.h>
 
 #include <QAction>
 #include <QApplication>

@@ -1,8 +1,8 @@
 #include "ProjectDocument.h"
 
-#include <ExperimentPanel.h>
+#include <setup/ExperimentPanel.h>
 
-#include <ProjectConfig.h>
+#include <project/ProjectConfig.h>
 
 #include <QDir>
 #include <QFileDialog>

@@ -1,11 +1,11 @@
 #include "KdwCommands.h"
 
-#include "Error.h"
-#include "Experiment.h"
-#include "Registries.h"
-#include "RunStore.h"
-#include "DatasetRegistry.h"
-#include "InputShape.h"
+#include "core/Error.h"
+#include "training/Experiment.h"
+#include "project/Registries.h"
+#include "runs/RunStore.h"
+#include "data/DatasetRegistry.h"
+#include "models/InputShape.h"
 
 #include <algorithm>
 #include <atomic>

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "MethodRegistry.h"
+#include "methods/MethodRegistry.h"
 
 namespace kd {
 

@@ -1,4 +1,4 @@
-#include "methods/Connector.h"
+#include "Connector.h"
 
 #include <cmath>
 

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "TorchFwd.h"
+#include "core/TorchFwd.h"
 
 namespace kd {
 

@@ -1,7 +1,7 @@
 #include "methods/BuiltinMethods.h"
 
-#include "DistillationMethod.h"
-#include "Error.h"
+#include "methods/DistillationMethod.h"
+#include "core/Error.h"
 #include "methods/StageMethods.h"
 
 #include <sstream>

@@ -1,7 +1,7 @@
 #include "methods/BuiltinMethods.h"
 
-#include "DistillationMethod.h"
-#include "KdLosses.h"
+#include "methods/DistillationMethod.h"
+#include "methods/KdLosses.h"
 
 namespace kd {
 

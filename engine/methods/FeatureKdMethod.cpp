@@ -1,7 +1,7 @@
-#include "methods/FeatureKdMethod.h"
+#include "FeatureKdMethod.h"
 
-#include "Error.h"
-#include "KdLosses.h"
+#include "core/Error.h"
+#include "methods/KdLosses.h"
 
 #include <algorithm>
 

@@ -1,7 +1,7 @@
 #pragma once
 
-#include "DistillationMethod.h"
-#include "ParamSpec.h"
+#include "methods/DistillationMethod.h"
+#include "project/ParamSpec.h"
 #include "methods/FeatureSelection.h"
 
 #include <nlohmann/json.hpp>

@@ -1,6 +1,6 @@
-#include "methods/FeatureLosses.h"
+#include "FeatureLosses.h"
 
-#include "Error.h"
+#include "core/Error.h"
 
 #include <sstream>
 

@@ -5,7 +5,7 @@
 // returns a scalar; none holds state. tests/test_methods.cpp checks every one against
 // tests/data/method_golden.json (scripts/gen_method_golden.py).
 
-#include "TorchFwd.h"
+#include "core/TorchFwd.h"
 
 #include <utility>
 

@@ -1,6 +1,6 @@
-#include "methods/FeatureSelection.h"
+#include "FeatureSelection.h"
 
-#include "Error.h"
+#include "core/Error.h"
 
 #include <algorithm>
 #include <cctype>

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "DistillationMethod.h"
+#include "methods/DistillationMethod.h"
 
 #include <string>
 #include <vector>

@@ -1,6 +1,6 @@
-#include "methods/IekdLosses.h"
+#include "IekdLosses.h"
 
-#include "Error.h"
+#include "core/Error.h"
 
 #include <sstream>
 

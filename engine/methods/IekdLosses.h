@@ -7,7 +7,7 @@
 // computes them. tests/test_methods_advanced.cpp checks them against
 // scripts/gen_method_golden_advanced.py.
 
-#include "TorchFwd.h"
+#include "core/TorchFwd.h"
 
 #include <string>
 

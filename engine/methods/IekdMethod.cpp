@@ -1,6 +1,6 @@
 #include "methods/BuiltinMethods.h"
 
-#include "Error.h"
+#include "core/Error.h"
 #include "methods/FeatureKdMethod.h"
 #include "methods/FeatureLosses.h"
 #include "methods/IekdLosses.h"

@@ -1,6 +1,6 @@
-#include "methods/LondonLosses.h"
+#include "LondonLosses.h"
 
-#include "Error.h"
+#include "core/Error.h"
 #include "methods/FeatureLosses.h"
 #include "methods/SrmLosses.h"
 

@@ -8,7 +8,7 @@
 // tests/test_methods_advanced.cpp checks them against scripts/gen_method_golden_advanced.py
 // (and the power iterations against an SVD).
 
-#include "TorchFwd.h"
+#include "core/TorchFwd.h"
 
 #include <string>
 #include <vector>

@@ -1,9 +1,9 @@
 #include "methods/BuiltinMethods.h"
 
-#include "DistillationMethod.h"
-#include "Error.h"
-#include "KdLosses.h"
-#include "StageAwareMethod.h"
+#include "methods/DistillationMethod.h"
+#include "core/Error.h"
+#include "methods/KdLosses.h"
+#include "methods/StageAwareMethod.h"
 
 #include <algorithm>
 

@@ -1,7 +1,7 @@
-#include "methods/Schedule.h"
+#include "Schedule.h"
 
-#include "DistillationMethod.h"
-#include "Error.h"
+#include "methods/DistillationMethod.h"
+#include "core/Error.h"
 
 #include <algorithm>
 #include <cmath>

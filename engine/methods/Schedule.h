@@ -1,6 +1,6 @@
 #pragma once
 
-#include "ParamSpec.h"
+#include "project/ParamSpec.h"
 
 #include <string>
 #include <vector>

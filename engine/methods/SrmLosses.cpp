@@ -1,6 +1,6 @@
-#include "methods/SrmLosses.h"
+#include "SrmLosses.h"
 
-#include "Error.h"
+#include "core/Error.h"
 
 #include <cmath>
 #include <sstream>

@@ -7,7 +7,7 @@
 // step the engine uses in place of the paper's separate dictionary-learning stage.
 // tests/test_methods_advanced.cpp checks each against scripts/gen_method_golden_advanced.py.
 
-#include "TorchFwd.h"
+#include "core/TorchFwd.h"
 
 namespace kd {
 

@@ -3,8 +3,8 @@
 // Losses and attacks of the methods that change the experiment's structure (takd, ensemble,
 // rc, dmc, ard; engine/methods/{Takd,Ensemble,Rc,Dmc,Ard}Method.cpp), exposed for tests.
 
-#include "Dataset.h"
-#include "FeatureNet.h"
+#include "data/Dataset.h"
+#include "models/FeatureNet.h"
 
 #include <cstdint>
 #include <vector>

@@ -1,6 +1,6 @@
-#include "models/Activation.h"
+#include "Activation.h"
 
-#include "Error.h"
+#include "core/Error.h"
 
 namespace kd {
 

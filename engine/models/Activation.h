@@ -4,8 +4,8 @@
 // which keeps every model exactly as it was — no extra modules, parameters or buffers) or
 // LMA (models/Lma.h), chosen by the architecture options `activation` and `lma_segments`.
 
-#include "ParamSpec.h"
-#include "TorchFwd.h"
+#include "project/ParamSpec.h"
+#include "core/TorchFwd.h"
 #include "models/Lma.h"
 
 #include <memory>

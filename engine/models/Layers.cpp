@@ -1,6 +1,6 @@
 #include "Layers.h"
 
-#include "Error.h"
+#include "core/Error.h"
 
 namespace kd {
 

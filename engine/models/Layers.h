@@ -6,9 +6,9 @@
 // scope is alive on the calling thread. Outside such a scope the cost is one thread-local
 // pointer test per layer call.
 
-#include "FeatureNet.h"
-#include "InputShape.h"
-#include "TorchFwd.h"
+#include "models/FeatureNet.h"
+#include "models/InputShape.h"
+#include "core/TorchFwd.h"
 
 #include <cstdint>
 #include <string>

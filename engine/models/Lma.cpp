@@ -1,6 +1,6 @@
-#include "models/Lma.h"
+#include "Lma.h"
 
-#include "Error.h"
+#include "core/Error.h"
 
 #include <cmath>
 

@@ -4,7 +4,7 @@
 // for Model Compression", AAAI 2020): a continuous piecewise-linear activation with K
 // segments whose slopes are learned and whose boundaries follow the statistics of its input.
 
-#include "TorchFwd.h"
+#include "core/TorchFwd.h"
 
 #include <vector>
 

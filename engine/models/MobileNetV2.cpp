@@ -1,6 +1,6 @@
 #include "MobileNetV2.h"
 
-#include "Error.h"
+#include "core/Error.h"
 
 #include <algorithm>
 

@@ -1,6 +1,6 @@
 #include "ResNet.h"
 
-#include "Error.h"
+#include "core/Error.h"
 
 namespace kd {
 

@@ -1,6 +1,6 @@
 #include "ShuffleNetV2.h"
 
-#include "Error.h"
+#include "core/Error.h"
 
 #include <cmath>
 

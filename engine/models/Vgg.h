@@ -1,7 +1,7 @@
 #pragma once
 
-#include "FeatureNet.h"
-#include "InputShape.h"
+#include "models/FeatureNet.h"
+#include "models/InputShape.h"
 #include "models/Activation.h"
 #include "models/Layers.h"
 

@@ -2,24 +2,24 @@
 // validates projects, the plots count what they are fed, and the training session runs,
 // stops and tears down a real tiny Fashion-MNIST experiment without blocking the GUI.
 
-#include <AccuracyPlot.h>
-#include <DatasetEditor.h>
-#include <ExperimentPanel.h>
-#include <LogPanel.h>
-#include <LossPlot.h>
+#include <plots/AccuracyPlot.h>
+#include <setup/DatasetEditor.h>
+#include <setup/ExperimentPanel.h>
+#include <views/LogPanel.h>
+#include <plots/LossPlot.h>
 #include <MainWindow.h>
-#include <MethodEditor.h>
-#include <ModelListEditor.h>
-#include <ModelEditor.h>
-#include <ParamEditor.h>
-#include <ProgressPanel.h>
-#include <ResultsTable.h>
-#include <RunSummaryText.h>
-#include <TrainingSession.h>
+#include <setup/MethodEditor.h>
+#include <setup/ModelListEditor.h>
+#include <setup/ModelEditor.h>
+#include <setup/ParamEditor.h>
+#include <views/ProgressPanel.h>
+#include <views/ResultsTable.h>
+#include <views/RunSummaryText.h>
+#include <session/TrainingSession.h>
 
-#include <ProjectConfig.h>
-#include <Registries.h>
-#include <StagePlan.h>
+#include <project/ProjectConfig.h>
+#include <project/Registries.h>
+#include <training/StagePlan.h>
 
 #include <QAbstractItemView>
 #include <QCheckBox>

@@ -1,0 +1,90 @@
+#pragma once
+
+#include "models/FeatureNet.h"
+
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace kd {
+
+/// Where training is, for methods whose weights change over time (schedules), and what
+/// the batch is (for methods that need sample indices, e.g. CRD's memory bank, or the inputs,
+/// e.g. adversarial examples).
+struct StepContext {
+    int epoch = 1;  ///< 1-based
+    int epochs = 1;
+    std::int64_t step = 0;       ///< global step, 0-based
+    std::int64_t totalSteps = 1;
+    torch::Tensor indices;       ///< rows of the batch in the training set (CPU, int64)
+    torch::Tensor inputs;        ///< the batch's images on the training device
+    FeatureNet *student = nullptr; ///< the model being trained (for methods that re-run it)
+    FeatureNet *teacher = nullptr; ///< the frozen teacher, or null when its outputs are cached
+
+    /// Training progress in [0, 1): step / totalSteps.
+    double progress() const { return totalSteps > 0 ? double(step) / double(totalSteps) : 0.0; }
+};
+
+/// Feature names and shapes (without the batch dimension) of a model, in forward order.
+using FeatureShapes = std::vector<std::pair<std::string, std::vector<std::int64_t>>>;
+
+/// What a method learns about the models before training, to size adapters and banks.
+struct MethodSetup {
+    FeatureShapes student;
+    FeatureShapes teacher; ///< empty for methods without a teacher
+    int numClasses = 0;
+    std::int64_t trainSize = 0; ///< training images (sample indices are in [0, trainSize))
+    /// Labels of those images (int64, CPU), or undefined when the student's data is unlabelled
+    /// (proxy or auxiliary images).
+    torch::Tensor trainLabels;
+    torch::Device device = torch::kCPU;
+
+    /// Shape of a named feature; throws kd::Error naming the model and the features it has.
+    const std::vector<std::int64_t> &studentShape(const std::string &name) const;
+    const std::vector<std::int64_t> &teacherShape(const std::string &name) const;
+};
+
+/// The loss of one batch: the total that is optimised and each named term as logged.
+struct LossTerms {
+    torch::Tensor total;
+    std::vector<std::pair<std::string, torch::Tensor>> terms;
+};
+
+/// A knowledge-distillation method (or plain supervised training for "ce"). It states the
+/// features it reads from student and teacher so the session can check both models before
+/// training; methods with trainable parts (regressors, heads) expose them as a module whose
+/// parameters are optimised with the student's.
+class DistillationMethod {
+public:
+    virtual ~DistillationMethod() = default;
+
+    virtual bool needsTeacher() const = 0;
+    /// Names of the loss terms compute() returns, in order (e.g. {"ce", "kd"}).
+    virtual std::vector<std::string> termNames() const = 0;
+    virtual std::vector<std::string> studentFeatures() const { return {"logits"}; }
+    virtual std::vector<std::string> teacherFeatures() const { return needsTeacher() ? std::vector<std::string>{"logits"} : std::vector<std::string>{}; }
+    /// Called once before training with both models' feature shapes: create adapters
+    /// (1×1 conv + BN, pooling), heads or memory banks here, on `setup.device`. Throw
+    /// kd::Error when the shapes cannot be matched, saying which features and what to change.
+    virtual void setup(const MethodSetup &setup) {}
+    /// Extra trainable modules (adapters, heads; none by default). Their parameters are
+    /// optimised with the student's; they are put in train mode with it.
+    virtual std::shared_ptr<torch::nn::Module> trainableModule() { return nullptr; }
+
+    /// `teacher` is null for methods that need none. Teacher features carry no gradient.
+    virtual LossTerms compute(const Features &student, const Features *teacher,
+                              const torch::Tensor &labels, const StepContext &ctx) = 0;
+
+    /// Extra evaluation metrics logged beside the test accuracy at every epoch (e.g.
+    /// "robust_acc"); higher is better. They become metrics.csv columns and summary entries.
+    virtual std::vector<std::string> extraMetrics() const { return {}; }
+    /// The value of one of extraMetrics() for `model` on `set` (the test set).
+    virtual double evaluateExtra(const std::string &name, FeatureNet &model, const struct TensorDataset &set,
+                                 const torch::Device &device, int batchSize)
+    {
+        return std::numeric_limits<double>::quiet_NaN();
+    }
+};
+
+} // namespace kd

@@ -1,0 +1,155 @@
+#include "Architectures.h"
+
+#include "core/Error.h"
+
+namespace kd {
+
+namespace nn = torch::nn;
+
+bool Features::has(const std::string &name) const
+{
+    for (const auto &kv : m_items)
+        if (kv.first == name)
+            return true;
+    return false;
+}
+
+const torch::Tensor &Features::get(const std::string &name) const
+{
+    for (const auto &kv : m_items)
+        if (kv.first == name)
+            return kv.second;
+    std::string names;
+    for (const auto &kv : m_items)
+        names += (names.empty() ? "" : ", ") + kv.first;
+    throw Error("the model has no feature \"" + name + "\"; it provides: " + names);
+}
+
+std::int64_t FeatureNet::parameterCount() const
+{
+    std::int64_t n = 0;
+    for (const auto &p : parameters())
+        n += p.numel();
+    return n;
+}
+
+// ---------------------------------------------------------------------------------------
+
+Mlp::Mlp(const InputShape &input, int numClasses, const std::vector<int> &hidden, double dropout,
+         const ActivationOptions &activation)
+    : m_dropout(dropout)
+{
+    std::int64_t in = input.channels * input.height * input.width;
+    for (std::size_t i = 0; i < hidden.size(); ++i) {
+        m_hidden.push_back(register_module("fc" + std::to_string(i + 1), Linear(in, hidden[i])));
+        m_acts.emplace_back(activation, *this, "act" + std::to_string(i + 1));
+        in = hidden[i];
+    }
+    m_head = register_module("head", Linear(in, numClasses));
+}
+
+Features Mlp::forwardFeatures(const torch::Tensor &x)
+{
+    Features f;
+    auto h = x.flatten(1);
+    for (std::size_t i = 0; i < m_hidden.size(); ++i) {
+        auto pre = m_hidden[i](h);
+        h = m_acts[i](pre);
+        if (m_dropout > 0)
+            h = torch::dropout(h, m_dropout, is_training());
+        addStage(f, int(i + 1), std::move(pre), h);
+    }
+    f.add("pre_logits", h);
+    f.add("logits", m_head(h));
+    return f;
+}
+
+// ---------------------------------------------------------------------------------------
+
+LeNet5::LeNet5(const InputShape &input, int numClasses, const ActivationOptions &activation)
+{
+    // 10x10 is the smallest input that leaves a 1x1 map after both conv+pool stages.
+    requireInputSize(input, 10, "lenet5");
+    const int pad = (input.height < 32 || input.width < 32) ? 2 : 0;
+    m_conv1 = register_module("conv1", Conv2d(nn::Conv2dOptions(input.channels, 6, 5).padding(pad)));
+    m_conv2 = register_module("conv2", Conv2d(nn::Conv2dOptions(6, 16, 5)));
+    const auto h = ((input.height + 2 * pad - 4) / 2 - 4) / 2;
+    const auto w = ((input.width + 2 * pad - 4) / 2 - 4) / 2;
+    m_fc1 = register_module("fc1", Linear(16 * h * w, 120));
+    m_fc2 = register_module("fc2", Linear(120, 84));
+    m_fc3 = register_module("fc3", Linear(84, numClasses));
+    m_act1 = Activation(activation, *this, "act1");
+    m_act2 = Activation(activation, *this, "act2");
+    m_act3 = Activation(activation, *this, "act3");
+    m_act4 = Activation(activation, *this, "act4");
+}
+
+Features LeNet5::forwardFeatures(const torch::Tensor &x)
+{
+    Features f;
+    // max_pool(relu(a)) == relu(max_pool(a)); pooling first exposes the pre-ReLU stage output
+    // at the stage's shape and runs the ReLU on a quarter of the elements. (LMA, which need
+    // not be monotone, is applied after the pooling too: the order is the model's definition.)
+    auto pre = torch::max_pool2d(m_conv1(x), 2);
+    auto h = m_act1(pre);
+    addStage(f, 1, std::move(pre), h);
+    pre = torch::max_pool2d(m_conv2(h), 2);
+    h = m_act2(pre);
+    addStage(f, 2, std::move(pre), h);
+    h = m_fc1(h.flatten(1));
+    m_act3.apply_(h);
+    h = m_fc2(h);
+    m_act4.apply_(h);
+    f.add("pre_logits", h);
+    f.add("logits", m_fc3(h));
+    return f;
+}
+
+// ---------------------------------------------------------------------------------------
+
+PlainCnn::PlainCnn(const InputShape &input, int numClasses, const std::vector<Block> &blocks, int hidden,
+                   const ActivationOptions &activation)
+{
+    std::int64_t c = input.channels, h = input.height, w = input.width;
+    for (std::size_t i = 0; i < blocks.size(); ++i) {
+        ConvBlock b;
+        b.conv = Conv2d(nn::Conv2dOptions(c, blocks[i].channels, 3).padding(1).bias(false));
+        b.bn = nn::BatchNorm2d(blocks[i].channels);
+        b.pool = blocks[i].pool;
+        if (b.pool) {
+            if (h < 2 || w < 2)
+                throw Error("input " + input.toString() + " is too small for this CNN's pooling layers");
+            h /= 2;
+            w /= 2;
+        }
+        c = blocks[i].channels;
+        // Registered as before (block<i>.0 = conv, block<i>.1 = BN) so checkpoints keep loading.
+        register_module("block" + std::to_string(i + 1), nn::Sequential(b.conv, b.bn));
+        b.act = Activation(activation, *this, "act" + std::to_string(i + 1));
+        m_blocks.push_back(std::move(b));
+    }
+    m_fc = register_module("fc", Linear(c * h * w, hidden));
+    m_head = register_module("head", Linear(hidden, numClasses));
+    m_fcAct = Activation(activation, *this, "act_fc");
+}
+
+Features PlainCnn::forwardFeatures(const torch::Tensor &x)
+{
+    Features f;
+    auto h = x;
+    for (std::size_t i = 0; i < m_blocks.size(); ++i) {
+        auto &b = m_blocks[i];
+        auto pre = b.bn(b.conv(h));
+        if (b.pool)
+            pre = torch::max_pool2d(pre, 2); // commutes with the ReLU (see LeNet5)
+        h = b.act(pre);
+        addStage(f, int(i + 1), std::move(pre), h);
+    }
+    h = m_fc(h.flatten(1));
+    m_fcAct.apply_(h);
+    f.add("pre_logits", h);
+    f.add("logits", m_head(h));
+    return f;
+}
+
+} // namespace kd

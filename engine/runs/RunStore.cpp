@@ -1,0 +1,119 @@
+#include "RunStore.h"
+
+#include "core/Error.h"
+#include "project/ProjectConfig.h"
+
+#include <cmath>
+#include <filesystem>
+#include <iomanip>
+#include <sstream>
+
+namespace kd {
+
+namespace fs = std::filesystem;
+
+RunStore::RunStore(const std::string &dir, const nlohmann::json &config, std::vector<std::string> lossColumns,
+                   std::vector<std::string> extraColumns)
+    : m_dir(dir)
+    , m_lossColumns(std::move(lossColumns))
+    , m_extraColumns(std::move(extraColumns))
+{
+    std::error_code ec;
+    if (fs::exists(dir, ec) && !(fs::is_directory(dir, ec) && fs::is_empty(dir, ec)))
+        throw Error("run directory " + dir + " already exists and is not empty; choose another "
+                    "--out or remove it (nothing was written)");
+    fs::create_directories(dir, ec);
+    if (ec)
+        throw Error("cannot create run directory " + dir + ": " + ec.message());
+    writeFileAtomically(path("config.json"), config.dump(2) + "\n");
+    m_metrics.open(path("metrics.csv"), std::ios::out | std::ios::trunc);
+    m_log.open(path("log.txt"), std::ios::out | std::ios::trunc);
+    if (!m_metrics || !m_log)
+        throw Error("cannot write in run directory " + dir);
+    m_metrics << "model,kind,epoch,step,wall_s";
+    for (const auto &c : m_lossColumns)
+        m_metrics << "," << (c == "loss" ? std::string("loss") : "loss_" + c);
+    m_metrics << ",lr,train_acc,val_acc,test_acc,img_per_s";
+    for (const auto &c : m_extraColumns)
+        m_metrics << "," << c;
+    m_metrics << "\n";
+    m_metrics.flush();
+}
+
+std::string RunStore::path(const std::string &file) const
+{
+    return (fs::path(m_dir) / file).string();
+}
+
+static void cell(std::ostream &os, double v, int precision = 6)
+{
+    os << ',';
+    if (std::isfinite(v))
+        os << std::setprecision(precision) << v;
+}
+
+void RunStore::appendMetric(const MetricRecord &r)
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    m_metrics << r.role << ',' << (r.kind == MetricRecord::Kind::Step ? "step" : "epoch") << ','
+              << r.epoch << ',' << r.step;
+    cell(m_metrics, r.wallSeconds, 8);
+    for (const auto &c : m_lossColumns)
+        cell(m_metrics, r.loss(c));
+    cell(m_metrics, r.lr);
+    cell(m_metrics, r.trainAcc);
+    cell(m_metrics, r.valAcc);
+    cell(m_metrics, r.testAcc);
+    cell(m_metrics, r.imagesPerSecond, 8);
+    for (const auto &c : m_extraColumns)
+        cell(m_metrics, r.extraValue(c));
+    m_metrics << '\n';
+    m_metrics.flush();
+}
+
+void RunStore::appendLog(const std::string &line)
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    m_log << line << '\n';
+    m_log.flush();
+}
+
+static nlohmann::json numberOrNull(double v)
+{
+    return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
+}
+
+nlohmann::json RunStore::summaryToJson(const RunSummary &s)
+{
+    nlohmann::json models = nlohmann::json::object();
+    for (const auto &r : s.roles) {
+        models[r.role] = {{"arch", r.arch},
+                          {"method", r.method},
+                          {"params", r.params},
+                          {"best_test_acc", numberOrNull(r.bestTestAcc)},
+                          {"final_test_acc", numberOrNull(r.finalTestAcc)},
+                          {"train_seconds", r.trainSeconds},
+                          {"epochs_done", r.epochsDone},
+                          {"completed", r.completed},
+                          {"checkpoint", r.checkpoint}};
+        for (const auto &e : r.extras) {
+            models[r.role]["best_" + e.name] = numberOrNull(e.best);
+            models[r.role]["final_" + e.name] = numberOrNull(e.finalValue);
+        }
+    }
+    nlohmann::json j = {{"status", s.status}, {"device", s.device}, {"wall_seconds", s.wallSeconds},
+                        {"models", models}};
+    const auto *st = s.find("student");
+    const auto *sc = s.find("student_scratch");
+    if (st && sc && std::isfinite(st->finalTestAcc) && std::isfinite(sc->finalTestAcc))
+        j["kd_gain_final_test_acc"] = st->finalTestAcc - sc->finalTestAcc;
+    return j;
+}
+
+void RunStore::writeSummary(const RunSummary &summary)
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    writeFileAtomically(path("summary.json"), summaryToJson(summary).dump(2) + "\n");
+}
+
+} // namespace kd

@@ -1,0 +1,42 @@
+#pragma once
+
+#include "runs/Metrics.h"
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace kd {
+
+/// The run directory: config.json, metrics.csv (append-only, flushed per row),
+/// summary.json (rewritten atomically), log.txt, checkpoints.
+class RunStore {
+public:
+    /// Creates `dir` (refusing an existing non-empty one) and writes config.json.
+    /// `lossColumns` fixes the metrics.csv loss columns: "loss" then every term name;
+    /// `extraColumns` the methods' extra metrics (e.g. "robust_acc"), after img_per_s.
+    RunStore(const std::string &dir, const nlohmann::json &config, std::vector<std::string> lossColumns,
+             std::vector<std::string> extraColumns = {});
+
+    const std::string &dir() const { return m_dir; }
+    std::string path(const std::string &file) const;
+
+    void appendMetric(const MetricRecord &record);
+    void appendLog(const std::string &line);
+    void writeSummary(const RunSummary &summary);
+
+    static nlohmann::json summaryToJson(const RunSummary &summary);
+
+private:
+    std::string m_dir;
+    std::vector<std::string> m_lossColumns;
+    std::vector<std::string> m_extraColumns;
+    std::ofstream m_metrics;
+    std::ofstream m_log;
+    std::mutex m_mutex;
+};
+
+} // namespace kd

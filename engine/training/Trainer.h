@@ -1,0 +1,81 @@
+#pragma once
+
+#include "data/Dataset.h"
+#include "training/TeacherSource.h"
+#include "methods/DistillationMethod.h"
+#include "runs/Metrics.h"
+#include "project/ProjectConfig.h"
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace kd {
+
+class RunStore;
+
+/// Everything that changes while one model trains: explicit so it can be checkpointed.
+struct LearnerState {
+    int epochsDone = 0;
+    std::int64_t step = 0;
+    double bestTestAcc = NAN;
+    double finalTestAcc = NAN;
+    double trainSeconds = 0;
+    /// The method's extra metrics (DistillationMethod::extraMetrics()), best and last.
+    std::vector<std::pair<std::string, double>> bestExtra, finalExtra;
+};
+
+/// One model being optimised in a stage, with its method and optimiser.
+struct Learner {
+    std::string role;
+    std::string arch;
+    std::shared_ptr<FeatureNet> model;
+    std::unique_ptr<DistillationMethod> method;
+    std::unique_ptr<torch::optim::Optimizer> optimizer;
+    TrainOptions train;
+    LearnerState state;
+    /// Computes the extra metrics (DistillationMethod::extraMetrics()) at every epoch; null:
+    /// `method`. A baseline borrows its student's method to be measured the same way.
+    DistillationMethod *evaluator = nullptr;
+};
+
+/// Shared, read-mostly context of a running experiment.
+struct TrainingContext {
+    const DataBundle *data = nullptr;
+    torch::Device device = torch::kCPU;
+    std::uint64_t seed = 0;
+    int evalBatchSize = 1000;
+    Augmentation augmentation;
+    bool channelsLast = false; ///< batches (and conv weights) in channels-last layout
+    /// False when the training labels are not the learners' task (a proxy set's own labels):
+    /// the training accuracy is then not reported.
+    bool labelsAreTargets = true;
+    ExperimentObserver *observer = nullptr;
+    RunStore *store = nullptr;
+    const std::atomic<bool> *stop = nullptr;
+    std::chrono::steady_clock::time_point start;
+    /// Called with (stage fraction, images/s) so the experiment can report overall progress.
+    std::function<ProgressInfo(double stageFraction, double imagesPerSecond)> progress;
+
+    double wallSeconds() const;
+    bool stopRequested() const { return stop && stop->load(std::memory_order_relaxed); }
+    void log(const std::string &text) const;
+};
+
+/// Trains the learners of one stage together on the same batches (one model for offline KD;
+/// several for the online/mutual methods to come), with an optional frozen teacher whose
+/// outputs come live or from its cache. Batches are prepared ahead on a loader thread.
+/// Returns false when a stop request ended it early.
+bool trainStage(std::vector<Learner *> learners, const TeacherSource &teacher, const TrainingContext &ctx);
+
+/// Accuracy of `model` on `set` (eval mode, no grad, batched). NaN for an empty set.
+double evaluateAccuracy(FeatureNet &model, const TensorDataset &set, const torch::Device &device,
+                        int batchSize, bool channelsLast = false);
+
+/// Puts every 4-D parameter and buffer of `model` in channels-last layout.
+void toChannelsLast(torch::nn::Module &model);
+
+} // namespace kd

@@ -1,0 +1,38 @@
+#pragma once
+
+#include <project/ProjectConfig.h>
+
+#include <QObject>
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+namespace kd {
+struct Registries;
+}
+
+namespace kd::ui {
+
+class EventQueue;
+
+/// Lives on the session's training thread and runs one experiment at a time. Everything
+/// it reports goes through the EventQueue, ending with exactly one FinishedEvent or
+/// FailedEvent per run; no exception leaves run().
+class TrainingWorker : public QObject {
+    Q_OBJECT
+
+public:
+    TrainingWorker(const kd::Registries &registries, std::shared_ptr<EventQueue> queue,
+                   const std::atomic<bool> &stop);
+
+    /// Blocks until the experiment ends; call it on the training thread.
+    void run(const kd::Project &project, const std::string &runDir);
+
+private:
+    const kd::Registries &m_registries;
+    std::shared_ptr<EventQueue> m_queue;
+    const std::atomic<bool> &m_stop;
+};
+
+} // namespace kd::ui
