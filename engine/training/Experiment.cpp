@@ -1,5 +1,6 @@
 #include "Experiment.h"
 
+#include "analysis/EpochAnalyzer.h"
 #include "models/ArchitectureRegistry.h"
 #include "training/Checkpoint.h"
 #include "data/DataViews.h"
@@ -351,6 +352,12 @@ RunSummary Experiment::run(ExperimentObserver &observer, const std::atomic<bool>
         for (const auto &e : methods.back()->extraMetrics())
             addColumn(extraColumns, e);
     }
+    // The distillation views' columns, when some stage distils (docs/PROJECT_FORMAT.md, "analysis").
+    const bool analysed = p.analysis.enabled
+        && std::any_of(stages.begin(), stages.end(), [](const Stage &st) { return st.teacherMode != TeacherMode::None; });
+    if (analysed)
+        for (const auto &c : EpochAnalyzer::columns())
+            addColumn(extraColumns, c);
     const auto probe = data->train.images.narrow(0, 0, std::min<std::int64_t>(2, data->train.size())).to(device);
     const double probeImages = double(std::max<std::int64_t>(1, probe.size(0)));
     // Estimated work per training image of each stage (multiply-accumulates: forward and
@@ -452,6 +459,20 @@ RunSummary Experiment::run(ExperimentObserver &observer, const std::atomic<bool>
         ctx.augmentation.padValue.push_back(-data->mean[c] / data->stddev[c]);
     ctx.observer = &observer;
     ctx.store = &store;
+    std::unique_ptr<EpochAnalyzer> analyzer;
+    if (analysed) {
+        EpochAnalyzer::Setup as;
+        as.runDir = runDir;
+        as.data = data.get();
+        as.device = device;
+        as.evalBatchSize = p.evalBatchSize;
+        as.channelsLast = d->channelsLast;
+        as.seed = p.seed;
+        as.options = p.analysis;
+        as.log = [&ctx](const std::string &line) { ctx.log(line); };
+        analyzer = std::make_unique<EpochAnalyzer>(std::move(as));
+        ctx.analyzer = analyzer.get();
+    }
     ctx.stop = &stop;
     ctx.start = start;
 
@@ -467,6 +488,9 @@ RunSummary Experiment::run(ExperimentObserver &observer, const std::atomic<bool>
             ctx.data = &view;
             ctx.seed = p.seed + st.seedOffset;
             ctx.labelsAreTargets = st.data.kind != DataView::Kind::ProxyImages;
+            ctx.teacherRole.clear();
+            for (const auto &r : st.teacherRoles)
+                ctx.teacherRole += (ctx.teacherRole.empty() ? "" : "+") + r;
             observer.onStageStarted(st.role, int(i), int(stages.size()));
             if (st.loaded()) {
                 auto &model = *models.at(st.role);

@@ -1,5 +1,6 @@
 #include "Trainer.h"
 
+#include "analysis/EpochAnalyzer.h"
 #include "core/Error.h"
 #include "training/Optim.h"
 #include "runs/RunStore.h"
@@ -264,6 +265,10 @@ bool trainStage(std::vector<Learner *> learners, const TeacherSource &teacher, c
                         best.second = v;
                 }
             }
+            if (ctx.analyzer && ctx.analyzer->wants(l.role, teacher.active()))
+                for (auto &kv : ctx.analyzer->analyse(l.role, epoch + 1, *l.model, teacher.liveModel(), ctx.teacherRole,
+                                                      *ctx.data))
+                    r.extra.push_back(std::move(kv));
             if (ctx.store)
                 ctx.store->appendMetric(r);
             if (ctx.observer)
@@ -278,7 +283,8 @@ bool trainStage(std::vector<Learner *> learners, const TeacherSource &teacher, c
                 os << ", val acc " << r.valAcc;
             os << ", test acc " << r.testAcc;
             for (const auto &kv : r.extra)
-                os << ", " << kv.first << " " << kv.second;
+                if (std::isfinite(kv.second)) // the analysis columns are empty for some roles
+                    os << ", " << kv.first << " " << kv.second;
             os.precision(0);
             os << ", " << r.imagesPerSecond << " img/s, " << formatDuration(epochSeconds);
             ctx.log(os.str());
