@@ -139,7 +139,6 @@ struct EpochAnalyzer::Impl {
     std::string studentTeacherRole, studentTeacherKey;
     /// Per-class test accuracy by role and epoch, for the KD gain.
     std::map<std::string, std::map<int, std::vector<double>>> perClass;
-    std::map<int, json> epochFiles;
     json probeFile;
     std::set<std::string> logged;
     std::string lastKey; ///< key of the teacher teacherView() last looked up
@@ -447,8 +446,18 @@ std::vector<std::pair<std::string, double>> EpochAnalyzer::analyseEpoch(const st
                                         "with comparable logits); only its own confusion and calibration are written");
     }
 
-    auto &file = d->epochFiles[epoch];
-    if (file.is_null())
+    // Roles of the same epoch share its file (the baseline trains after the student): read
+    // back what an earlier role wrote rather than holding every epoch in memory.
+    const std::string epochPath = d->path("analysis/" + epochName(epoch) + ".json");
+    json file;
+    if (fs::exists(epochPath)) {
+        try {
+            file = json::parse(readTextFile(epochPath));
+        } catch (const std::exception &) {
+            file = json(); // unreadable: start the file again
+        }
+    }
+    if (!file.is_object() || !file.contains("roles"))
         file = {{"epoch", epoch}, {"class_names", data.classNames}, {"num_classes", k}, {"roles", json::object()}};
     file["roles"][role] = r;
     // Per-class KD gain, student − scratch, once both have this epoch.
@@ -460,7 +469,7 @@ std::vector<std::pair<std::string, double>> EpochAnalyzer::analyseEpoch(const st
             gain[c] = a[c] - b[c];
         file["per_class_kd_gain"] = numbers(gain);
     }
-    writeFileAtomically(d->path("analysis/" + epochName(epoch) + ".json"), file.dump() + "\n");
+    writeFileAtomically(epochPath, file.dump() + "\n");
     d->probeFile["students"][role] = {{"epoch", epoch}, {"logits", r["probe_logits"]}};
     writeFileAtomically(d->path("analysis/probe.json"), d->probeFile.dump() + "\n");
 
