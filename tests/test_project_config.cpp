@@ -54,6 +54,8 @@ private Q_SLOTS:
         QTest::newRow("method not object") << R"({"method": "kd"})" << "method must be a JSON object";
         QTest::newRow("student checkpoint") << R"({"student": {"checkpoint": "a.pt"}})"
                                             << "unknown key student.checkpoint";
+        QTest::newRow("negative train limit") << R"({"student": {"train": {"limit": -5}}})"
+                                              << "student.train.limit = -5 is out of range";
         QTest::newRow("nesterov adam") << R"({"student": {"train": {"optimizer": "adam", "nesterov": true}}})"
                                        << "nesterov needs optimizer";
     }
