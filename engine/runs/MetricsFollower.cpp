@@ -133,7 +133,7 @@ void MetricsFollower::setHeader(std::vector<std::string> header)
     rebuildSlots();
 }
 
-std::size_t MetricsFollower::blockIndex(const std::string &role, const std::string &kind)
+std::size_t MetricsFollower::blockIndex(std::string_view role, std::string_view kind)
 {
     auto &blocks = m_metrics.blocks;
     if (m_lastBlock < blocks.size() && blocks[m_lastBlock].role == role && blocks[m_lastBlock].kind == kind)
@@ -142,8 +142,8 @@ std::size_t MetricsFollower::blockIndex(const std::string &role, const std::stri
         if (blocks[b].role == role && blocks[b].kind == kind)
             return m_lastBlock = b;
     MetricBlock block;
-    block.role = role;
-    block.kind = kind;
+    block.role = std::string(role);
+    block.kind = std::string(kind);
     blocks.push_back(std::move(block));
     rebuildSlots(); // the vector may have moved every block
     return m_lastBlock = blocks.size() - 1;
@@ -176,8 +176,8 @@ bool MetricsFollower::consume(const char *begin, const char *end)
                    + std::to_string(h.size()) + " (skipped)");
         return false;
     }
-    const std::string role = m_roleCol >= 0 ? std::string(cells[std::size_t(m_roleCol)]) : std::string();
-    const std::string kind = m_kindCol >= 0 ? std::string(cells[std::size_t(m_kindCol)]) : std::string();
+    const std::string_view role = m_roleCol >= 0 ? cells[std::size_t(m_roleCol)] : std::string_view();
+    const std::string_view kind = m_kindCol >= 0 ? cells[std::size_t(m_kindCol)] : std::string_view();
     const std::size_t b = blockIndex(role, kind);
     auto &slots = m_slots[b];
     for (std::size_t c = 0; c < cells.size(); ++c) {

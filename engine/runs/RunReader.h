@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace kd {
@@ -88,7 +89,7 @@ private:
     void reset();
     bool consume(const char *begin, const char *end); ///< one complete line; true for a row
     void setHeader(std::vector<std::string> header);
-    std::size_t blockIndex(const std::string &role, const std::string &kind);
+    std::size_t blockIndex(std::string_view role, std::string_view kind);
     void rebuildSlots();
     void addProblem(std::string text);
 
