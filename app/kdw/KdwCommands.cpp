@@ -1,5 +1,7 @@
 #include "KdwCommands.h"
 
+#include "CompareCommand.h"
+
 #include "core/Error.h"
 #include "training/Experiment.h"
 #include "project/Registries.h"
@@ -37,6 +39,11 @@ const char *kUsage =
     "                                        every named feature (default input 3x32x32, 10 classes)\n"
     "  run PROJECT.json [--set path=value]... [--out DIR] [--quiet]\n"
     "                                        train the project's stages and write a run directory\n"
+    "  compare RUN_OR_FOLDER... [--csv] [--group-seeds] [--diff]\n"
+    "                                        runs side by side (folders are searched for runs);\n"
+    "                                        --group-seeds: mean +- sd over seeds, 95 % CIs and\n"
+    "                                        Welch p-values; --diff: only the config keys that\n"
+    "                                        differ; --csv: the same as CSV\n"
     "  help                                  this text\n"
     "\n"
     "--set overrides one project value by its dotted path, e.g. --set student.train.epochs=3\n"
@@ -140,6 +147,10 @@ void printSummary(std::ostream &out, const RunSummary &s)
             << std::setprecision(4) << st->finalTestAcc - sc->finalTestAcc << std::noshowpos << "\n";
         out.unsetf(std::ios::fixed);
     }
+    // Is that gain more than seed noise? Sibling runs of the same setting in the output folder say.
+    if (s.status == "completed" && !s.runDir.empty())
+        if (const auto spread = seedSpreadLine(s.runDir); !spread.empty())
+            out << "KD gain vs seed noise: " << spread << "\n";
     out << "status: " << s.status << "  device: " << s.device << "  wall: " << formatDuration(s.wallSeconds)
         << "\n";
     out << "run: " << s.runDir << std::endl;
@@ -347,6 +358,8 @@ int runKdw(const std::vector<std::string> &args, std::ostream &out, std::ostream
             return runCommand(args, out, err);
         if (cmd == "info")
             return infoCommand(args, out, err);
+        if (cmd == "compare")
+            return compareCommand(args, out, err);
         err << "kdw: unknown command \"" << cmd << "\"\n" << kUsage;
         return Usage;
     } catch (const Error &e) {
