@@ -61,6 +61,7 @@ struct Experiment::Impl {
     const Registries &registries;
     std::vector<Stage> stages;
     bool channelsLast = false;
+    std::vector<std::string> notes; // setNotes(): written to log.txt as "note: ..."
 
     Impl(const Project &p, const Registries &r)
         : project(r.resolve(p))
@@ -89,6 +90,11 @@ Experiment::Experiment(const Project &project, const Registries &registries)
 }
 
 Experiment::~Experiment() = default;
+
+void Experiment::setNotes(std::vector<std::string> notes)
+{
+    d->notes = std::move(notes);
+}
 
 const Project &Experiment::project() const
 {
@@ -426,6 +432,8 @@ RunSummary Experiment::run(ExperimentObserver &observer, const std::atomic<bool>
         summary.roles.push_back(r);
     }
     store.appendLog("run directory: " + runDir);
+    for (const auto &n : d->notes)
+        store.appendLog("note: " + n);
     info("run directory: " + runDir);
 
     // Progress across stages, weighted by estimated work: each stage's work is its training
