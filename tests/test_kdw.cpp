@@ -284,6 +284,45 @@ private Q_SLOTS:
         QVERIFY(again.err.contains("already exists"));
         QVERIFY(QFile::exists(out + "/summary.json"));
     }
+
+    /// The two variations of the quick example: switching the student's architecture
+    /// or the method drops the previous choice's options with a note (stdout and log.txt).
+    void switchingArchitectureOrMethod_data()
+    {
+        QTest::addColumn<QString>("assignment");
+        QTest::addColumn<QString>("note");
+        QTest::newRow("student.arch=resnet8") << "student.arch=resnet8"
+                                              << "note: student.arch_options.hidden = [128] dropped: an option of "
+                                                 "architecture \"mlp\", not of \"resnet8\"";
+        QTest::newRow("method.name=fitnet") << "method.name=fitnet"
+                                            << "note: method.alpha = 0.9 dropped: an option of method \"kd\", not "
+                                               "of \"fitnet\"";
+    }
+    void switchingArchitectureOrMethod()
+    {
+        QFETCH(QString, assignment);
+        QFETCH(QString, note);
+        if (!QFile::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"))
+            QSKIP("Fashion-MNIST is not installed");
+        QTemporaryDir tmp;
+        const QString out = tmp.filePath("run");
+        const auto r = kdw({"run", "projects/fashion-mnist-quick.json", "--set", assignment, "--set",
+                            "dataset.limit=300", "--set", "dataset.test_limit=200", "--set", "teacher.train.epochs=1",
+                            "--set", "student.train.epochs=1", "--set", "threads=1", "--quiet", "--out", out});
+        QVERIFY2(r.code == 0, qPrintable(r.out + r.err));
+        QVERIFY2(r.out.contains(note), qPrintable(r.out));
+        QFile log(out + "/log.txt");
+        QVERIFY(log.open(QIODevice::ReadOnly));
+        QVERIFY2(QString::fromUtf8(log.readAll()).contains(note), qPrintable(note));
+
+        // An option given explicitly with the new choice is still checked strictly.
+        const QString wrong = assignment.startsWith("student") ? "student.arch_options.hidden=[64]" : "method.alpha=0.5";
+        const auto bad = kdw({"run", "projects/fashion-mnist-quick.json", "--set", assignment, "--set", wrong,
+                              "--out", tmp.filePath("bad")});
+        QCOMPARE(bad.code, 1);
+        QVERIFY2(bad.err.contains("unknown key " + wrong.left(wrong.indexOf('='))), qPrintable(bad.err));
+        QVERIFY(!QFile::exists(tmp.filePath("bad")));
+    }
 };
 
 QTEST_GUILESS_MAIN(TestKdw)

@@ -4,6 +4,7 @@
 
 #include "core/Error.h"
 #include "training/Experiment.h"
+#include "project/ChoiceChange.h"
 #include "project/Registries.h"
 #include "runs/RunStore.h"
 #include "data/DatasetRegistry.h"
@@ -47,6 +48,8 @@ const char *kUsage =
     "  help                                  this text\n"
     "\n"
     "--set overrides one project value by its dotted path, e.g. --set student.train.epochs=3\n"
+    "      (switching student.arch, teacher.arch or method.name drops the options only the\n"
+    "      previous choice had, with a note each; options you --set are still checked)\n"
     "--out DIR writes the run to DIR (which must not exist or be empty) instead of\n"
     "          <output_dir>/<name>-<timestamp>\n"
     "Ctrl-C stops after the current batch and leaves a consistent run directory (exit 130).\n";
@@ -321,16 +324,19 @@ int runCommand(const std::vector<std::string> &args, std::ostream &out, std::ost
         return Usage;
     }
     auto json = parseJsonText(readTextFile(projectPath), projectPath);
-    for (const auto &o : overrides)
-        applyOverride(json, o);
+    const auto registries = Registries::builtin();
+    // An override that switches architecture or method drops the previous choice's options.
+    const auto notes = applyOverrides(json, overrides, registries);
     Project project;
     try {
         project = Project::fromJson(json);
     } catch (const Error &e) {
         throw Error(projectPath + ": " + e.what());
     }
-    const auto registries = Registries::builtin();
     Experiment experiment(project, registries);
+    experiment.setNotes(notes);
+    for (const auto &n : notes)
+        out << "note: " << n << std::endl;
     ConsoleObserver observer(out, quiet);
     out << "project: " << projectPath << " (" << experiment.project().name << ")" << std::endl;
     const auto summary = experiment.run(observer, g_stop, outDir);

@@ -42,6 +42,7 @@ struct Experiment::Impl {
     Project project;
     const Registries &registries;
     std::vector<Stage> stages;
+    std::vector<std::string> notes; // setNotes(): written to log.txt as "note: ..."
 
     Impl(const Project &p, const Registries &r)
         : project(r.resolve(p))
@@ -58,6 +59,11 @@ Experiment::Experiment(const Project &project, const Registries &registries)
 
 Experiment::~Experiment() = default;
 
+void Experiment::setNotes(std::vector<std::string> notes)
+{
+    d->notes = std::move(notes);
+}
+
 const Project &Experiment::project() const
 {
     return d->project;
@@ -71,7 +77,7 @@ const std::vector<Stage> &Experiment::stages() const
 RunSummary Experiment::run(ExperimentObserver &observer, const std::atomic<bool> &stop,
                            const std::string &runDir)
 {
-    ExperimentRun run(d->project, d->registries, d->stages, observer, stop);
+    ExperimentRun run(d->project, d->registries, d->stages, d->notes, observer, stop);
     return run.execute(runDir);
 }
 

@@ -169,10 +169,12 @@ void addColumn(std::vector<std::string> &cols, const std::string &c)
 } // namespace
 
 ExperimentRun::ExperimentRun(const Project &project, const Registries &registries_, const std::vector<Stage> &stages_,
-                             ExperimentObserver &observer_, const std::atomic<bool> &stop_)
+                             const std::vector<std::string> &notes_, ExperimentObserver &observer_,
+                             const std::atomic<bool> &stop_)
     : p(project)
     , registries(registries_)
     , stages(stages_)
+    , notes(notes_)
     , observer(observer_)
     , stop(stop_)
     , start(std::chrono::steady_clock::now())
@@ -420,6 +422,8 @@ void ExperimentRun::openRunDirectory(const std::string &runDirArg)
         summary.roles.push_back(r);
     }
     store->appendLog("run directory: " + runDir);
+    for (const auto &n : notes)
+        store->appendLog("note: " + n);
     info("run directory: " + runDir);
 }
 

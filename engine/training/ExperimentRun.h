@@ -29,8 +29,9 @@ class RunStore;
 /// project leaves nothing on disk. Internal to the engine: use Experiment.
 class ExperimentRun {
 public:
+    /// `notes` go to log.txt as "note: ..." lines once the run directory exists.
     ExperimentRun(const Project &project, const Registries &registries, const std::vector<Stage> &stages,
-                  ExperimentObserver &observer, const std::atomic<bool> &stop);
+                  const std::vector<std::string> &notes, ExperimentObserver &observer, const std::atomic<bool> &stop);
     ~ExperimentRun();
 
     RunSummary execute(const std::string &runDirArg);
@@ -64,6 +65,7 @@ private:
     const Project &p;
     const Registries &registries;
     const std::vector<Stage> &stages;
+    const std::vector<std::string> &notes;
     ExperimentObserver &observer;
     const std::atomic<bool> &stop;
     const std::chrono::steady_clock::time_point start;
