@@ -1,6 +1,7 @@
 #include "Experiment.h"
 
 #include "models/ArchitectureRegistry.h"
+#include "training/BatchStatisticsScope.h"
 #include "training/Checkpoint.h"
 #include "data/DataViews.h"
 #include "data/Dataset.h"
@@ -390,6 +391,7 @@ RunSummary Experiment::run(ExperimentObserver &observer, const std::atomic<bool>
         if (st.data.kind != DataView::Kind::ProxyImages && st.data.kind != DataView::Kind::Aux)
             setup.trainLabels = view.train.labels.to(torch::kCPU, torch::kInt64);
         setup.device = device;
+        setup.epochs = st.spec.train.epochs;
         methods[i]->setup(setup);
         checkFeatures(st.role, st.spec.arch, *model, methods[i]->studentFeatures(), st.method, probe);
         if (teacher)
@@ -508,6 +510,8 @@ RunSummary Experiment::run(ExperimentObserver &observer, const std::atomic<bool>
                 line += ", trained on " + st.data.describe() + " (" + std::to_string(view.train.size()) + " images, "
                     + std::to_string(view.numClasses) + " classes)";
             ctx.log(line);
+            for (const auto &note : learner.method->setupNotes())
+                ctx.log(st.role + ": " + note);
             if (st.teacherMode != TeacherMode::None)
                 ctx.log(st.role + ": " + teacherText(st));
 
@@ -550,11 +554,23 @@ RunSummary Experiment::run(ExperimentObserver &observer, const std::atomic<bool>
 
             TeacherSource teacherSource;
             std::shared_ptr<FeatureNet> teacher;
+            std::unique_ptr<BatchStatisticsScope> teacherBatchStats; // released before `teacher`
             if (learner.method->needsTeacher()) {
                 teacher = makeTeacher(st, [&](const std::string &role) { return models.at(role); });
                 teacher->eval();
                 teacherSource = TeacherSource(teacher.get());
                 prepareTeacherCache(teacherSource, *learner.method, view, ctx, p);
+                // After the cache: building it puts the whole teacher in eval mode.
+                if (learner.method->teacherBatchStatistics()) {
+                    teacherBatchStats = std::make_unique<BatchStatisticsScope>(*teacher);
+                    if (teacherBatchStats->layers() == 0)
+                        ctx.log(st.role + ": the teacher's architecture has no BatchNorm layers; teacher_mode = "
+                                          "\"train\" changes nothing");
+                    else
+                        ctx.log(st.role + ": the teacher's " + std::to_string(teacherBatchStats->layers())
+                                + " BatchNorm layers normalise with batch statistics (train mode, as the method's "
+                                  "reference code; teacher_mode = \"train\"); its running statistics stay unchanged");
+                }
             }
             const bool finished = trainStage({&learner}, teacherSource, ctx);
             rs.trainSeconds = learner.state.trainSeconds;
