@@ -9,6 +9,7 @@
 #include "models/Layers.h"
 #include "project/Registries.h"
 #include "runs/RunStore.h"
+#include "training/BatchStatisticsScope.h"
 #include "training/Checkpoint.h"
 #include "training/Experiment.h"
 #include "training/Optim.h"
@@ -382,6 +383,7 @@ void ExperimentRun::setUpMethods()
         if (usesTaskLabels(st.data))
             setup.trainLabels = view.train.labels.to(torch::kCPU, torch::kInt64);
         setup.device = device;
+        setup.epochs = st.spec.train.epochs;
         methods[i]->setup(setup);
         checkFeatures(st.role, st.spec.arch, *model, methods[i]->studentFeatures(), st.method, probe);
         if (teacher)
@@ -528,6 +530,8 @@ void ExperimentRun::logStageStart(std::size_t i, const Learner &learner)
         line += ", trained on " + st.data.describe() + " (" + std::to_string(view.train.size()) + " images, "
             + std::to_string(view.numClasses) + " classes)";
     ctx.log(line);
+    for (const auto &note : learner.method->setupNotes())
+        ctx.log(st.role + ": " + note);
     if (st.teacherMode != TeacherMode::None)
         ctx.log(st.role + ": " + teacherText(st));
 }
@@ -582,11 +586,15 @@ bool ExperimentRun::runTrainedStage(std::size_t i)
 
     TeacherSource teacherSource;
     std::shared_ptr<FeatureNet> teacher;
+    std::unique_ptr<BatchStatisticsScope> teacherBatchStats; // released before `teacher`
     if (learner.method->needsTeacher()) {
         teacher = makeTeacher(st, [this](const std::string &role) { return models.at(role); });
         teacher->eval();
         teacherSource = TeacherSource(teacher.get());
         prepareTeacherCache(teacherSource, *learner.method, viewOf(st.data), ctx, p);
+        // After the cache: building it puts the whole teacher in eval mode.
+        if (learner.method->teacherBatchStatistics())
+            teacherBatchStats = useTeacherBatchStatistics(st, *teacher);
     }
     const bool finished = trainStage({&learner}, teacherSource, ctx);
     recordStageResult(i, learner, finished);
@@ -595,6 +603,19 @@ bool ExperimentRun::runTrainedStage(std::size_t i)
     summary.wallSeconds = ctx.wallSeconds();
     store->writeSummary(summary);
     return finished;
+}
+
+std::unique_ptr<BatchStatisticsScope> ExperimentRun::useTeacherBatchStatistics(const Stage &st, FeatureNet &teacher)
+{
+    auto scope = std::make_unique<BatchStatisticsScope>(teacher);
+    if (scope->layers() == 0)
+        ctx.log(st.role + ": the teacher's architecture has no BatchNorm layers; teacher_mode = "
+                          "\"train\" changes nothing");
+    else
+        ctx.log(st.role + ": the teacher's " + std::to_string(scope->layers())
+                + " BatchNorm layers normalise with batch statistics (train mode, as the method's "
+                  "reference code; teacher_mode = \"train\"); its running statistics stay unchanged");
+    return scope;
 }
 
 void ExperimentRun::recordStageResult(std::size_t i, const Learner &learner, bool finished)

@@ -15,6 +15,7 @@
 namespace kd {
 
 struct Registries;
+class BatchStatisticsScope;
 class RunStore;
 
 /// One call of Experiment::run(), phase by phase. execute() calls the phases in order; each
@@ -60,6 +61,8 @@ private:
     ProgressInfo progressAt(std::size_t i, std::chrono::steady_clock::time_point stageStart, double stageFraction,
                             double imagesPerSecond);
     void recordStageResult(std::size_t i, const Learner &learner, bool finished);
+    /// The method asks for a teacher in train mode (OFD, LONDON): BatchNorm on batch statistics.
+    std::unique_ptr<BatchStatisticsScope> useTeacherBatchStatistics(const Stage &st, FeatureNet &teacher);
     void info(const std::string &text) const;
 
     const Project &p;
