@@ -137,7 +137,8 @@ private Q_SLOTS:
         // metrics.csv: header with each loss term, step and epoch rows for every role.
         const auto lines = readLines(runDir + "/metrics.csv");
         QVERIFY(lines.size() > 10);
-        QCOMPARE(lines.first(), QStringLiteral("model,kind,epoch,step,wall_s,loss,loss_ce,loss_kd,lr,train_acc,val_acc,test_acc,img_per_s"));
+        QCOMPARE(lines.first(), QStringLiteral("model,kind,epoch,step,wall_s,loss,loss_ce,loss_kd,lr,train_acc,val_acc,test_acc,img_per_s,"
+                                              "agreement,kl_teacher_student,ece,cev,sde")); // analysis columns: test_analysis
         int epochRows = 0;
         for (const auto &line : lines.mid(1)) {
             const auto cells = line.split(',');

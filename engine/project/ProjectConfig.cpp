@@ -173,6 +173,13 @@ Project Project::fromJson(const nlohmann::json &json)
     p.memoryFormat = r.string("memory_format", p.memoryFormat, {"auto", "channels_last", "contiguous"});
     p.baseline = r.boolean("baseline", p.baseline);
 
+    {
+        JsonReader a(r.section("analysis"), "analysis");
+        p.analysis.enabled = a.boolean("enabled", p.analysis.enabled);
+        p.analysis.probePerClass = int(a.integer("probe_per_class", p.analysis.probePerClass, 1, 64));
+        p.analysis.featureMaps = a.boolean("feature_maps", p.analysis.featureMaps);
+        a.finish();
+    }
     p.dataset = readDataset(r.section("dataset"), "dataset", p.dataset);
     {
         const auto &proxy = r.section("proxy");
@@ -234,6 +241,10 @@ nlohmann::json Project::toJson() const
             {"teacher_cache_max_mb", teacherCacheMaxMB},
             {"memory_format", memoryFormat},
             {"baseline", baseline},
+            {"analysis",
+             {{"enabled", analysis.enabled},
+              {"probe_per_class", analysis.probePerClass},
+              {"feature_maps", analysis.featureMaps}}},
             {"dataset", datasetToJson(dataset)},
             {"proxy", hasProxy ? datasetToJson(proxy) : nlohmann::json(nullptr)},
             {"teacher", model(teacher, true)},

@@ -63,6 +63,14 @@ struct MethodOptions {
     nlohmann::json params = nlohmann::json::object(); ///< resolved against the method's ParamSpecs
 };
 
+/// The distillation views computed at every epoch end of a distilled student (and of its
+/// scratch baseline): see docs/PROJECT_FORMAT.md, "analysis".
+struct AnalysisOptions {
+    bool enabled = true;
+    int probePerClass = 4;   ///< probe images per class (at most 64 in all)
+    bool featureMaps = true; ///< also draw the feature maps of the probe images as PNG
+};
+
 /// A whole experiment as stored in a project file. Plain values; fromJson() checks
 /// structure and ranges, Registries::validate() checks names against the registries.
 struct Project {
@@ -94,6 +102,7 @@ struct Project {
     /// Layout of convolutional weights and image batches: "auto" (channels_last on CPU, where
     /// oneDNN convolutions are faster; see docs/PERFORMANCE.md), "channels_last" or "contiguous".
     std::string memoryFormat = "auto";
+    AnalysisOptions analysis;
 
     Project();
 

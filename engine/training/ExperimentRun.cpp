@@ -1,5 +1,6 @@
 #include "ExperimentRun.h"
 
+#include "analysis/EpochAnalyzer.h"
 #include "core/Device.h"
 #include "core/Error.h"
 #include "data/DataViews.h"
@@ -339,6 +340,13 @@ void ExperimentRun::createMethods()
         for (const auto &e : methods.back()->extraMetrics())
             addColumn(extraColumns, e);
     }
+    // The distillation views' columns, when some stage distils (docs/PROJECT_FORMAT.md, "analysis").
+    analysed = p.analysis.enabled && std::any_of(stages.begin(), stages.end(), [](const Stage &st) {
+        return st.teacherMode != TeacherMode::None;
+    });
+    if (analysed)
+        for (const auto &c : EpochAnalyzer::columns())
+            addColumn(extraColumns, c);
 }
 
 void ExperimentRun::setUpMethods()
@@ -456,6 +464,19 @@ void ExperimentRun::makeTrainingContext()
         ctx.augmentation.padValue.push_back(-data->mean[c] / data->stddev[c]);
     ctx.observer = &observer;
     ctx.store = store.get();
+    if (analysed) {
+        EpochAnalyzer::Setup as;
+        as.runDir = summary.runDir;
+        as.data = data.get();
+        as.device = device;
+        as.evalBatchSize = p.evalBatchSize;
+        as.channelsLast = channelsLast;
+        as.seed = p.seed;
+        as.options = p.analysis;
+        as.log = [this](const std::string &line) { ctx.log(line); };
+        analyzer = std::make_unique<EpochAnalyzer>(std::move(as));
+        ctx.analyzer = analyzer.get();
+    }
     ctx.stop = &stop;
     ctx.start = start;
 }
@@ -468,6 +489,9 @@ void ExperimentRun::runStages()
         ctx.data = &viewOf(st.data);
         ctx.seed = p.seed + st.seedOffset;
         ctx.labelsAreTargets = st.data.kind != DataView::Kind::ProxyImages;
+        ctx.teacherRole.clear();
+        for (const auto &r : st.teacherRoles)
+            ctx.teacherRole += (ctx.teacherRole.empty() ? "" : "+") + r;
         observer.onStageStarted(st.role, int(i), int(stages.size()));
         if (st.loaded())
             runLoadedStage(i);

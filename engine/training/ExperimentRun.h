@@ -16,6 +16,7 @@ namespace kd {
 
 struct Registries;
 class BatchStatisticsScope;
+class EpochAnalyzer;
 class RunStore;
 
 /// One call of Experiment::run(), phase by phase. execute() calls the phases in order; each
@@ -96,7 +97,10 @@ private:
     /// metrics (e.g. ARD's robust accuracy), so the two are comparable.
     std::map<std::string, std::unique_ptr<DistillationMethod>> finishedMethods;
 
+    /// The distillation views (engine/analysis/), when some stage distils and they are on.
+    bool analysed = false;
     std::unique_ptr<RunStore> store;
+    std::unique_ptr<EpochAnalyzer> analyzer;
     RunSummary summary;
     TrainingContext ctx;
 };

@@ -22,6 +22,9 @@ public:
     bool cached() const { return !m_cache.empty(); }
     /// The live teacher model, or null when outputs come from the cache.
     FeatureNet *model() const { return cached() ? nullptr : m_model; }
+    /// The teacher model itself, also when training reads its outputs from the cache: for
+    /// forwards outside training (the epoch-end analysis needs its features).
+    FeatureNet *liveModel() const { return m_model; }
 
     /// Computes the cache of the features `names` (each one row per image) over `set` (eval
     /// mode, no grad). Returns false, caching nothing, when it would exceed `maxBytes`.

@@ -1,5 +1,6 @@
 #include "Trainer.h"
 
+#include "analysis/EpochAnalyzer.h"
 #include "core/Error.h"
 #include "training/Optim.h"
 #include "runs/RunStore.h"
@@ -282,6 +283,7 @@ private:
             if (!(l.state.bestTestAcc >= r.testAcc))
                 l.state.bestTestAcc = r.testAcc;
             evaluateExtras(l, r);
+            analyse(l, r);
             publish(r);
             logEpoch(l, r, epochSeconds);
         }
@@ -308,6 +310,16 @@ private:
         }
     }
 
+    /// The distillation views of this epoch (engine/analysis/), their scalars into the record.
+    void analyse(Learner &l, MetricRecord &r)
+    {
+        if (!m_ctx.analyzer || !m_ctx.analyzer->wants(l.role, m_teacher.active()))
+            return;
+        for (auto &kv : m_ctx.analyzer->analyse(l.role, r.epoch, *l.model, m_teacher.liveModel(), m_ctx.teacherRole,
+                                                *m_ctx.data))
+            r.extra.push_back(std::move(kv));
+    }
+
     void logEpoch(const Learner &l, const MetricRecord &r, double epochSeconds) const
     {
         std::ostringstream os;
@@ -320,7 +332,8 @@ private:
             os << ", val acc " << r.valAcc;
         os << ", test acc " << r.testAcc;
         for (const auto &kv : r.extra)
-            os << ", " << kv.first << " " << kv.second;
+            if (std::isfinite(kv.second)) // the analysis columns are empty for some roles
+                os << ", " << kv.first << " " << kv.second;
         os.precision(0);
         os << ", " << r.imagesPerSecond << " img/s, " << formatDuration(epochSeconds);
         m_ctx.log(os.str());

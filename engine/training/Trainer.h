@@ -15,6 +15,7 @@
 
 namespace kd {
 
+class EpochAnalyzer;
 class RunStore;
 
 /// Everything that changes while one model trains: explicit so it can be checkpointed.
@@ -55,6 +56,10 @@ struct TrainingContext {
     bool labelsAreTargets = true;
     ExperimentObserver *observer = nullptr;
     RunStore *store = nullptr;
+    /// Distillation views at every epoch end (null: none); `teacherRole` names the stage's
+    /// teacher for them.
+    EpochAnalyzer *analyzer = nullptr;
+    std::string teacherRole;
     const std::atomic<bool> *stop = nullptr;
     std::chrono::steady_clock::time_point start;
     /// Called with (stage fraction, images/s) so the experiment can report overall progress.
