@@ -372,22 +372,23 @@ def crd_case():
 
 
 def fitnet_method_case():
-    """The whole fitnet method: regressor (1x1 conv + BN, train mode), pooling, CE, beta."""
+    """The whole fitnet method: RepDistiller's ConvReg regressor (models/util.py) for a student
+    map twice the teacher's size (3x3 conv, stride 2, padding 1; ConvReg's bias left out, as it
+    cancels in BN) + BN (train mode) + ReLU, CE, beta."""
     batch, classes, cs, ct = 4, 5, 3, 5
     beta = 100.0
     s_feat = randn(batch, cs, 6, 6)
     t_feat = randn(batch, ct, 3, 3)
     logits = randn(batch, classes, scale=2.0)
     y = torch.randint(0, classes, (batch,), generator=GEN)
-    conv = nn.Conv2d(cs, ct, 1, bias=False)
+    conv = nn.Conv2d(cs, ct, kernel_size=3, stride=2, padding=1, bias=False)
     bn = nn.BatchNorm2d(ct)
     with torch.no_grad():
-        conv.weight.copy_(randn(ct, cs, 1, 1, scale=0.5))
+        conv.weight.copy_(randn(ct, cs, 3, 3, scale=0.3))
         bn.weight.copy_(rand(ct, lo=0.5, hi=1.5))
         bn.bias.copy_(randn(ct, scale=0.1))
     sf = s_feat.clone().requires_grad_(True)
-    pooled = F.adaptive_avg_pool2d(sf, (3, 3))
-    hint = hint_loss(bn(conv(pooled)), t_feat)
+    hint = hint_loss(F.relu(bn(conv(sf))), t_feat)
     ce = F.cross_entropy(logits, y)
     total = ce + beta * hint
     total.backward()

@@ -3,7 +3,7 @@
 and writes docs/RESULTS.md: mean ± sd of the student's final test accuracy next to the
 scratch baseline, and the exact `kdw` command of every row.
 
-    scripts/results.py [--kdw build/release/bin/kdw] [--out runs/results] [--seeds 1 2 3]
+    scripts/results.py [--kdw build/release/bin/kdw] [--out runs/results] [--seeds 1 2 3 4 5]
                        [--only kd,dkd,...] [--threads 0] [--doc docs/RESULTS.md]
 
 The pair is projects/fashion-mnist-methods.json: cnn_small (width 32) teacher trained once
@@ -13,6 +13,8 @@ interrupted invocation continues where it stopped; delete --out to start over.
 Standard library only (no numpy), so any python3 runs it.
 """
 import argparse, json, os, shlex, shutil, statistics, subprocess, sys, time
+
+from kdstats import welch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROJECT = "projects/fashion-mnist-methods.json"
@@ -126,7 +128,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--kdw", default="build/release/bin/kdw")
     ap.add_argument("--out", default="runs/results")
-    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     ap.add_argument("--only", default="", help="comma-separated row keys (default: all)")
     ap.add_argument("--threads", type=int, default=None, help="override the project's threads")
     ap.add_argument("--doc", default="docs/RESULTS.md")
@@ -206,13 +208,23 @@ def write_doc(a, results, teachers, prep_cmds):
         + "; ".join(f"`{info['arch']}` {100 * info['final_test_acc']:.2f}% (`{os.path.relpath(path)}`)"
                     for path, info in teachers.values()) + ".",
         "",
-        "| method | student acc % | Δ vs scratch | other metrics | wall s/run |",
-        "|---|---|---|---|---|",
+        "| method | student acc % | Δ vs scratch (pt) | Welch 95 % CI (pt), p | other metrics | wall s/run |",
+        "|---|---|---|---|---|---|",
     ]
+    unsure = []
     for key, label, accs, extras, secs, _ in results:
-        delta = "" if key == "ce" else f"{100 * (statistics.mean(accs) - base):+.2f}"
+        delta = ci = ""
+        if key != "ce" and len(accs) > 1 and len(scratch) > 1:
+            d, lo, hi, pv = welch(accs, scratch)
+            delta = f"{100 * d:+.2f}"
+            ci = f"[{100 * lo:+.2f}, {100 * hi:+.2f}], p = {pv:.2g}"
+            if lo <= 0 <= hi:
+                ci += " ¹"
+                unsure.append(label)
         other = "; ".join(f"{name} {fmt(v)}" for name, v in extras.items())
-        lines.append(f"| {label} | {fmt(accs)} | {delta} | {other} | {statistics.mean(secs):.0f} |")
+        lines.append(f"| {label} | {fmt(accs)} | {delta} | {ci} | {other} | {statistics.mean(secs):.0f} |")
+    lines += ["", f"¹ The interval includes zero: over these {len(a.seeds)} seeds the difference from scratch is "
+              "not distinguishable from seed-to-seed noise (" + str(len(unsure)) + " rows)."]
     lines += ["",
               "Reading the table (facts of this setup, not general claims): the `kd, LMA student` row is "
               "best compared with `scratch, LMA student`, its own baseline; `dmc` distils from two teachers "
@@ -233,6 +245,11 @@ def write_doc(a, results, teachers, prep_cmds):
               f"{sum(sum(r[4]) for r in results) / 60:.0f} min of training on the machine below).",
               "", "Machine: " + machine() + " Engine commit: " + commit() + ".", ""]
     os.makedirs(os.path.dirname(a.doc), exist_ok=True)
+    # scripts/examples.py owns the block between its markers: keep it.
+    old = open(a.doc).read() if os.path.exists(a.doc) else ""
+    begin, end = "<!-- examples:begin -->", "<!-- examples:end -->"
+    if begin in old and end in old:
+        lines += ["", old[old.index(begin):old.index(end) + len(end)], ""]
     tmp = a.doc + ".tmp"
     with open(tmp, "w") as f:
         f.write("\n".join(lines))

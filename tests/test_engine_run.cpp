@@ -10,6 +10,9 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <algorithm>
+#include <map>
+
 #include <fstream>
 
 using nlohmann::json;
@@ -245,6 +248,26 @@ private Q_SLOTS:
         const auto sj = readJson(runDir + "/summary.json");
         QCOMPARE(QString::fromStdString(sj["status"].get<std::string>()), QStringLiteral("failed"));
         QVERIFY(readLines(runDir + "/log.txt").last().startsWith(QStringLiteral("failed: ")));
+    }
+
+    void studentTrainLimitAppliesToStudentAndScratchOnly()
+    {
+        QTemporaryDir tmp;
+        const auto registries = kd::Registries::builtin();
+        auto project = tinyProject(tmp.path());
+        project.student.train.limit = 640; // 10 batches of 64; the teacher keeps all 3,600 images
+        kd::Experiment exp(project, registries);
+        Recorder rec;
+        std::atomic<bool> stop{false};
+        const auto summary = exp.run(rec, stop, tmp.filePath("limited").toStdString());
+        QCOMPARE(QString::fromStdString(summary.status), QStringLiteral("completed"));
+        std::map<std::string, std::int64_t> lastStep;
+        for (const auto &r : rec.metrics)
+            lastStep[r.role] = std::max(lastStep[r.role], r.step);
+        QCOMPARE(lastStep["teacher"], std::int64_t(3600 / 64));
+        QCOMPARE(lastStep["student"], std::int64_t(2 * 10));
+        QCOMPARE(lastStep["student_scratch"], std::int64_t(2 * 10));
+        QCOMPARE(kd::Project::fromJson(project.toJson()).student.train.limit, std::int64_t(640));
     }
 
     void badInputLeavesNoRunDirectory()

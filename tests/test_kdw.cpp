@@ -1,5 +1,9 @@
 // The kdw command line as a user drives it: listings, a real run, and bad input that must
 // end in one clear message and a non-zero exit, leaving nothing behind.
+#include "project/ProjectConfig.h"
+#include "project/Registries.h"
+#include "runs/RunStore.h"
+
 #include <QDir>
 #include <QFile>
 #include <QProcess>
@@ -32,6 +36,33 @@ void writeFile(const QString &path, const QByteArray &data)
     QFile f(path);
     QVERIFY(f.open(QIODevice::WriteOnly));
     f.write(data);
+}
+
+/// A finished run written by the real RunStore: a resolved project with `seed` and KD
+/// temperature `t`, and the given final test accuracies.
+void writeRun(const QString &dir, std::uint64_t seed, double t, double teacher, double student, double scratch)
+{
+    nlohmann::json j = {{"name", "cmp"},
+                        {"seed", seed},
+                        {"dataset", {{"name", "fashion-mnist"}, {"limit", 300}}},
+                        {"teacher", {{"arch", "cnn_small"}}},
+                        {"student", {{"arch", "mlp"}, {"arch_options", {{"hidden", {16}}}}}},
+                        {"method", {{"name", "kd"}, {"temperature", t}, {"alpha", 0.9}}}};
+    const auto config = kd::Registries::builtin().resolve(kd::Project::fromJson(j)).toJson();
+    kd::RunStore store(dir.toStdString(), config, {"loss"});
+    kd::RunSummary s;
+    s.status = "completed";
+    for (auto [role, acc] : {std::pair<std::string, double>{"teacher", teacher}, {"student", student},
+                             {"student_scratch", scratch}}) {
+        kd::RoleSummary r;
+        r.role = role;
+        r.params = role == "teacher" ? 100000 : 12730;
+        r.finalTestAcc = acc;
+        r.trainSeconds = 65;
+        r.completed = true;
+        s.roles.push_back(r);
+    }
+    store.writeSummary(s);
 }
 
 } // namespace
@@ -148,6 +179,82 @@ private Q_SLOTS:
         QVERIFY(!QFile::exists(tmp.filePath("run")));
     }
 
+    void compareRuns()
+    {
+        QTemporaryDir tmp;
+        // Two settings (T = 4 over three seeds, T = 2 over two) and a damaged run, nested.
+        writeRun(tmp.filePath("runs/t4-s1"), 1, 4.0, 0.91, 0.850, 0.810);
+        writeRun(tmp.filePath("runs/t4-s2"), 2, 4.0, 0.91, 0.860, 0.815);
+        writeRun(tmp.filePath("runs/t4-s3"), 3, 4.0, 0.91, 0.855, 0.805);
+        writeRun(tmp.filePath("runs/old/t2-s1"), 1, 2.0, 0.91, 0.830, 0.810);
+        writeRun(tmp.filePath("runs/old/t2-s2"), 2, 2.0, 0.91, 0.835, 0.815);
+        QDir().mkpath(tmp.filePath("runs/broken"));
+        writeFile(tmp.filePath("runs/broken/config.json"), "{\"seed\": 3, \"meth");
+
+        const auto table = kdw({"compare", tmp.filePath("runs")});
+        QVERIFY2(table.code == 0, qPrintable(table.out + table.err));
+        const auto lines = table.out.split('\n', Qt::SkipEmptyParts);
+        QVERIFY2(lines[0].startsWith("name") && lines[0].contains("temperature") && lines[0].contains("KD gain pt")
+                     && !lines[0].contains("alpha"), // same in every run: no column
+                 qPrintable(table.out));
+        QVERIFY(table.out.contains("t4-s2") && table.out.contains("t2-s1"));
+        QVERIFY2(table.out.contains(QRegularExpression("t4-s2 +completed +fashion-mnist +cnn_small +mlp +kd +4.0 +2 +91.00 +86.00 +81.50 +\\+4.50 +12.73k +3m15s")),
+                 qPrintable(table.out));
+        QVERIFY2(table.out.contains("broken: damaged: config.json is not valid JSON"), qPrintable(table.out));
+
+        const auto groups = kdw({"compare", tmp.filePath("runs/old"), tmp.filePath("runs"), "--group-seeds"});
+        QVERIFY2(groups.code == 0, qPrintable(groups.out + groups.err));
+        QVERIFY2(groups.out.contains("seed groups"), qPrintable(groups.out));
+        // The folder given twice lists each run once: groups of 2 (old/, first) and 3.
+        QVERIFY2(groups.out.contains(QRegularExpression("\\n1 +2 +1 2 +kd +2.0 +91.00 \u00b1 0.00 +83.25 \u00b1 0.35")),
+                 qPrintable(groups.out));
+        QVERIFY2(groups.out.contains(QRegularExpression("\\n2 +3 +1 2 3 +kd +4.0 ")), qPrintable(groups.out));
+        QVERIFY2(groups.out.contains("group 2: +4.50 pt, 95 % CI ["), qPrintable(groups.out));
+        QVERIFY(groups.out.contains("group 1 \u2212 group 2: -2.25 pt, 95 % CI ["));
+        QVERIFY(groups.out.contains("p = "));
+
+        const auto csv = kdw({"compare", tmp.filePath("runs"), "--csv"});
+        QCOMPARE(csv.code, 0);
+        const auto rows = csv.out.split('\n', Qt::SkipEmptyParts);
+        QCOMPARE(rows.size(), 7); // header + 6 runs
+        const auto head = rows[0].split(',');
+        QVERIFY2(head.contains("method.temperature") && head.contains("kd_gain") && head.contains("problem"), qPrintable(rows[0]));
+        for (const auto &row : rows.mid(1))
+            if (!row.startsWith("broken")) // its problem text holds a comma inside quotes
+                QCOMPARE(row.split(',').size(), head.size());
+        const int gain = head.indexOf("kd_gain");
+        QCOMPARE(rows[5].split(',')[0], QStringLiteral("t4-s2")); // sorted by path: broken, old/..., t4-s1, t4-s2
+        QCOMPARE(rows[5].split(',')[gain].toDouble(), 0.86 - 0.815);
+
+        const auto gcsv = kdw({"compare", tmp.filePath("runs"), "--csv", "--group-seeds"});
+        QCOMPARE(gcsv.code, 0);
+        QCOMPARE(gcsv.out.split('\n', Qt::SkipEmptyParts).size(), 3); // header + 2 groups
+
+        const auto diff = kdw({"compare", tmp.filePath("runs/t4-s1"), tmp.filePath("runs/old/t2-s2"), "--diff"});
+        QCOMPARE(diff.code, 0);
+        QVERIFY2(diff.out.contains(QRegularExpression("method.temperature +4.0 +2.0")), qPrintable(diff.out));
+        QVERIFY(diff.out.contains(QRegularExpression("seed +1 +2")));
+        QCOMPARE(diff.out.split('\n', Qt::SkipEmptyParts).size(), 3); // header, temperature, seed
+        QVERIFY(!diff.out.contains("name") && !diff.out.contains("output_dir"));
+        const auto same = kdw({"compare", tmp.filePath("runs/t4-s1"), tmp.filePath("runs/t4-s1"), "--diff"});
+        QVERIFY2(same.out.contains("one run"), qPrintable(same.out));
+    }
+
+    void compareNothing()
+    {
+        QTemporaryDir tmp;
+        QCOMPARE(kdw({"compare"}).code, 2);
+        const auto empty = kdw({"compare", tmp.path()});
+        QCOMPARE(empty.code, 1);
+        QVERIFY2(empty.err.contains("no run directories in") && empty.err.contains("no runs to compare"), qPrintable(empty.err));
+        const auto missing = kdw({"compare", tmp.filePath("nope")});
+        QCOMPARE(missing.code, 1);
+        QVERIFY(missing.err.contains("does not exist"));
+        const auto option = kdw({"compare", tmp.path(), "--fast"});
+        QCOMPARE(option.code, 1);
+        QVERIFY(option.err.contains("unknown option --fast"));
+    }
+
     void quickRunWithOverrides()
     {
         if (!QFile::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"))
@@ -162,6 +269,7 @@ private Q_SLOTS:
         QVERIFY(r.out.contains("ETA"));
         QVERIFY(r.out.contains("student_scratch"));
         QVERIFY(r.out.contains("KD gain"));
+        QVERIFY2(r.out.contains("KD gain vs seed noise: gain ") && r.out.contains("spread unknown (one seed)"), qPrintable(r.out));
         QVERIFY(r.out.trimmed().endsWith("run: " + out));
         for (const char *f : {"config.json", "metrics.csv", "summary.json", "teacher.pt", "student.pt",
                               "student_scratch.pt", "student.pt.json"})
@@ -175,6 +283,45 @@ private Q_SLOTS:
         QCOMPARE(again.code, 1);
         QVERIFY(again.err.contains("already exists"));
         QVERIFY(QFile::exists(out + "/summary.json"));
+    }
+
+    /// The issue's two variations of the quick example: switching the student's architecture
+    /// or the method drops the previous choice's options with a note (stdout and log.txt).
+    void switchingArchitectureOrMethod_data()
+    {
+        QTest::addColumn<QString>("assignment");
+        QTest::addColumn<QString>("note");
+        QTest::newRow("student.arch=resnet8") << "student.arch=resnet8"
+                                              << "note: student.arch_options.hidden = [128] dropped: an option of "
+                                                 "architecture \"mlp\", not of \"resnet8\"";
+        QTest::newRow("method.name=fitnet") << "method.name=fitnet"
+                                            << "note: method.alpha = 0.9 dropped: an option of method \"kd\", not "
+                                               "of \"fitnet\"";
+    }
+    void switchingArchitectureOrMethod()
+    {
+        QFETCH(QString, assignment);
+        QFETCH(QString, note);
+        if (!QFile::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"))
+            QSKIP("Fashion-MNIST is not installed");
+        QTemporaryDir tmp;
+        const QString out = tmp.filePath("run");
+        const auto r = kdw({"run", "projects/fashion-mnist-quick.json", "--set", assignment, "--set",
+                            "dataset.limit=300", "--set", "dataset.test_limit=200", "--set", "teacher.train.epochs=1",
+                            "--set", "student.train.epochs=1", "--set", "threads=1", "--quiet", "--out", out});
+        QVERIFY2(r.code == 0, qPrintable(r.out + r.err));
+        QVERIFY2(r.out.contains(note), qPrintable(r.out));
+        QFile log(out + "/log.txt");
+        QVERIFY(log.open(QIODevice::ReadOnly));
+        QVERIFY2(QString::fromUtf8(log.readAll()).contains(note), qPrintable(note));
+
+        // An option given explicitly with the new choice is still checked strictly.
+        const QString wrong = assignment.startsWith("student") ? "student.arch_options.hidden=[64]" : "method.alpha=0.5";
+        const auto bad = kdw({"run", "projects/fashion-mnist-quick.json", "--set", assignment, "--set", wrong,
+                              "--out", tmp.filePath("bad")});
+        QCOMPARE(bad.code, 1);
+        QVERIFY2(bad.err.contains("unknown key " + wrong.left(wrong.indexOf('='))), qPrintable(bad.err));
+        QVERIFY(!QFile::exists(tmp.filePath("bad")));
     }
 };
 

@@ -104,8 +104,10 @@ const torch::Tensor &termOf(const kd::LossTerms &l, const std::string &name)
 
 const char *kMethodNames[] = {"ce", "kd", "dkd", "fitnet", "at", "sp", "rkd", "pkt", "nst", "vid", "crd", "ofd"};
 // Methods with suites of their own: the structure-changing ones (assistants, several teachers,
-// class splits) in test_stages.cpp, srm/london/iekd in test_methods_advanced.cpp.
-const char *kMethodsTestedElsewhere[] = {"takd", "ensemble", "rc", "dmc", "ard", "srm", "london", "iekd"};
+// class splits) in test_stages.cpp, srm/london/iekd in test_methods_advanced.cpp, the
+// knowledge-analysis controls ls/kd_pt/kd_sim in test_controls.cpp.
+const char *kMethodsTestedElsewhere[] = {"takd", "ensemble", "rc", "dmc", "ard", "srm", "london", "iekd",
+                                         "ls", "kd_pt", "kd_sim"};
 
 } // namespace
 
@@ -628,7 +630,7 @@ void TestMethods::adapters_insertedWhereShapesDiffer()
     auto student = model("resnet8");                   // stage1 16x28x28, stage2 32x14x14, stage3 64x7x7, pre_logits 64
     teacher->eval();
 
-    // Channels 32 → 8 at the same 14x14: a 1x1 conv + BN regressor.
+    // Channels 32 → 8 at the same 14x14: RepDistiller's ConvReg, its equal-size case (1x1 conv + BN + ReLU).
     auto m = create("fitnet", {{"student_features", "stage2"}, {"teacher_features", "stage1"}});
     m->setup(setupFor(*student, teacher.get()));
     auto params = m->trainableModule()->named_parameters();
@@ -637,11 +639,12 @@ void TestMethods::adapters_insertedWhereShapesDiffer()
     QVERIFY(params.contains("regressor0.bn.weight"));
     QVERIFY(std::isfinite(runOnce(*m, *student, *teacher).total.item<double>()));
 
-    // 16x28x28 → 16x7x7: channels match, sizes differ: pooled, and still a regressor.
+    // 16x28x28 → 16x7x7: channels match, sizes differ: ConvReg's valid (1 + 28 − 7)² conv
+    // reaches the teacher's size, and still a regressor.
     m = create("fitnet", {{"student_features", "stage1"}, {"teacher_features", "stage2"}});
     m->setup(setupFor(*student, teacher.get()));
     QCOMPARE(m->trainableModule()->named_parameters()["regressor0.conv.weight"].sizes().vec(),
-             (std::vector<std::int64_t>{16, 16, 1, 1}));
+             (std::vector<std::int64_t>{16, 16, 22, 22}));
     QVERIFY(std::isfinite(runOnce(*m, *student, *teacher).total.item<double>()));
 
     // Vectors 64 → 128: a Linear regressor.

@@ -1,5 +1,6 @@
 // Project file parsing: defaults, strict keys, ranges, syntax errors, overrides, round trip.
 #include "core/Error.h"
+#include "project/ChoiceChange.h"
 #include "project/ProjectConfig.h"
 #include "project/Registries.h"
 
@@ -54,6 +55,8 @@ private Q_SLOTS:
         QTest::newRow("method not object") << R"({"method": "kd"})" << "method must be a JSON object";
         QTest::newRow("student checkpoint") << R"({"student": {"checkpoint": "a.pt"}})"
                                             << "unknown key student.checkpoint";
+        QTest::newRow("negative train limit") << R"({"student": {"train": {"limit": -5}}})"
+                                              << "student.train.limit = -5 is out of range";
         QTest::newRow("nesterov adam") << R"({"student": {"train": {"optimizer": "adam", "nesterov": true}}})"
                                        << "nesterov needs optimizer";
     }
@@ -100,6 +103,94 @@ private Q_SLOTS:
         QVERIFY(!p.baseline);
         QVERIFY_THROWS_EXCEPTION(kd::Error, kd::applyOverride(doc, "noequals"));
         QVERIFY_THROWS_EXCEPTION(kd::Error, kd::applyOverride(doc, "student.arch.x=1"));
+    }
+
+    // `--set student.arch=...` / `method.name=...`: the previous choice's options go with a
+    // note; what the user gives explicitly, and keys no choice knows, are still checked.
+    void overridesSwitchingChoice()
+    {
+        const auto reg = kd::Registries::builtin();
+        const json quick = kd::parseJsonText(kd::readTextFile(KD_SOURCE_DIR "/projects/fashion-mnist-quick.json"),
+                                             "quick");
+        auto dropped = [](const std::vector<std::string> &notes) {
+            std::vector<std::string> out;
+            for (const auto &n : notes)
+                if (n.find(" dropped: ") != std::string::npos)
+                    out.push_back(n);
+            return out;
+        };
+        auto resolveError = [&](const json &doc) -> QString {
+            try {
+                reg.resolve(kd::Project::fromJson(doc));
+            } catch (const kd::Error &e) {
+                return QString::fromStdString(e.what());
+            }
+            return {};
+        };
+        QCOMPARE(resolveError(quick), QString());
+
+        // Architecture: mlp's "hidden" goes, the shared "activation" stays.
+        json doc = quick;
+        doc["student"]["arch_options"]["activation"] = "lma";
+        auto notes = dropped(kd::applyOverrides(doc, {"student.arch=resnet8"}, reg));
+        QCOMPARE(notes.size(), std::size_t(1));
+        QVERIFY2(notes[0].find("student.arch_options.hidden") != std::string::npos, notes[0].c_str());
+        QVERIFY2(notes[0].find("\"mlp\", not of \"resnet8\"") != std::string::npos, notes[0].c_str());
+        QVERIFY(!doc["student"]["arch_options"].contains("hidden"));
+        const bool resnetHasActivation = [&] {
+            for (const auto &s : reg.architectures.get("resnet8").params)
+                if (s.key == "activation")
+                    return true;
+            return false;
+        }();
+        QCOMPARE(doc["student"]["arch_options"].contains("activation"), resnetHasActivation);
+        QCOMPARE(resolveError(doc), QString());
+        QCOMPARE(kd::Project::fromJson(doc).student.arch, std::string("resnet8"));
+
+        // Method: kd's temperature and alpha go (fitnet declares neither); fitnet's defaults fill in.
+        doc = quick;
+        notes = kd::applyOverrides(doc, {"method.name=fitnet"}, reg);
+        QCOMPARE(notes.size(), std::size_t(2));
+        QVERIFY(!doc["method"].contains("alpha") && !doc["method"].contains("temperature"));
+        QCOMPARE(resolveError(doc), QString());
+        QCOMPARE(reg.resolve(kd::Project::fromJson(doc)).method.params["beta"].get<double>(), 100.0);
+        // kd -> dkd keeps alpha and temperature (dkd declares both) and says so where the
+        // value is not dkd's default.
+        doc = quick;
+        notes = kd::applyOverrides(doc, {"method.name=dkd"}, reg);
+        QCOMPARE(doc["method"]["alpha"].get<double>(), 0.9);
+        QCOMPARE(doc["method"]["temperature"].get<double>(), 4.0);
+        QCOMPARE(notes.size(), std::size_t(1));
+        QVERIFY2(notes[0].find("method.alpha = 0.9 kept") != std::string::npos, notes[0].c_str());
+
+        // Explicit options of the new choice are checked strictly: in the same --set list ...
+        doc = quick;
+        notes = kd::applyOverrides(doc, {"method.name=fitnet", "method.alpha=0.5"}, reg);
+        QCOMPARE(notes.size(), std::size_t(1)); // temperature only
+        QVERIFY2(resolveError(doc).contains("unknown key method.alpha"), qPrintable(resolveError(doc)));
+        doc = quick;
+        kd::applyOverrides(doc, {R"(student={"arch": "resnet8", "arch_options": {"hidden": [3]}})"}, reg);
+        QVERIFY(resolveError(doc).contains("unknown key student.arch_options.hidden"));
+        // ... or in the file together with the choice (no override changed it).
+        doc = quick;
+        doc["student"]["arch"] = "resnet8";
+        QVERIFY(kd::applyOverrides(doc, {"student.train.epochs=1"}, reg).empty());
+        QVERIFY(resolveError(doc).contains("unknown key student.arch_options.hidden"));
+        // A key neither architecture knows (a typo in the file) is still reported.
+        doc = quick;
+        doc["student"]["arch_options"]["hiden"] = json::array({3});
+        kd::applyOverrides(doc, {"student.arch=resnet8"}, reg);
+        QVERIFY(resolveError(doc).contains("unknown key student.arch_options.hiden"));
+        // The same choice again, or an unknown one, drops nothing.
+        doc = quick;
+        QVERIFY(kd::applyOverrides(doc, {"student.arch=mlp"}, reg).empty());
+        QVERIFY(kd::applyOverrides(doc, {"student.arch=resnet_nope"}, reg).empty());
+        QVERIFY(resolveError(doc).contains("unknown architecture \"resnet_nope\""));
+        // A file without a method section switches from the default method.
+        doc = json{{"method", {{"temperature", 3.0}}}};
+        notes = kd::applyOverrides(doc, {"method.name=ce"}, reg);
+        QCOMPARE(notes.size(), std::size_t(1));
+        QVERIFY(!doc["method"].contains("temperature"));
     }
 
     void roundTripAndSave()

@@ -1,7 +1,10 @@
 #include "KdwCommands.h"
 
+#include "CompareCommand.h"
+
 #include "core/Error.h"
 #include "training/Experiment.h"
+#include "project/ChoiceChange.h"
 #include "project/Registries.h"
 #include "runs/RunStore.h"
 #include "data/DatasetRegistry.h"
@@ -37,9 +40,16 @@ const char *kUsage =
     "                                        every named feature (default input 3x32x32, 10 classes)\n"
     "  run PROJECT.json [--set path=value]... [--out DIR] [--quiet]\n"
     "                                        train the project's stages and write a run directory\n"
+    "  compare RUN_OR_FOLDER... [--csv] [--group-seeds] [--diff]\n"
+    "                                        runs side by side (folders are searched for runs);\n"
+    "                                        --group-seeds: mean +- sd over seeds, 95 % CIs and\n"
+    "                                        Welch p-values; --diff: only the config keys that\n"
+    "                                        differ; --csv: the same as CSV\n"
     "  help                                  this text\n"
     "\n"
     "--set overrides one project value by its dotted path, e.g. --set student.train.epochs=3\n"
+    "      (switching student.arch, teacher.arch or method.name drops the options only the\n"
+    "      previous choice had, with a note each; options you --set are still checked)\n"
     "--out DIR writes the run to DIR (which must not exist or be empty) instead of\n"
     "          <output_dir>/<name>-<timestamp>\n"
     "Ctrl-C stops after the current batch and leaves a consistent run directory (exit 130).\n";
@@ -140,6 +150,10 @@ void printSummary(std::ostream &out, const RunSummary &s)
             << std::setprecision(4) << st->finalTestAcc - sc->finalTestAcc << std::noshowpos << "\n";
         out.unsetf(std::ios::fixed);
     }
+    // Is that gain more than seed noise? Sibling runs of the same setting in the output folder say.
+    if (s.status == "completed" && !s.runDir.empty())
+        if (const auto spread = seedSpreadLine(s.runDir); !spread.empty())
+            out << "KD gain vs seed noise: " << spread << "\n";
     out << "status: " << s.status << "  device: " << s.device << "  wall: " << formatDuration(s.wallSeconds)
         << "\n";
     out << "run: " << s.runDir << std::endl;
@@ -310,16 +324,19 @@ int runCommand(const std::vector<std::string> &args, std::ostream &out, std::ost
         return Usage;
     }
     auto json = parseJsonText(readTextFile(projectPath), projectPath);
-    for (const auto &o : overrides)
-        applyOverride(json, o);
+    const auto registries = Registries::builtin();
+    // An override that switches architecture or method drops the previous choice's options.
+    const auto notes = applyOverrides(json, overrides, registries);
     Project project;
     try {
         project = Project::fromJson(json);
     } catch (const Error &e) {
         throw Error(projectPath + ": " + e.what());
     }
-    const auto registries = Registries::builtin();
     Experiment experiment(project, registries);
+    experiment.setNotes(notes);
+    for (const auto &n : notes)
+        out << "note: " << n << std::endl;
     ConsoleObserver observer(out, quiet);
     out << "project: " << projectPath << " (" << experiment.project().name << ")" << std::endl;
     const auto summary = experiment.run(observer, g_stop, outDir);
@@ -347,6 +364,8 @@ int runKdw(const std::vector<std::string> &args, std::ostream &out, std::ostream
             return runCommand(args, out, err);
         if (cmd == "info")
             return infoCommand(args, out, err);
+        if (cmd == "compare")
+            return compareCommand(args, out, err);
         err << "kdw: unknown command \"" << cmd << "\"\n" << kUsage;
         return Usage;
     } catch (const Error &e) {

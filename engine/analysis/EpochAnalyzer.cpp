@@ -203,13 +203,25 @@ struct EpochAnalyzer::Impl {
     ModelView evaluate(FeatureNet &model, const TensorDataset &test, bool withTest)
     {
         torch::NoGradGuard noGrad;
+        // Every module's own mode comes back afterwards, not just the top one's: a teacher may
+        // run with its BatchNorm layers alone in train mode (BatchStatisticsScope).
+        struct Restore {
+            std::vector<std::pair<std::shared_ptr<torch::nn::Module>, bool>> modes;
+            ~Restore()
+            {
+                for (auto &m : modes)
+                    m.first->train(m.second);
+            }
+        } restore;
+        for (const auto &m : model.modules(/*include_self=*/false))
+            restore.modes.emplace_back(m, m->is_training());
         const bool wasTraining = model.is_training();
         model.eval();
-        struct Restore {
+        struct RestoreSelf {
             FeatureNet &m;
             bool t;
-            ~Restore() { m.train(t); }
-        } restore{model, wasTraining};
+            ~RestoreSelf() { m.train(t); } // first, then each module (Restore)
+        } restoreSelf{model, wasTraining};
         ModelView v;
         auto x = probeImages.to(setup.device);
         if (setup.channelsLast)

@@ -25,5 +25,9 @@ void registerEnsembleMethod(MethodRegistry &registry);   // ensemble
 void registerRcMethod(MethodRegistry &registry);         // rc
 void registerDmcMethod(MethodRegistry &registry);        // dmc
 void registerArdMethod(MethodRegistry &registry);        // ard
+// Knowledge-analysis controls (Tang et al. 2020; docs/METHODS.md)
+void registerLabelSmoothingMethod(MethodRegistry &registry); // ls
+void registerKdPtMethod(MethodRegistry &registry);       // kd_pt
+void registerKdSimMethod(MethodRegistry &registry);      // kd_sim
 
 } // namespace kd

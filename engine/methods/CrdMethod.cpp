@@ -1,6 +1,7 @@
 #include "methods/BuiltinMethods.h"
 
 #include "core/Error.h"
+#include "methods/CrdNegativeSampler.h"
 #include "methods/FeatureKdMethod.h"
 #include "methods/FeatureLosses.h"
 
@@ -38,8 +39,8 @@ torch::Tensor l2Normalize(const torch::Tensor &x)
 
 /// Contrastive representation distillation (Tian et al., ICLR 2020): β·(NCE_s + NCE_t), where
 /// each anchor's positive is the other model's bank row of the same image and K negatives
-/// are bank rows of images of other classes (RepDistiller's "exact" mode), drawn uniformly;
-/// without training labels (proxy data), of any other image.
+/// are bank rows of K distinct images of other classes (RepDistiller's "exact" mode, drawn
+/// without replacement); without training labels (proxy data), of K distinct other images.
 class CrdMethod : public FeatureKdMethod {
 public:
     explicit CrdMethod(const nlohmann::json &p)
@@ -51,6 +52,8 @@ public:
     {
         m_terms = {{"crd", p.at("beta").get<double>()}};
     }
+
+    std::vector<std::string> setupNotes() const override { return m_notes; }
 
 protected:
     void setupPairs(const MethodSetup &setup) override
@@ -67,17 +70,18 @@ protected:
             return n;
         };
         m_nData = setup.trainSize;
-        m_kUsed = std::min<std::int64_t>(m_k, m_nData - 1);
-        m_byClass.reset();
-        if (setup.trainLabels.defined() && setup.trainLabels.numel() == m_nData) {
-            m_byClass = CrdClassIndex::build(setup.trainLabels);
-            m_trainLabels = setup.trainLabels.to(torch::kCPU, torch::kInt64);
-            const auto others = m_byClass->minOtherClassImages();
-            if (others < 1)
-                throw Error("method \"crd\" draws its negatives from other classes, but the training set has images "
-                            "of a single class; use a dataset with at least two classes");
-            m_kUsed = std::min<std::int64_t>(m_k, others);
-        }
+        const bool labelled = setup.trainLabels.defined() && setup.trainLabels.numel() == m_nData;
+        m_sampler.emplace(labelled ? setup.trainLabels : torch::Tensor(), m_nData);
+        if (m_sampler->maxNegatives() < 1)
+            throw Error("method \"crd\" draws its negatives from other classes, but the training set has images "
+                        "of a single class; use a dataset with at least two classes");
+        m_kUsed = std::min<std::int64_t>(m_k, m_sampler->maxNegatives());
+        m_notes.clear();
+        if (m_kUsed < m_k)
+            m_notes.push_back("crd: nce_k = " + std::to_string(m_k) + " negatives per anchor, but "
+                              + (labelled ? "the largest class leaves only " : "the training set leaves only ")
+                              + std::to_string(m_kUsed) + (labelled ? " images of other classes" : " other images")
+                              + " to draw without replacement; using " + std::to_string(m_kUsed));
         m_state = module().register_module(
             "crd", CrdState(numel(m_pairs[0].studentShape), numel(m_pairs[0].teacherShape), m_dim, m_nData));
     }
@@ -97,16 +101,9 @@ protected:
 
         const auto embS = l2Normalize(m_state->embedStudent->forward(fs.reshape({n, -1})));
         const auto embT = l2Normalize(m_state->embedTeacher->forward(ft.reshape({n, -1})));
-        // Column 0: the anchor's own row; then K rows of images of other classes (or, without
-        // labels, of other images: shifting draws from [0, n−1) past the anchor skips it).
-        torch::Tensor neg;
-        if (m_byClass) {
-            neg = crdOtherClassNegatives(*m_byClass, m_trainLabels.index_select(0, ctx.indices.to(torch::kInt64)), m_kUsed)
-                      .to(device);
-        } else {
-            neg = torch::randint(0, m_nData - 1, {n, m_kUsed}, torch::TensorOptions().dtype(torch::kInt64)).to(device);
-            neg = neg + (neg >= anchors.unsqueeze(1)).to(torch::kInt64);
-        }
+        // Column 0: the anchor's own row; then K distinct rows of images of other classes (or,
+        // without labels, of other images).
+        const auto neg = m_sampler->draw(ctx.indices, m_kUsed).to(device);
         const auto idx = torch::cat({anchors.unsqueeze(1), neg}, 1);
 
         auto z = m_state->z.to(torch::kCPU);
@@ -127,8 +124,8 @@ private:
     std::int64_t m_k;
     double m_t, m_momentum;
     std::int64_t m_nData = 0, m_kUsed = 0;
-    std::optional<CrdClassIndex> m_byClass;
-    torch::Tensor m_trainLabels;
+    std::optional<CrdNegativeSampler> m_sampler;
+    std::vector<std::string> m_notes;
     CrdState m_state{nullptr};
 };
 
@@ -144,8 +141,10 @@ void registerCrdMethod(MethodRegistry &registry)
          featureMethodParams("pre_logits", "pre_logits", "that are embedded and contrasted (one of each)",
                              {ParamSpec::number("beta", 0.8, 0.0, 1000.0, "weight of the contrastive loss (RepDistiller: 0.8)"),
                               ParamSpec::integer("feat_dim", 128, 2, 4096, "dimension of the embedding heads (RepDistiller: 128)"),
-                              ParamSpec::integer("nce_k", 4096, 1, 1000000,
-                                                 "negatives per anchor, capped to training images - 1 (RepDistiller: 16384)"),
+                              ParamSpec::integer("nce_k", 16384, 1, 1000000,
+                                                 "negatives per anchor, distinct images of other classes (RepDistiller: "
+                                                 "16384); capped, with a logged note, to the images outside the largest "
+                                                 "class"),
                               ParamSpec::number("nce_t", 0.07, 0.001, 10.0, "temperature of the contrastive scores (RepDistiller: 0.07)"),
                               ParamSpec::number("nce_momentum", 0.5, 0.0, 1.0,
                                                 "momentum of the memory-bank update (RepDistiller: 0.5)")}),

@@ -39,6 +39,7 @@ struct MethodSetup {
     /// (proxy or auxiliary images).
     torch::Tensor trainLabels;
     torch::Device device = torch::kCPU;
+    int epochs = 0; ///< the stage's training epochs (0: not known, e.g. in unit tests)
 
     /// Shape of a named feature; throws kd::Error naming the model and the features it has.
     const std::vector<std::int64_t> &studentShape(const std::string &name) const;
@@ -71,6 +72,14 @@ public:
     /// Extra trainable modules (adapters, heads; none by default). Their parameters are
     /// optimised with the student's; they are put in train mode with it.
     virtual std::shared_ptr<torch::nn::Module> trainableModule() { return nullptr; }
+    /// Lines the session logs after setup(): choices this run makes for the user that the
+    /// parameters alone do not show (a clamped count, a phase scaled to the epochs).
+    virtual std::vector<std::string> setupNotes() const { return {}; }
+    /// How the frozen teacher's BatchNorm layers normalise while this method trains: false
+    /// (default) with their running statistics (eval mode); true with each batch's own
+    /// statistics, as a teacher left in train mode does in OFD's and LONDON's reference code.
+    /// The teacher's running statistics are never changed either way.
+    virtual bool teacherBatchStatistics() const { return false; }
 
     /// `teacher` is null for methods that need none. Teacher features carry no gradient.
     virtual LossTerms compute(const Features &student, const Features *teacher,

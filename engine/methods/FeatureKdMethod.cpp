@@ -87,13 +87,15 @@ LossTerms FeatureKdMethod::compute(const Features &s, const Features *t, const t
     if (!m_isSetUp)
         throw std::logic_error("method \"" + m_name + "\": compute() before setup()");
     LossTerms out;
+    const bool student = trainsStudent(ctx);
     const auto ce = crossEntropyLoss(s.logits(), labels);
-    out.total = m_ceWeight * ce;
-    out.terms.emplace_back("ce", ce);
+    out.total = student ? m_ceWeight * ce : torch::zeros({}, ce.options());
+    out.terms.emplace_back("ce", student ? ce : ce.detach());
     if (m_kdWeight > 0) {
         const auto kdTerm = hintonKdLoss(s.logits(), t->logits(), m_kdTemperature);
-        out.total = out.total + m_kdWeight * kdTerm;
-        out.terms.emplace_back("kd", kdTerm);
+        if (student)
+            out.total = out.total + m_kdWeight * kdTerm;
+        out.terms.emplace_back("kd", student ? kdTerm : kdTerm.detach());
     }
     const auto values = featureTerms(s, *t, labels, ctx);
     for (std::size_t i = 0; i < m_terms.size(); ++i) {

@@ -46,6 +46,10 @@ protected:
                                                     const torch::Tensor &labels, const StepContext &ctx) = 0;
     /// The trainable module, created on first use; setup() moves it to the device.
     torch::nn::Module &module();
+    /// False while the method trains only its own parts (IE-KD's auto-encoder pre-training):
+    /// CE and KD are then logged but left out of the total, so the student gets no gradient
+    /// and the optimiser leaves it alone (parameters without a gradient are skipped).
+    virtual bool trainsStudent(const StepContext &) const { return true; }
 
     std::string m_name;
     std::vector<Term> m_terms;

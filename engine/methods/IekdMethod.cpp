@@ -5,6 +5,7 @@
 #include "methods/FeatureLosses.h"
 #include "methods/IekdLosses.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace kd {
@@ -72,15 +73,48 @@ public:
         , m_distance(parseIekdDistance(p.at("distance").get<std::string>()))
         , m_factorRate(p.at("factor_rate").get<double>())
         , m_autoencoderEpochs(p.at("autoencoder_epochs").get<int>())
+        , m_autoencoderFraction(p.at("autoencoder_fraction").get<double>())
     {
         m_terms = {{"inherit", p.at("inherit_weight").get<double>()},
                    {"explore", p.at("explore_weight").get<double>()},
                    {"recon", p.at("recon_weight").get<double>()}};
     }
 
-protected:
-    void setupPairs(const MethodSetup &) override
+    std::vector<std::string> setupNotes() const override { return m_notes; }
+
+    /// Epochs of the auto-encoder phase in a stage of `epochs`: the authors' 30 epochs
+    /// (autoencoder_epochs), but at most autoencoder_fraction of the stage (their 30 : 160),
+    /// at least 1, and never the whole stage (one epoch or none: joint training).
+    int autoencoderPhase(int epochs) const
     {
+        if (m_autoencoderEpochs <= 0 || epochs <= 1)
+            return 0;
+        const int scaled = std::max(1, int(std::lround(m_autoencoderFraction * double(epochs))));
+        return std::min({m_autoencoderEpochs, scaled, epochs - 1});
+    }
+
+protected:
+    bool trainsStudent(const StepContext &ctx) const override { return ctx.epoch > autoencoderPhase(ctx.epochs); }
+
+    void setupPairs(const MethodSetup &setup) override
+    {
+        if (m_autoencoderEpochs > 0 && m_terms[2].weight <= 0)
+            throw Error("method \"iekd\": autoencoder_epochs = " + std::to_string(m_autoencoderEpochs)
+                        + " pre-trains the teacher auto-encoder on its reconstruction loss alone, which "
+                          "recon_weight = 0 switches off; set recon_weight > 0 or autoencoder_epochs = 0");
+        m_notes.clear();
+        if (setup.epochs > 0 && m_autoencoderEpochs > 0) {
+            const int n = autoencoderPhase(setup.epochs);
+            if (n == 0)
+                m_notes.push_back("iekd: a stage of one epoch has no room for the auto-encoder pre-training; it "
+                                  "trains jointly with the student");
+            else
+                m_notes.push_back("iekd: auto-encoder pre-training for " + std::to_string(n) + " of "
+                                  + std::to_string(setup.epochs) + " epochs (the authors: 30 epochs before 160 of "
+                                  "distillation; here min(autoencoder_epochs = " + std::to_string(m_autoencoderEpochs)
+                                  + ", autoencoder_fraction x epochs)), the student learns nothing in them and "
+                                  "distils for the remaining " + std::to_string(setup.epochs - n));
+        }
         if (m_pairs.size() != 1)
             throw Error("method \"iekd\" distils one feature pair (the teacher's factor and the student's split "
                         "feature); student_features and teacher_features must each name one stage, e.g. \"last\"");
@@ -100,15 +134,17 @@ protected:
     {
         const auto [fs, ftRaw] = poolToCommonSize(s.get(m_pairs[0].student), t.get(m_pairs[0].teacher));
         const auto ft = ftRaw.detach();
-        if (m_autoencoderEpochs > 0 && ctx.epoch <= m_autoencoderEpochs) {
+        const int phase = autoencoderPhase(ctx.epochs);
+        if (ctx.epoch <= phase) {
             // Phase 1 (the authors' auto-encoder pre-training): reconstruction only; the
-            // inheritance and exploration terms are zero, so the student learns from CE alone.
+            // inheritance and exploration terms are zero and trainsStudent() keeps CE out of
+            // the total, so only the auto-encoder learns.
             const auto recon = iekdReconstructionLoss(m_state->teacherDecoder->forward(m_state->teacherEncoder->forward(ft)), ft);
             const auto zero = torch::zeros({}, recon.options());
             return {zero, zero, recon};
         }
         torch::Tensor target, recon;
-        if (m_autoencoderEpochs > 0) {
+        if (phase > 0) {
             // Phase 2: the auto-encoder is frozen (eval mode, no gradient, no decay: its
             // gradients are dropped so the optimiser skips it) and only encodes the target.
             freezeAutoencoder();
@@ -141,6 +177,8 @@ private:
     IekdDistance m_distance;
     double m_factorRate;
     int m_autoencoderEpochs;
+    double m_autoencoderFraction;
+    std::vector<std::string> m_notes;
     std::int64_t m_inherit = 0;
     IekdState m_state{nullptr};
 };
@@ -169,10 +207,15 @@ void registerIekdMethod(MethodRegistry &registry)
                                 "IE-KD's FT loss) or cos (inherit 1 - cos, explore |cos|)"),
               ParamSpec::number("factor_rate", 0.5, 0.01, 4.0,
                                 "factor channels as a fraction of the teacher's channels (IE-KD: 64 -> 32)"),
-              ParamSpec::integer("autoencoder_epochs", 0, 0, 100000,
-                                 "first N epochs: only the teacher auto-encoder trains (reconstruction; the student "
-                                 "learns from CE alone), then it is frozen, as the authors' 30 pre-training epochs; "
-                                 "0: the auto-encoder trains jointly with the student throughout")}),
+              ParamSpec::integer("autoencoder_epochs", 30, 0, 100000,
+                                 "epochs in which only the teacher auto-encoder trains (reconstruction; the student "
+                                 "is left alone) before it is frozen, as the authors' num_epoch_embedT = 30; at most "
+                                 "autoencoder_fraction of the stage's epochs; 0: the auto-encoder trains jointly with "
+                                 "the student throughout"),
+              ParamSpec::number("autoencoder_fraction", 0.1875, 0.01, 1.0,
+                                "most of the stage's epochs the auto-encoder phase may take (at least 1, never all): "
+                                "the authors' 30 auto-encoder epochs to 160 of distillation; 1 leaves "
+                                "autoencoder_epochs as given")}),
          [](const nlohmann::json &p) { return std::make_unique<IekdMethod>(p); }});
 }
 

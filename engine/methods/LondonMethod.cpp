@@ -91,12 +91,14 @@ public:
         , m_lipschitzWeight(p.at("lipschitz_weight").get<double>())
         , m_lateFactor(p.at("lipschitz_late_factor").get<double>())
         , m_lateStart(p.at("lipschitz_late_start").get<double>())
+        , m_teacherTrainMode(p.at("teacher_mode").get<std::string>() == "train")
     {
         m_terms = {{"lipschitz", m_lipschitzWeight}};
         if (m_feature != FeatureTerm::None)
             m_terms.push_back({"feature", p.at("feature_weight").get<double>()});
     }
 
+    bool teacherBatchStatistics() const override { return m_teacherTrainMode; }
     std::vector<std::string> studentFeatures() const override { return withPre(FeatureKdMethod::studentFeatures()); }
     std::vector<std::string> teacherFeatures() const override { return withPre(FeatureKdMethod::teacherFeatures()); }
 
@@ -245,6 +247,7 @@ private:
     FeatureTerm m_feature;
     int m_marginBatches;
     double m_lipschitzWeight, m_lateFactor, m_lateStart;
+    bool m_teacherTrainMode;
     std::vector<LondonPair> m_featurePairs;
     std::vector<PowerVectors> m_studentVectors, m_teacherVectors;
     torch::Tensor m_marginsSeen;
@@ -265,7 +268,7 @@ void registerLondonMethod(MethodRegistry &registry)
              "(two or more, in network order) whose consecutive transitions are compared; also the feature-term pairs",
              {ParamSpec::number("lipschitz_weight", 0.004, 0.0, 1e6,
                                 "weight of the Lipschitz term (LONDON's code: alpha/200 with alpha = 0.8)"),
-              ParamSpec::number("lipschitz_late_factor", 1.0, 0.0, 1e3,
+              ParamSpec::number("lipschitz_late_factor", 0.25, 0.0, 1e3,
                                 "multiplies lipschitz_weight from lipschitz_late_start on (LONDON's CIFAR scripts: "
                                 "0.25, alpha 0.8 -> 0.2); 1 keeps it constant"),
               ParamSpec::number("lipschitz_late_start", 0.6, 0.0, 1.0,
@@ -293,7 +296,11 @@ void registerLondonMethod(MethodRegistry &registry)
                                 "weight of the feature term (OFD and LONDON on CIFAR: 1e-3; FitNet hints use about "
                                 "100)"),
               ParamSpec::integer("margin_batches", 10, 1, 1000000,
-                                 "ofd only: batches over which the teacher's per-channel margin is estimated")}),
+                                 "ofd only: batches over which the teacher's per-channel margin is estimated"),
+              ParamSpec::choice("teacher_mode", "train", {"train", "eval"},
+                                "how the teacher's BatchNorm normalises: train (batch statistics, as LONDON's "
+                                "train_with_distillation_*.py run t_net.train(); running statistics stay unchanged) "
+                                "or eval (running statistics)")}),
          [](const nlohmann::json &p) { return std::make_unique<LondonMethod>(p); }});
 }
 

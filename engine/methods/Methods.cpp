@@ -71,6 +71,9 @@ void registerBuiltinMethods(MethodRegistry &registry)
     registerRcMethod(registry);
     registerDmcMethod(registry);
     registerArdMethod(registry);
+    registerLabelSmoothingMethod(registry);
+    registerKdPtMethod(registry);
+    registerKdSimMethod(registry);
 }
 
 } // namespace kd

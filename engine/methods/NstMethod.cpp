@@ -9,7 +9,8 @@ namespace {
 
 /// Neuron selectivity transfer (Huang & Wang, 2017): β·MMD² with the polynomial kernel
 /// (xᵀy)² between the distributions of the channels' normalised spatial activation
-/// patterns. Channels may differ; the larger map is pooled to the smaller's size.
+/// patterns, summed over the selected pairs (by default every stage, as RepDistiller's
+/// feat_s[1:-1]). Channels may differ; the larger map is pooled to the smaller's size.
 class NstMethod : public FeatureKdMethod {
 public:
     explicit NstMethod(const nlohmann::json &p)
@@ -44,7 +45,9 @@ void registerNstMethod(MethodRegistry &registry)
                  {"Neuron selectivity transfer (Huang & Wang 2017): CE + beta * MMD with a polynomial kernel between "
                   "the spatial activation patterns of student and teacher channels",
                   true,
-                  featureMethodParams("last", "last", "whose neuron selectivity patterns are matched (maps)",
+                  featureMethodParams("all", "all",
+                                      "whose neuron selectivity patterns are matched (maps; RepDistiller sums the "
+                                      "term over feat[1:-1], every stage)",
                                       {ParamSpec::number("beta", 50.0, 0.0, 1e6,
                                                          "weight of the NST loss (RepDistiller: 50)")}),
                   [](const nlohmann::json &p) { return std::make_unique<NstMethod>(p); }});

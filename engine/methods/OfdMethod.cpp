@@ -41,9 +41,12 @@ public:
     explicit OfdMethod(const nlohmann::json &p)
         : FeatureKdMethod("ofd", p, /*preActivation=*/true)
         , m_marginBatches(p.at("margin_batches").get<int>())
+        , m_teacherTrainMode(p.at("teacher_mode").get<std::string>() == "train")
     {
         m_terms = {{"ofd", p.at("beta").get<double>()}};
     }
+
+    bool teacherBatchStatistics() const override { return m_teacherTrainMode; }
 
 protected:
     void setupPairs(const MethodSetup &) override
@@ -80,6 +83,7 @@ protected:
 
 private:
     int m_marginBatches;
+    bool m_teacherTrainMode;
     std::vector<OfdPair> m_state;
     torch::Tensor m_marginsSeen;
 };
@@ -102,7 +106,11 @@ void registerOfdMethod(MethodRegistry &registry)
                               ParamSpec::integer("margin_batches", 10, 1, 1000000,
                                                  "training batches over which each teacher channel's mean and deviation "
                                                  "are measured for its margin E[x | x < 0] (Gaussian, as OFD) before "
-                                                 "it is frozen")}),
+                                                 "it is frozen"),
+                              ParamSpec::choice("teacher_mode", "train", {"train", "eval"},
+                                                "how the teacher's BatchNorm normalises: train (batch statistics, "
+                                                "as OFD's code runs t_net.train(); running statistics stay "
+                                                "unchanged) or eval (running statistics)")}),
          [](const nlohmann::json &p) { return std::make_unique<OfdMethod>(p); }});
 }
 

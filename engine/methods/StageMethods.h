@@ -7,16 +7,26 @@
 #include "models/FeatureNet.h"
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace kd {
 
-/// Deep Model Consolidation's double distillation loss (Zhang et al., WACV 2020, eq. 2):
-/// with ô = z_old − mean(z_old) and n̂ = z_new − mean(z_new) (means over each teacher's own
-/// classes, per image), the mean over the batch and the C = C_old + C_new classes of
-/// (z_student − [ô, n̂])².
+/// How DMC's regression target [ô, n̂] is normalised from the teachers' logits.
+enum class DmcNormalisation {
+    ClassMean, ///< the paper's eq. 4: each teacher's logits minus their mean over its own classes, per image
+    BatchMean, ///< FACIL's re-implementation (approach/dmc.py): [z_old, z_new] minus its mean over the batch, per output
+    None       ///< the raw concatenated logits
+};
+/// "class_mean" / "batch_mean" / "none"; anything else throws kd::Error listing them.
+DmcNormalisation parseDmcNormalisation(const std::string &name);
+
+/// Deep Model Consolidation's double distillation loss (Zhang et al., WACV 2020, eqs. 3-4):
+/// with ô = z_old − mean(z_old) and n̂ = z_new − mean(z_new) (ClassMean: means over each
+/// teacher's own classes, per image), the mean over the batch and the C = C_old + C_new
+/// classes of (z_student − [ô, n̂])².
 torch::Tensor dmcLoss(const torch::Tensor &studentLogits, const torch::Tensor &oldLogits,
-                      const torch::Tensor &newLogits);
+                      const torch::Tensor &newLogits, DmcNormalisation normalisation = DmcNormalisation::ClassMean);
 
 /// An L∞ PGD attack in normalised units: per-channel tensors shaped [1, C, 1, 1].
 struct PgdOptions {

@@ -37,6 +37,7 @@ static TrainOptions readTrain(const nlohmann::json &json, const std::string &pat
     t.lrGamma = r.number("lr_gamma", t.lrGamma, 0.0, 1.0);
     t.lrMin = r.number("lr_min", t.lrMin, 0.0, 100.0);
     t.logEvery = int(r.integer("log_every", t.logEvery, 1, 1000000));
+    t.limit = r.integer("limit", t.limit, 0, std::int64_t(1) << 40);
     r.finish();
     if (t.nesterov && (t.optimizer != "sgd" || t.momentum <= 0.0))
         throw Error(path + ".nesterov needs optimizer \"sgd\" with momentum > 0");
@@ -61,7 +62,8 @@ static nlohmann::json trainToJson(const TrainOptions &t)
             {"lr_step_epochs", t.lrStepEpochs},
             {"lr_gamma", t.lrGamma},
             {"lr_min", t.lrMin},
-            {"log_every", t.logEvery}};
+            {"log_every", t.logEvery},
+            {"limit", t.limit}};
 }
 
 static ModelSpec readModel(const nlohmann::json &json, const std::string &path,

@@ -41,6 +41,9 @@ struct TrainOptions {
     double lrGamma = 0.1;          ///< step schedule factor
     double lrMin = 0.0;            ///< cosine schedule floor
     int logEvery = 20;             ///< steps between logged step metrics
+    /// Train on the first N images of the stage's training set only (0: all). A student and
+    /// its scratch twin share it, so "KD with few labelled images" is one project setting.
+    std::int64_t limit = 0;
 };
 
 /// A model role in the experiment: architecture, its options, training settings.

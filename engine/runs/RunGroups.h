@@ -30,7 +30,7 @@ std::string settingKey(const nlohmann::json &config, bool ignoreSeed = true);
 
 /// A group of runs of one setting over seeds. `members` index the runs given to groupBySeed.
 struct SeedGroup {
-    std::string key;
+    std::string key; ///< settingKey() of the members; empty for a damaged run kept alone
     std::vector<std::size_t> members;
     std::vector<std::int64_t> seeds;
     SampleSummary teacherAcc, studentAcc, scratchAcc, kdGain;

@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace kd {
@@ -72,21 +73,39 @@ struct RunMetrics {
 };
 
 /// Follows a metrics.csv that may still be growing: each poll() reads only the bytes appended
-/// since the previous one and keeps a torn last line for the next poll. Not thread-safe; use
-/// one per thread.
+/// since the previous one and keeps a torn last line for the next poll. A repeated header line
+/// with more columns extends every block (earlier rows NaN); a file that shrank or was replaced
+/// is read again from the start. Not thread-safe; use one per thread.
 class MetricsFollower {
 public:
     explicit MetricsFollower(std::string metricsCsvPath);
-    /// Reads what was appended; returns true when new rows arrived. Never throws.
+    /// Reads what was appended; returns true when rows arrived (or the metrics were reset
+    /// because the file was replaced). Never throws.
     bool poll();
     const RunMetrics &metrics() const { return m_metrics; }
     std::uintmax_t offset() const { return m_offset; }
 
 private:
+    void reset();
+    bool consume(const char *begin, const char *end); ///< one complete line; true for a row
+    void setHeader(std::vector<std::string> header);
+    std::size_t blockIndex(std::string_view role, std::string_view kind);
+    void rebuildSlots();
+    void addProblem(std::string text);
+
     std::string m_path;
     std::uintmax_t m_offset = 0;
     std::string m_partial;
     RunMetrics m_metrics;
+    std::uint64_t m_fileId = 0, m_deviceId = 0; ///< inode and device of the file being read
+    std::size_t m_lineNo = 0;                  ///< lines consumed so far (1-based in problems)
+    int m_roleCol = -1, m_kindCol = -1;
+    /// Per block: the column vector of each header cell (null for role/kind), and the columns
+    /// a later header dropped (padded with NaN so all stay equally long).
+    std::vector<std::vector<std::vector<double> *>> m_slots;
+    std::vector<std::vector<std::vector<double> *>> m_orphans;
+    std::size_t m_lastBlock = 0;
+    std::size_t m_unlistedProblems = 0;
 };
 
 /// Reads a whole metrics.csv once (a MetricsFollower polled once).

@@ -2,6 +2,7 @@
 
 #include "core/Error.h"
 #include "project/ProjectConfig.h"
+#include "runs/RunProcess.h"
 
 #include <cmath>
 #include <filesystem>
@@ -38,6 +39,13 @@ RunStore::RunStore(const std::string &dir, const nlohmann::json &config, std::ve
         m_metrics << "," << c;
     m_metrics << "\n";
     m_metrics.flush();
+    const auto pid = currentProcessId();
+    m_process = {{"pid", pid}, {"host", currentHostName()}, {"pid_start", processStartTicks(pid)},
+                 {"started_at", isoUtcNow()}};
+    nlohmann::json start = m_process;
+    start["status"] = "running";
+    start["models"] = nlohmann::json::object();
+    writeFileAtomically(path("summary.json"), start.dump(2) + "\n");
 }
 
 std::string RunStore::path(const std::string &file) const
@@ -113,7 +121,9 @@ nlohmann::json RunStore::summaryToJson(const RunSummary &s)
 void RunStore::writeSummary(const RunSummary &summary)
 {
     std::lock_guard<std::mutex> lock(m_mutex);
-    writeFileAtomically(path("summary.json"), summaryToJson(summary).dump(2) + "\n");
+    auto j = summaryToJson(summary);
+    j.update(m_process);
+    writeFileAtomically(path("summary.json"), j.dump(2) + "\n");
 }
 
 } // namespace kd

@@ -12,10 +12,14 @@
 namespace kd {
 
 /// The run directory: config.json, metrics.csv (append-only, flushed per row),
-/// summary.json (rewritten atomically), log.txt, checkpoints.
+/// summary.json (rewritten atomically), log.txt, checkpoints. summary.json exists from the
+/// start with status "running" and the writing process ("pid", "host", "pid_start",
+/// "started_at", ISO 8601 UTC), kept in every later summary, so readers can tell a live run
+/// from one whose process died (runs/RunReader.h).
 class RunStore {
 public:
-    /// Creates `dir` (refusing an existing non-empty one) and writes config.json.
+    /// Creates `dir` (refusing an existing non-empty one) and writes config.json, the metrics
+    /// header and a "running" summary.json.
     /// `lossColumns` fixes the metrics.csv loss columns: "loss" then every term name;
     /// `extraColumns` the methods' extra metrics (e.g. "robust_acc"), after img_per_s.
     RunStore(const std::string &dir, const nlohmann::json &config, std::vector<std::string> lossColumns,
@@ -34,6 +38,7 @@ private:
     std::string m_dir;
     std::vector<std::string> m_lossColumns;
     std::vector<std::string> m_extraColumns;
+    nlohmann::json m_process; ///< pid, host, pid_start, started_at: merged into every summary
     std::ofstream m_metrics;
     std::ofstream m_log;
     std::mutex m_mutex;

@@ -30,7 +30,10 @@ struct WelchResult {
 WelchResult welchTest(const std::vector<double> &a, const std::vector<double> &b, double confidence = 0.95);
 
 /// Student's t distribution: P(T ≤ t) with `df` degrees of freedom (df may be fractional).
+/// Relative error ~1e-14 for df ≤ 1000, ~2e-11 at df = 1e6 (checked against mpmath).
 double studentTCdf(double t, double df);
+/// P(T > t): the upper tail, accurate where 1 − studentTCdf() would round to 0.
+double studentTSurvival(double t, double df);
 /// The q-quantile of Student's t with `df` degrees of freedom (0 < q < 1).
 double studentTQuantile(double q, double df);
 

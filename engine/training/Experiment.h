@@ -25,6 +25,9 @@ public:
 
     /// The resolved project (defaults filled in) that will be written as config.json.
     const Project &project() const;
+    /// Lines the run's log.txt starts with, each as "note: ..." (e.g. the options that
+    /// applyOverrides() dropped); the caller shows them to the user itself.
+    void setNotes(std::vector<std::string> notes);
     /// The planned stages, in the order run() trains them.
     const std::vector<Stage> &stages() const;
 

@@ -6,6 +6,12 @@ namespace kd {
 
 std::string DataView::key() const
 {
+    const std::string base = baseKey();
+    return trainLimit > 0 ? base + "|first:" + std::to_string(trainLimit) : base;
+}
+
+std::string DataView::baseKey() const
+{
     switch (kind) {
     case Kind::Full:
         return "full";
@@ -24,6 +30,12 @@ std::string DataView::key() const
 }
 
 std::string DataView::describe() const
+{
+    const std::string base = baseDescription();
+    return trainLimit > 0 ? base + ", its first " + std::to_string(trainLimit) + " training images" : base;
+}
+
+std::string DataView::baseDescription() const
 {
     switch (kind) {
     case Kind::Full:
@@ -57,6 +69,7 @@ Stage trainedOrLoaded(const std::string &role, const ModelSpec &spec, DataView v
     s.spec = spec;
     s.method = spec.checkpoint.empty() ? "ce" : "checkpoint";
     s.data = view;
+    s.data.trainLimit = spec.train.limit;
     return s;
 }
 
@@ -71,6 +84,7 @@ Stage distilled(const std::string &role, const ModelSpec &spec, const Project &p
     s.teacherRoles = std::move(teachers);
     s.teacherMode = mode;
     s.data = view;
+    s.data.trainLimit = spec.train.limit;
     return s;
 }
 

@@ -24,10 +24,16 @@ struct DataView {
     Kind kind = Kind::Full;
     int splitClasses = 0;    ///< OldClasses/NewClasses: k (0: half of the classes, rounded down)
     std::int64_t limit = 0;  ///< Aux: number of training images (0: all)
+    /// Any kind: then keep only the first N training images (the model's train.limit; 0: all).
+    std::int64_t trainLimit = 0;
 
     /// A key that is equal for equal views (views are built once and shared).
     std::string key() const;
     std::string describe() const;
+
+private:
+    std::string baseKey() const;
+    std::string baseDescription() const;
 };
 
 /// How a stage's teacher roles are combined into the one teacher the trainer reads.

@@ -101,198 +101,277 @@ std::string formatDuration(double s)
 
 } // namespace
 
-bool trainStage(std::vector<Learner *> learners, const TeacherSource &teacher, const TrainingContext &ctx)
-{
-    if (learners.empty())
-        return true;
-    const auto &train = ctx.data->train;
-    const auto &first = *learners.front();
-    const int epochs = first.train.epochs;
-    const int batch = first.train.batchSize;
-    for (auto *l : learners)
-        if (l->train.epochs != epochs || l->train.batchSize != batch)
-            throw Error("models trained together in one stage must share epochs and batch_size");
+namespace {
 
-    const auto n = train.size();
-    // Drop the last incomplete batch (as the peer scripts do) unless it is the only one.
-    const std::int64_t stepsPerEpoch = std::max<std::int64_t>(1, n / batch);
-    const std::int64_t totalSteps = stepsPerEpoch * epochs;
-
-    std::vector<TermAccumulator> interval, epochAcc;
-    for (auto *l : learners) {
-        interval.emplace_back(l->method->termNames());
-        epochAcc.emplace_back(l->method->termNames());
+/// One call of trainStage(), phase by phase: per epoch beginEpoch(), then trainBatch() for
+/// every batch with logInterval() at each logged point, then endEpoch() (evaluation, epoch
+/// record, log line). The learners train together on the same batches.
+class StageTrainer {
+public:
+    StageTrainer(std::vector<Learner *> learners, const TeacherSource &teacher, const TrainingContext &ctx)
+        : m_learners(std::move(learners))
+        , m_teacher(teacher)
+        , m_ctx(ctx)
+        , m_first(*m_learners.front())
+        , m_epochs(m_first.train.epochs)
+        , m_batch(m_first.train.batchSize)
+    {
+        for (auto *l : m_learners)
+            if (l->train.epochs != m_epochs || l->train.batchSize != m_batch)
+                throw Error("models trained together in one stage must share epochs and batch_size");
+        // Drop the last incomplete batch (as the peer scripts do) unless it is the only one.
+        m_stepsPerEpoch = std::max<std::int64_t>(1, ctx.data->train.size() / m_batch);
+        m_totalSteps = m_stepsPerEpoch * m_epochs;
+        for (auto *l : m_learners) {
+            m_interval.emplace_back(l->method->termNames());
+            m_epochAcc.emplace_back(l->method->termNames());
+        }
     }
 
-    for (int epoch = first.state.epochsDone; epoch < epochs; ++epoch) {
-        for (auto *l : learners) {
+    /// False when a stop request ended the stage early.
+    bool run()
+    {
+        for (int epoch = m_first.state.epochsDone; epoch < m_epochs; ++epoch) {
+            beginEpoch(epoch);
+            BatchLoader loader(m_ctx.data->train, m_ctx.seed, epoch, m_batch, m_stepsPerEpoch, m_ctx.augmentation,
+                               m_ctx.channelsLast);
+            for (std::int64_t s = 0; s < m_stepsPerEpoch; ++s) {
+                Batch b;
+                if (!loader.next(b))
+                    throw std::logic_error("batch loader ended early");
+                trainBatch(b, epoch);
+                const bool last = s + 1 == m_stepsPerEpoch;
+                const bool stopNow = m_ctx.stopRequested();
+                if ((s + 1) % m_first.train.logEvery == 0 || last || stopNow)
+                    logInterval(epoch, s);
+                if (stopNow) {
+                    for (std::size_t li = 0; li < m_learners.size(); ++li)
+                        m_learners[li]->state.trainSeconds += m_stageSeconds[li];
+                    m_ctx.log(m_first.role + ": stop requested; ended in epoch " + std::to_string(epoch + 1)
+                              + " after step " + std::to_string(m_first.state.step));
+                    return false;
+                }
+            }
+            endEpoch(epoch);
+            if (m_ctx.stopRequested())
+                return false;
+        }
+        return true;
+    }
+
+private:
+    void beginEpoch(int epoch)
+    {
+        for (auto *l : m_learners) {
             setLearningRate(*l->optimizer, scheduledLr(l->train, epoch));
             l->model->train();
             if (auto extra = l->method->trainableModule())
                 extra->train();
         }
-        BatchLoader loader(train, ctx.seed, epoch, batch, stepsPerEpoch, ctx.augmentation, ctx.channelsLast);
-        std::vector<std::int64_t> correct(learners.size(), 0);
-        std::int64_t seen = 0;
-        const auto epochStart = std::chrono::steady_clock::now();
-        auto intervalStart = epochStart;
-        std::int64_t intervalImages = 0;
-        std::vector<double> stageSeconds(learners.size(), 0.0);
+        m_correct.assign(m_learners.size(), 0);
+        m_seen = 0;
+        m_epochStart = std::chrono::steady_clock::now();
+        m_intervalStart = m_epochStart;
+        m_intervalImages = 0;
+        m_stageSeconds.assign(m_learners.size(), 0.0);
+    }
 
-        for (std::int64_t s = 0; s < stepsPerEpoch; ++s) {
-            Batch b;
-            if (!loader.next(b))
-                throw std::logic_error("batch loader ended early");
-            const auto len = b.labels.size(0);
-            auto x = b.images.to(ctx.device);
-            auto y = b.labels.to(ctx.device);
-            Features teacherOut;
-            if (teacher.active())
-                teacherOut = teacher.features(b, x);
-            for (std::size_t li = 0; li < learners.size(); ++li) {
-                auto &l = *learners[li];
-                const auto t0 = std::chrono::steady_clock::now();
-                StepContext sc;
-                sc.epoch = epoch + 1;
-                sc.epochs = epochs;
-                sc.step = l.state.step;
-                sc.totalSteps = totalSteps;
-                sc.indices = b.indices;
-                sc.inputs = x;
-                sc.student = l.model.get();
-                sc.teacher = teacher.model();
-                auto out = l.model->forwardFeatures(x);
-                auto loss = l.method->compute(out, teacher.active() ? &teacherOut : nullptr, y, sc);
-                l.optimizer->zero_grad();
-                loss.total.backward();
-                l.optimizer->step();
-                ++l.state.step;
+    /// One optimiser step of every learner on batch `b` (the teacher runs once for all).
+    void trainBatch(const Batch &b, int epoch)
+    {
+        const auto len = b.labels.size(0);
+        auto x = b.images.to(m_ctx.device);
+        auto y = b.labels.to(m_ctx.device);
+        Features teacherOut;
+        if (m_teacher.active())
+            teacherOut = m_teacher.features(b, x);
+        for (std::size_t li = 0; li < m_learners.size(); ++li)
+            trainLearner(li, b, x, y, m_teacher.active() ? &teacherOut : nullptr, epoch);
+        m_seen += len;
+        m_intervalImages += len;
+    }
 
-                std::vector<double> values;
-                values.push_back(loss.total.item<double>());
-                for (const auto &t : loss.terms)
-                    values.push_back(t.second.item<double>());
-                if (!std::isfinite(values.front()))
-                    throw Error(l.role + ": the loss became " + std::to_string(values.front())
-                                + " at epoch " + std::to_string(epoch + 1) + ", step "
-                                + std::to_string(l.state.step) + "; lower " + l.role
-                                + ".train.lr or check the data normalisation");
-                interval[li].add(values);
-                epochAcc[li].add(values);
-                correct[li] += out.logits().argmax(1).eq(y).sum().item<std::int64_t>();
-                stageSeconds[li] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-            }
-            seen += len;
-            intervalImages += len;
+    void trainLearner(std::size_t li, const Batch &b, const torch::Tensor &x, const torch::Tensor &y,
+                      const Features *teacherOut, int epoch)
+    {
+        auto &l = *m_learners[li];
+        const auto t0 = std::chrono::steady_clock::now();
+        StepContext sc;
+        sc.epoch = epoch + 1;
+        sc.epochs = m_epochs;
+        sc.step = l.state.step;
+        sc.totalSteps = m_totalSteps;
+        sc.indices = b.indices;
+        sc.inputs = x;
+        sc.student = l.model.get();
+        sc.teacher = m_teacher.model();
+        auto out = l.model->forwardFeatures(x);
+        auto loss = l.method->compute(out, teacherOut, y, sc);
+        l.optimizer->zero_grad();
+        loss.total.backward();
+        l.optimizer->step();
+        ++l.state.step;
 
-            const bool last = s + 1 == stepsPerEpoch;
-            const bool stopNow = ctx.stopRequested();
-            if ((s + 1) % first.train.logEvery == 0 || last || stopNow) {
-                const auto now = std::chrono::steady_clock::now();
-                const double dt = std::chrono::duration<double>(now - intervalStart).count();
-                const double ips = dt > 0 ? double(intervalImages) / dt : NAN;
-                for (std::size_t li = 0; li < learners.size(); ++li) {
-                    auto &l = *learners[li];
-                    MetricRecord r;
-                    r.role = l.role;
-                    r.kind = MetricRecord::Kind::Step;
-                    r.epoch = epoch + 1;
-                    r.step = l.state.step;
-                    r.wallSeconds = ctx.wallSeconds();
-                    r.losses = interval[li].meanAndReset();
-                    r.lr = scheduledLr(l.train, epoch);
-                    r.imagesPerSecond = ips;
-                    if (ctx.store)
-                        ctx.store->appendMetric(r);
-                    if (ctx.observer)
-                        ctx.observer->onMetric(r);
-                }
-                intervalStart = now;
-                intervalImages = 0;
-                if (ctx.progress && ctx.observer) {
-                    const double frac = double(epoch * stepsPerEpoch + s + 1) / double(totalSteps);
-                    auto p = ctx.progress(frac, ips);
-                    p.epoch = epoch + 1;
-                    p.epochs = epochs;
-                    p.stepInEpoch = s + 1;
-                    p.stepsPerEpoch = stepsPerEpoch;
-                    ctx.observer->onProgress(p);
-                }
-            }
-            if (stopNow) {
-                for (std::size_t li = 0; li < learners.size(); ++li)
-                    learners[li]->state.trainSeconds += stageSeconds[li];
-                ctx.log(first.role + ": stop requested; ended in epoch " + std::to_string(epoch + 1)
-                        + " after step " + std::to_string(first.state.step));
-                return false;
-            }
+        std::vector<double> values;
+        values.push_back(loss.total.item<double>());
+        for (const auto &t : loss.terms)
+            values.push_back(t.second.item<double>());
+        if (!std::isfinite(values.front()))
+            throw Error(l.role + ": the loss became " + std::to_string(values.front()) + " at epoch "
+                        + std::to_string(epoch + 1) + ", step " + std::to_string(l.state.step) + "; lower " + l.role
+                        + ".train.lr or check the data normalisation");
+        m_interval[li].add(values);
+        m_epochAcc[li].add(values);
+        m_correct[li] += out.logits().argmax(1).eq(y).sum().item<std::int64_t>();
+        m_stageSeconds[li] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
+
+    /// A step record per learner (loss terms averaged since the last one) and a progress event.
+    void logInterval(int epoch, std::int64_t s)
+    {
+        const auto now = std::chrono::steady_clock::now();
+        const double dt = std::chrono::duration<double>(now - m_intervalStart).count();
+        const double ips = dt > 0 ? double(m_intervalImages) / dt : NAN;
+        for (std::size_t li = 0; li < m_learners.size(); ++li) {
+            auto &l = *m_learners[li];
+            MetricRecord r;
+            r.role = l.role;
+            r.kind = MetricRecord::Kind::Step;
+            r.epoch = epoch + 1;
+            r.step = l.state.step;
+            r.wallSeconds = m_ctx.wallSeconds();
+            r.losses = m_interval[li].meanAndReset();
+            r.lr = scheduledLr(l.train, epoch);
+            r.imagesPerSecond = ips;
+            publish(r);
         }
+        m_intervalStart = now;
+        m_intervalImages = 0;
+        if (m_ctx.progress && m_ctx.observer) {
+            const double frac = double(epoch * m_stepsPerEpoch + s + 1) / double(m_totalSteps);
+            auto p = m_ctx.progress(frac, ips);
+            p.epoch = epoch + 1;
+            p.epochs = m_epochs;
+            p.stepInEpoch = s + 1;
+            p.stepsPerEpoch = m_stepsPerEpoch;
+            m_ctx.observer->onProgress(p);
+        }
+    }
 
+    /// Evaluates every learner and writes its epoch record and log line.
+    void endEpoch(int epoch)
+    {
         const double epochSeconds =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - epochStart).count();
-        for (std::size_t li = 0; li < learners.size(); ++li) {
-            auto &l = *learners[li];
-            l.state.trainSeconds += stageSeconds[li];
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - m_epochStart).count();
+        for (std::size_t li = 0; li < m_learners.size(); ++li) {
+            auto &l = *m_learners[li];
+            l.state.trainSeconds += m_stageSeconds[li];
             l.state.epochsDone = epoch + 1;
             MetricRecord r;
             r.role = l.role;
             r.kind = MetricRecord::Kind::Epoch;
             r.epoch = epoch + 1;
             r.step = l.state.step;
-            r.losses = epochAcc[li].meanAndReset();
+            r.losses = m_epochAcc[li].meanAndReset();
             r.lr = scheduledLr(l.train, epoch);
-            r.trainAcc = ctx.labelsAreTargets ? double(correct[li]) / double(std::max<std::int64_t>(1, seen)) : NAN;
-            r.valAcc = evaluateAccuracy(*l.model, ctx.data->val, ctx.device, ctx.evalBatchSize, ctx.channelsLast);
-            r.testAcc = evaluateAccuracy(*l.model, ctx.data->test, ctx.device, ctx.evalBatchSize, ctx.channelsLast);
-            r.imagesPerSecond = epochSeconds > 0 ? double(seen) / epochSeconds : NAN;
-            r.wallSeconds = ctx.wallSeconds();
+            r.trainAcc = m_ctx.labelsAreTargets ? double(m_correct[li]) / double(std::max<std::int64_t>(1, m_seen)) : NAN;
+            r.valAcc = evaluateAccuracy(*l.model, m_ctx.data->val, m_ctx.device, m_ctx.evalBatchSize, m_ctx.channelsLast);
+            r.testAcc = evaluateAccuracy(*l.model, m_ctx.data->test, m_ctx.device, m_ctx.evalBatchSize, m_ctx.channelsLast);
+            r.imagesPerSecond = epochSeconds > 0 ? double(m_seen) / epochSeconds : NAN;
+            r.wallSeconds = m_ctx.wallSeconds();
             l.state.finalTestAcc = r.testAcc;
             if (!(l.state.bestTestAcc >= r.testAcc))
                 l.state.bestTestAcc = r.testAcc;
-            auto &evaluator = l.evaluator ? *l.evaluator : *l.method;
-            const auto extraNames = evaluator.extraMetrics();
-            if (!extraNames.empty()) {
-                l.state.finalExtra.clear();
-                l.state.bestExtra.resize(extraNames.size(), {std::string(), NAN});
-                for (std::size_t k = 0; k < extraNames.size(); ++k) {
-                    const double v = evaluator.evaluateExtra(extraNames[k], *l.model, ctx.data->test, ctx.device,
-                                                             ctx.evalBatchSize);
-                    r.extra.emplace_back(extraNames[k], v);
-                    l.state.finalExtra.emplace_back(extraNames[k], v);
-                    auto &best = l.state.bestExtra[k];
-                    best.first = extraNames[k];
-                    if (!(best.second >= v))
-                        best.second = v;
-                }
-            }
-            if (ctx.analyzer && ctx.analyzer->wants(l.role, teacher.active()))
-                for (auto &kv : ctx.analyzer->analyse(l.role, epoch + 1, *l.model, teacher.liveModel(), ctx.teacherRole,
-                                                      *ctx.data))
-                    r.extra.push_back(std::move(kv));
-            if (ctx.store)
-                ctx.store->appendMetric(r);
-            if (ctx.observer)
-                ctx.observer->onMetric(r);
-            std::ostringstream os;
-            os.setf(std::ios::fixed);
-            os.precision(4);
-            os << l.role << " epoch " << epoch + 1 << "/" << epochs << ": loss " << r.loss("loss");
-            if (std::isfinite(r.trainAcc))
-                os << ", train acc " << r.trainAcc;
-            if (std::isfinite(r.valAcc))
-                os << ", val acc " << r.valAcc;
-            os << ", test acc " << r.testAcc;
-            for (const auto &kv : r.extra)
-                if (std::isfinite(kv.second)) // the analysis columns are empty for some roles
-                    os << ", " << kv.first << " " << kv.second;
-            os.precision(0);
-            os << ", " << r.imagesPerSecond << " img/s, " << formatDuration(epochSeconds);
-            ctx.log(os.str());
+            evaluateExtras(l, r);
+            analyse(l, r);
+            publish(r);
+            logEpoch(l, r, epochSeconds);
         }
-        if (ctx.stopRequested())
-            return false;
     }
-    return true;
+
+    /// The method's extra metrics (e.g. robust accuracy) on the test set, best and last kept.
+    void evaluateExtras(Learner &l, MetricRecord &r)
+    {
+        auto &evaluator = l.evaluator ? *l.evaluator : *l.method;
+        const auto extraNames = evaluator.extraMetrics();
+        if (extraNames.empty())
+            return;
+        l.state.finalExtra.clear();
+        l.state.bestExtra.resize(extraNames.size(), {std::string(), NAN});
+        for (std::size_t k = 0; k < extraNames.size(); ++k) {
+            const double v =
+                evaluator.evaluateExtra(extraNames[k], *l.model, m_ctx.data->test, m_ctx.device, m_ctx.evalBatchSize);
+            r.extra.emplace_back(extraNames[k], v);
+            l.state.finalExtra.emplace_back(extraNames[k], v);
+            auto &best = l.state.bestExtra[k];
+            best.first = extraNames[k];
+            if (!(best.second >= v))
+                best.second = v;
+        }
+    }
+
+    /// The distillation views of this epoch (engine/analysis/), their scalars into the record.
+    void analyse(Learner &l, MetricRecord &r)
+    {
+        if (!m_ctx.analyzer || !m_ctx.analyzer->wants(l.role, m_teacher.active()))
+            return;
+        for (auto &kv : m_ctx.analyzer->analyse(l.role, r.epoch, *l.model, m_teacher.liveModel(), m_ctx.teacherRole,
+                                                *m_ctx.data))
+            r.extra.push_back(std::move(kv));
+    }
+
+    void logEpoch(const Learner &l, const MetricRecord &r, double epochSeconds) const
+    {
+        std::ostringstream os;
+        os.setf(std::ios::fixed);
+        os.precision(4);
+        os << l.role << " epoch " << r.epoch << "/" << m_epochs << ": loss " << r.loss("loss");
+        if (std::isfinite(r.trainAcc))
+            os << ", train acc " << r.trainAcc;
+        if (std::isfinite(r.valAcc))
+            os << ", val acc " << r.valAcc;
+        os << ", test acc " << r.testAcc;
+        for (const auto &kv : r.extra)
+            if (std::isfinite(kv.second)) // the analysis columns are empty for some roles
+                os << ", " << kv.first << " " << kv.second;
+        os.precision(0);
+        os << ", " << r.imagesPerSecond << " img/s, " << formatDuration(epochSeconds);
+        m_ctx.log(os.str());
+    }
+
+    void publish(const MetricRecord &r) const
+    {
+        if (m_ctx.store)
+            m_ctx.store->appendMetric(r);
+        if (m_ctx.observer)
+            m_ctx.observer->onMetric(r);
+    }
+
+    std::vector<Learner *> m_learners;
+    const TeacherSource &m_teacher;
+    const TrainingContext &m_ctx;
+    const Learner &m_first;
+    const int m_epochs;
+    const int m_batch;
+    std::int64_t m_stepsPerEpoch = 1;
+    std::int64_t m_totalSteps = 1;
+    std::vector<TermAccumulator> m_interval, m_epochAcc;
+
+    // Per epoch.
+    std::vector<std::int64_t> m_correct;
+    std::int64_t m_seen = 0;
+    std::chrono::steady_clock::time_point m_epochStart, m_intervalStart;
+    std::int64_t m_intervalImages = 0;
+    std::vector<double> m_stageSeconds;
+};
+
+} // namespace
+
+bool trainStage(std::vector<Learner *> learners, const TeacherSource &teacher, const TrainingContext &ctx)
+{
+    if (learners.empty())
+        return true;
+    return StageTrainer(std::move(learners), teacher, ctx).run();
 }
 
 } // namespace kd

@@ -12,6 +12,7 @@
 #include <setup/ModelListEditor.h>
 #include <setup/ModelEditor.h>
 #include <setup/ParamEditor.h>
+#include <setup/RegistryComboBox.h>
 #include <views/ProgressPanel.h>
 #include <views/ResultsTable.h>
 #include <views/RunSummaryText.h>
@@ -115,6 +116,7 @@ private Q_SLOTS:
     void paramEditorsFromSpecs();
     void paramEditorListsAndUnknownKeys();
     void modelEditorShowsParameterCount();
+    void editorsSwitchingChoiceDropStaleOptions();
     void featureParamsOfferNetworkFeatures();
     void teacherListsFollowMethod();
     void datasetEditorProbesFiles();
@@ -372,6 +374,53 @@ void TestGui::modelEditorShowsParameterCount()
     editor.setSpec(spec);
     editor.updateInfoNow();
     QVERIFY2(editor.infoText().contains(QStringLiteral("Cannot build")), qPrintable(editor.infoText()));
+}
+
+/// Picking another architecture or method in the editors does what `kdw run --set` does:
+/// the previous choice's own options go (with a note), shared ones stay.
+void TestGui::editorsSwitchingChoiceDropStaleOptions()
+{
+    auto pick = [](QWidget *editor, const QString &name) {
+        auto *box = editor->findChild<RegistryComboBox *>();
+        QVERIFY(box);
+        const int i = box->findText(name);
+        QVERIFY2(i >= 0, qPrintable(name));
+        box->setCurrentIndex(i);
+    };
+    ModelEditor model(m_registries.architectures, ModelEditor::NoOptions);
+    kd::ModelSpec spec;
+    spec.arch = "mlp";
+    spec.archOptions = {{"hidden", {128}}, {"activation", "lma"}};
+    model.setSpec(spec);
+    QVERIFY(model.noteText().isEmpty());
+    QSignalSpy modelChanged(&model, &ModelEditor::changed);
+    pick(&model, QStringLiteral("cnn_small"));
+    QCOMPARE(modelChanged.count(), 1);
+    QCOMPARE(model.spec().arch, std::string("cnn_small"));
+    QCOMPARE(model.spec().archOptions, nlohmann::json({{"activation", "lma"}})); // cnn_small has activation too
+    QVERIFY2(model.noteText().contains(QStringLiteral("arch_options.hidden = [128] dropped")), qPrintable(model.noteText()));
+    QVERIFY(model.noteText().contains(QStringLiteral("activation = \"lma\" kept")));
+    {
+        kd::Project p;
+        p.student = model.spec();
+        QVERIFY(!m_registries.resolve(p).student.archOptions.contains("hidden"));
+    }
+    model.setSpec(spec); // loading a project clears the note
+    QVERIFY(model.noteText().isEmpty());
+
+    MethodEditor method(m_registries.methods);
+    kd::MethodOptions kd;
+    kd.name = "kd";
+    kd.params = {{"temperature", 2.0}, {"alpha", 0.5}};
+    method.setOptions(kd);
+    pick(&method, QStringLiteral("fitnet"));
+    QCOMPARE(method.options().name, std::string("fitnet"));
+    QVERIFY2(method.options().params.empty(), method.options().params.dump().c_str());
+    QVERIFY(method.noteText().contains(QStringLiteral("method.alpha = 0.5 dropped: an option of method \"kd\", not of \"fitnet\"")));
+    QVERIFY(method.noteText().contains(QStringLiteral("method.temperature = 2.0 dropped")));
+    method.setOptions(kd);
+    pick(&method, QStringLiteral("dkd")); // declares temperature and alpha as well
+    QCOMPARE(method.options().params, nlohmann::json({{"temperature", 2.0}, {"alpha", 0.5}}));
 }
 
 void TestGui::featureParamsOfferNetworkFeatures()

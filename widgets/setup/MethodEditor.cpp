@@ -4,6 +4,8 @@
 #include "setup/ParamEditor.h"
 #include "setup/RegistryComboBox.h"
 
+#include <project/ChoiceChange.h>
+
 #include <QFormLayout>
 #include <QGroupBox>
 #include <QLabel>
@@ -16,6 +18,7 @@ MethodEditor::MethodEditor(const kd::MethodRegistry &registry, QWidget *parent)
       m_registry(registry),
       m_name(new RegistryComboBox(this)),
       m_description(new QLabel(this)),
+      m_note(new QLabel(this)),
       m_params(new ParamEditor(this))
 {
     std::vector<std::string> descriptions;
@@ -24,12 +27,16 @@ MethodEditor::MethodEditor(const kd::MethodRegistry &registry, QWidget *parent)
     m_name->setEntries(registry.names(), descriptions);
     m_name->setToolTip(tr("How the student learns: the distillation loss it is trained with."));
     makeSecondaryLabel(m_description);
+    makeSecondaryLabel(m_note);
+    m_note->setWordWrap(true);
+    m_note->hide();
 
     auto *layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     QFormLayout *form = makeForm(nullptr);
     form->addRow(tr("Method"), m_name);
     form->addRow(QString(), m_description);
+    form->addRow(QString(), m_note);
     shareTooltipsWithLabels(form);
     layout->addLayout(form);
     auto *box = new QGroupBox(tr("Hyperparameters"), this);
@@ -39,15 +46,39 @@ MethodEditor::MethodEditor(const kd::MethodRegistry &registry, QWidget *parent)
     layout->addStretch(1);
 
     connect(m_name, &RegistryComboBox::nameChanged, this, [this] {
-        methodChanged();
+        switchMethod();
         Q_EMIT changed();
     });
     connect(m_params, &ParamEditor::changed, this, &MethodEditor::changed);
 }
 
+void MethodEditor::switchMethod()
+{
+    const std::string previous = m_shownMethod;
+    const std::string next = m_name->currentName();
+    nlohmann::json values = m_params->values();
+    std::vector<std::string> notes;
+    if (m_registry.contains(previous) && m_registry.contains(next))
+        notes = kd::dropStaleOptions(values, m_registry.get(previous).params, m_registry.get(next).params, "method",
+                                     "method", previous, next);
+    methodChanged();
+    m_params->setValues(values);
+    QStringList lines;
+    for (const auto &n : notes)
+        lines << QString::fromStdString(n);
+    m_note->setText(lines.join(QLatin1Char('\n')));
+    m_note->setVisible(!lines.isEmpty());
+}
+
+QString MethodEditor::noteText() const
+{
+    return m_note->text();
+}
+
 void MethodEditor::methodChanged()
 {
     const std::string name = m_name->currentName();
+    m_shownMethod = name;
     if (m_registry.contains(name)) {
         const auto &entry = m_registry.get(name);
         m_params->setSpecs(entry.params);
@@ -69,6 +100,8 @@ void MethodEditor::setOptions(const kd::MethodOptions &options)
     }
     methodChanged();
     m_params->setValues(options.params);
+    m_note->clear();
+    m_note->hide();
 }
 
 kd::MethodOptions MethodEditor::options() const

@@ -7,6 +7,7 @@
 #include "setup/TrainOptionsEditor.h"
 
 #include <core/Error.h>
+#include <project/ChoiceChange.h>
 
 #include <QCheckBox>
 #include <QFormLayout>
@@ -25,6 +26,7 @@ ModelEditor::ModelEditor(const kd::ArchitectureRegistry &registry, int options, 
       m_arch(new RegistryComboBox(this)),
       m_description(new QLabel(this)),
       m_info(new QLabel(this)),
+      m_note(new QLabel(this)),
       m_options(new ParamEditor(this)),
       m_trainBox(new QGroupBox(tr("Training"), this)),
       m_train(new TrainOptionsEditor(m_trainBox))
@@ -37,6 +39,9 @@ ModelEditor::ModelEditor(const kd::ArchitectureRegistry &registry, int options, 
     makeSecondaryLabel(m_description);
     m_info->setWordWrap(true);
     m_info->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    makeSecondaryLabel(m_note);
+    m_note->setWordWrap(true);
+    m_note->hide();
 
     auto *layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
@@ -44,6 +49,7 @@ ModelEditor::ModelEditor(const kd::ArchitectureRegistry &registry, int options, 
     form->addRow(tr("Architecture"), m_arch);
     form->addRow(QString(), m_description);
     form->addRow(QString(), m_info);
+    form->addRow(QString(), m_note);
     if (options & Checkpoint) {
         m_checkpoint = new FilePathEdit(FilePathEdit::Mode::OpenFile, this);
         m_checkpoint->setNameFilter(tr("Checkpoints (*.pt);;All files (*)"));
@@ -78,7 +84,7 @@ ModelEditor::ModelEditor(const kd::ArchitectureRegistry &registry, int options, 
     m_infoTimer.setInterval(250);
     connect(&m_infoTimer, &QTimer::timeout, this, &ModelEditor::updateInfoNow);
     connect(m_arch, &RegistryComboBox::nameChanged, this, [this] {
-        architectureChanged();
+        switchArchitecture();
         Q_EMIT changed();
     });
     connect(m_options, &ParamEditor::changed, this, [this] {
@@ -88,9 +94,33 @@ ModelEditor::ModelEditor(const kd::ArchitectureRegistry &registry, int options, 
     connect(m_train, &TrainOptionsEditor::changed, this, &ModelEditor::changed);
 }
 
+void ModelEditor::switchArchitecture()
+{
+    const std::string previous = m_shownArch;
+    const std::string next = m_arch->currentName();
+    nlohmann::json values = m_options->values();
+    std::vector<std::string> notes;
+    if (m_registry.contains(previous) && m_registry.contains(next))
+        notes = kd::dropStaleOptions(values, m_registry.get(previous).params, m_registry.get(next).params,
+                                     "arch_options", "architecture", previous, next);
+    architectureChanged();
+    m_options->setValues(values);
+    QStringList lines;
+    for (const auto &n : notes)
+        lines << QString::fromStdString(n);
+    m_note->setText(lines.join(QLatin1Char('\n')));
+    m_note->setVisible(!lines.isEmpty());
+}
+
+QString ModelEditor::noteText() const
+{
+    return m_note->text();
+}
+
 void ModelEditor::architectureChanged()
 {
     const std::string name = m_arch->currentName();
+    m_shownArch = name;
     if (m_registry.contains(name)) {
         const auto &entry = m_registry.get(name);
         m_options->setSpecs(entry.params);
@@ -110,6 +140,8 @@ void ModelEditor::setSpec(const kd::ModelSpec &spec)
     }
     architectureChanged();
     m_options->setValues(spec.archOptions);
+    m_note->clear();
+    m_note->hide();
     if (m_checkpoint) {
         const QSignalBlocker block(m_checkpoint);
         m_checkpoint->setPath(QString::fromStdString(spec.checkpoint));

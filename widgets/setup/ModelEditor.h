@@ -40,6 +40,9 @@ public:
     QString infoText() const;
     /// Computes the info now instead of after the debounce delay.
     void updateInfoNow();
+    /// What the last switch of architecture did to the options (one line per option dropped
+    /// or carried over with a non-default value); empty after setSpec().
+    QString noteText() const;
     /// Names of the configured network's features ("stage1", ..., "logits"), as of the last
     /// info update; empty when it cannot be built.
     QStringList featureNames() const { return m_featureNames; }
@@ -51,6 +54,9 @@ Q_SIGNALS:
 
 private:
     void architectureChanged();
+    /// The user picked another architecture: options the new one declares stay, options only
+    /// the previous one had go, with a note each (kd::dropStaleOptions(), as `kdw --set`).
+    void switchArchitecture();
     void scheduleInfo();
     void updateCheckpointState();
 
@@ -58,6 +64,8 @@ private:
     RegistryComboBox *m_arch;
     QLabel *m_description;
     QLabel *m_info;
+    QLabel *m_note;
+    std::string m_shownArch; // the architecture whose option editors are shown
     ParamEditor *m_options;
     FilePathEdit *m_checkpoint = nullptr;
     QCheckBox *m_generalist = nullptr;

@@ -1,5 +1,7 @@
 #include "TrainOptionsEditor.h"
 
+#include <algorithm>
+
 #include "setup/FormHelpers.h"
 #include "setup/NumberSpinBox.h"
 
@@ -58,7 +60,9 @@ TrainOptionsEditor::TrainOptionsEditor(QWidget *parent)
       m_stepEpochs(intBox(this, 1, 100000, tr("Step schedule: multiply the learning rate by γ every N epochs."))),
       m_gamma(numberBox(this, 0.0, 1.0, tr("Step schedule: factor applied every step, in [0, 1]."))),
       m_lrMin(numberBox(this, 0.0, 100.0, tr("Cosine schedule: the learning rate at the last epoch; must not exceed the learning rate."))),
-      m_logEvery(intBox(this, 1, 1000000, tr("Optimiser steps between logged loss points (the loss plot's resolution).")))
+      m_logEvery(intBox(this, 1, 1000000, tr("Optimiser steps between logged loss points (the loss plot's resolution)."))),
+      m_limit(intBox(this, 0, 1 << 30, tr("Train on the first N training images only (0: all). A student and its "
+                                          "scratch twin share it: KD with few labelled images.")))
 {
     m_nesterov->setToolTip(tr("SGD only: use Nesterov's accelerated momentum (needs momentum > 0)."));
     m_form->addRow(tr("Epochs"), m_epochs);
@@ -75,10 +79,12 @@ TrainOptionsEditor::TrainOptionsEditor(QWidget *parent)
     m_form->addRow(tr("Step factor γ"), m_gamma);
     m_form->addRow(tr("Final LR"), m_lrMin);
     m_form->addRow(tr("Log every (steps)"), m_logEvery);
+    m_form->addRow(tr("Training images"), m_limit);
+    m_limit->setSpecialValueText(tr("all"));
     shareTooltipsWithLabels(m_form);
 
     auto emitChanged = [this] { Q_EMIT changed(); };
-    for (QSpinBox *b : {m_epochs, m_batchSize, m_stepEpochs, m_logEvery})
+    for (QSpinBox *b : {m_epochs, m_batchSize, m_stepEpochs, m_logEvery, m_limit})
         connect(b, &QSpinBox::valueChanged, this, emitChanged);
     for (NumberSpinBox *b : {m_lr, m_momentum, m_beta1, m_beta2, m_weightDecay, m_gamma, m_lrMin})
         connect(b, &QDoubleSpinBox::valueChanged, this, emitChanged);
@@ -97,7 +103,7 @@ void TrainOptionsEditor::setOptions(const kd::TrainOptions &o)
         QSignalBlocker(m_lr), QSignalBlocker(m_momentum), QSignalBlocker(m_nesterov),
         QSignalBlocker(m_beta1), QSignalBlocker(m_beta2), QSignalBlocker(m_weightDecay),
         QSignalBlocker(m_schedule), QSignalBlocker(m_stepEpochs), QSignalBlocker(m_gamma),
-        QSignalBlocker(m_lrMin), QSignalBlocker(m_logEvery)};
+        QSignalBlocker(m_lrMin), QSignalBlocker(m_logEvery), QSignalBlocker(m_limit)};
     Q_UNUSED(blockers);
     m_epochs->setValue(o.epochs);
     m_batchSize->setValue(o.batchSize);
@@ -113,6 +119,7 @@ void TrainOptionsEditor::setOptions(const kd::TrainOptions &o)
     m_gamma->setValue(o.lrGamma);
     m_lrMin->setValue(o.lrMin);
     m_logEvery->setValue(o.logEvery);
+    m_limit->setValue(int(std::min<std::int64_t>(o.limit, m_limit->maximum())));
     updateVisibleRows();
 }
 
@@ -133,6 +140,7 @@ kd::TrainOptions TrainOptionsEditor::options() const
     o.lrGamma = m_gamma->value();
     o.lrMin = m_lrMin->value();
     o.logEvery = m_logEvery->value();
+    o.limit = m_limit->value();
     return o;
 }
 

@@ -45,6 +45,7 @@ private:
     NumberSpinBox *m_gamma;
     NumberSpinBox *m_lrMin;
     QSpinBox *m_logEvery;
+    QSpinBox *m_limit;
 };
 
 } // namespace kd::ui

@@ -1,0 +1,101 @@
+#include "CrdNegativeSampler.h"
+
+#include "core/Error.h"
+
+#include <algorithm>
+#include <limits>
+#include <numeric>
+
+namespace kd {
+
+CrdNegativeSampler::CrdNegativeSampler(const torch::Tensor &labels, std::int64_t nData)
+    : m_nData(nData)
+{
+    if (nData < 2)
+        throw Error("CRD's negatives need at least 2 training images, got " + std::to_string(nData));
+    if (nData > std::numeric_limits<std::int32_t>::max())
+        throw Error("CRD's negative sampler holds at most 2^31 - 1 training images");
+    if (labels.defined()) {
+        const auto l = labels.to(torch::kCPU, torch::kInt64).contiguous();
+        if (l.numel() != nData)
+            throw Error("CRD's negative sampler got " + std::to_string(l.numel()) + " labels for "
+                        + std::to_string(nData) + " training images");
+        m_labels.assign(l.data_ptr<std::int64_t>(), l.data_ptr<std::int64_t>() + nData);
+        if (*std::min_element(m_labels.begin(), m_labels.end()) < 0)
+            throw Error("CRD's negative sampler needs labels >= 0");
+        m_classCount.assign(std::size_t(*std::max_element(m_labels.begin(), m_labels.end()) + 1), 0);
+        for (auto c : m_labels)
+            ++m_classCount[std::size_t(c)];
+        m_pools.resize(m_classCount.size());
+        m_maxNegatives = nData - *std::max_element(m_classCount.begin(), m_classCount.end());
+    } else {
+        m_all.resize(std::size_t(nData));
+        std::iota(m_all.begin(), m_all.end(), 0);
+        m_position = m_all;
+        m_maxNegatives = nData - 1;
+    }
+}
+
+std::vector<std::int32_t> &CrdNegativeSampler::classPool(std::int64_t c)
+{
+    auto &pool = m_pools[std::size_t(c)];
+    if (pool.empty() && m_classCount[std::size_t(c)] < m_nData) {
+        pool.reserve(std::size_t(m_nData - m_classCount[std::size_t(c)]));
+        for (std::int64_t i = 0; i < m_nData; ++i)
+            if (m_labels[std::size_t(i)] != c)
+                pool.push_back(std::int32_t(i));
+    }
+    return pool;
+}
+
+torch::Tensor CrdNegativeSampler::draw(const torch::Tensor &anchorsIn, std::int64_t k)
+{
+    const auto anchors = anchorsIn.to(torch::kCPU, torch::kInt64).contiguous().flatten();
+    const auto n = anchors.numel();
+    auto out = torch::empty({n, k}, torch::kInt64);
+    if (n == 0 || k == 0)
+        return out;
+    const auto u = torch::rand({n, k}, torch::kFloat64).contiguous();
+    const double *ur = u.data_ptr<double>();
+    const std::int64_t *a = anchors.data_ptr<std::int64_t>();
+    std::int64_t *o = out.data_ptr<std::int64_t>();
+    for (std::int64_t i = 0; i < n; ++i) {
+        const auto anchor = a[i];
+        if (anchor < 0 || anchor >= m_nData)
+            throw Error("CRD: anchor index " + std::to_string(anchor) + " lies outside the training set of "
+                        + std::to_string(m_nData) + " images");
+        // The pool to shuffle and how much of it may be drawn: labelled, the other classes'
+        // images; unlabelled, every image with the anchor moved to the end (never drawn).
+        std::vector<std::int32_t> *pool;
+        std::int64_t size;
+        if (!m_labels.empty()) {
+            pool = &classPool(m_labels[std::size_t(anchor)]);
+            size = std::int64_t(pool->size());
+        } else {
+            pool = &m_all;
+            size = m_nData - 1;
+            const auto from = m_position[std::size_t(anchor)];
+            std::swap(m_all[std::size_t(from)], m_all[std::size_t(size)]);
+            m_position[std::size_t(m_all[std::size_t(from)])] = from;
+            m_position[std::size_t(anchor)] = std::int32_t(size);
+        }
+        if (k > size)
+            throw Error("CRD: " + std::to_string(k) + " negatives without replacement, but anchor "
+                        + std::to_string(anchor) + " has only " + std::to_string(size)
+                        + " images to draw from; lower nce_k");
+        auto &p = *pool;
+        for (std::int64_t j = 0; j < k; ++j) {
+            auto r = j + std::int64_t(ur[i * k + j] * double(size - j));
+            r = std::min(r, size - 1);
+            std::swap(p[std::size_t(j)], p[std::size_t(r)]);
+            if (m_labels.empty()) {
+                m_position[std::size_t(p[std::size_t(j)])] = std::int32_t(j);
+                m_position[std::size_t(p[std::size_t(r)])] = std::int32_t(r);
+            }
+            o[i * k + j] = p[std::size_t(j)];
+        }
+    }
+    return out;
+}
+
+} // namespace kd

@@ -1,0 +1,46 @@
+#pragma once
+
+#include "core/TorchFwd.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace kd {
+
+/// CRD's negatives drawn *without replacement*, as RepDistiller's instance-sampling datasets do
+/// (dataset/cifar100.py, `CIFAR100InstanceSample.__getitem__`, "exact" mode:
+/// `np.random.choice(cls_negative[target], k, replace=False)`): each anchor of class c gets k
+/// distinct images of the other classes. Without labels (proxy or auxiliary images) it gets k
+/// distinct images other than itself.
+///
+/// Each row is a partial Fisher–Yates shuffle of a pool (per class: the other classes'
+/// indices), O(k) per anchor; the pool keeps the order the last draw left, which does not bias
+/// the next (a partial shuffle draws a uniform k-subset from any order). The uniforms come
+/// from one torch::rand call, so a run's seed fixes its negatives.
+class CrdNegativeSampler {
+public:
+    /// `labels` int64, one per training image, or undefined for unlabelled images; `nData`
+    /// training images (their indices are 0..nData−1).
+    CrdNegativeSampler(const torch::Tensor &labels, std::int64_t nData);
+
+    /// The most negatives every anchor can draw without replacement: the images outside the
+    /// largest class (labelled) or nData − 1 (unlabelled).
+    std::int64_t maxNegatives() const { return m_maxNegatives; }
+
+    /// [N, k] int64 on the CPU: row i holds k distinct training indices, none of anchor i's
+    /// class (none equal to anchor i without labels). Throws kd::Error when k exceeds what
+    /// an anchor's pool holds or an anchor lies outside 0..nData−1.
+    torch::Tensor draw(const torch::Tensor &anchors, std::int64_t k);
+
+private:
+    std::vector<std::int32_t> &classPool(std::int64_t c);
+
+    std::int64_t m_nData;
+    std::int64_t m_maxNegatives = 0;
+    std::vector<std::int64_t> m_labels;             ///< empty without labels
+    std::vector<std::int64_t> m_classCount;
+    std::vector<std::vector<std::int32_t>> m_pools; ///< per class, built on first use
+    std::vector<std::int32_t> m_all, m_position;    ///< unlabelled: every index and where it sits
+};
+
+} // namespace kd

@@ -1,0 +1,682 @@
+#include "ExperimentRun.h"
+
+#include "analysis/EpochAnalyzer.h"
+#include "core/Device.h"
+#include "core/Error.h"
+#include "data/DataViews.h"
+#include "data/Dataset.h"
+#include "methods/StageAwareMethod.h"
+#include "models/ArchitectureRegistry.h"
+#include "models/Layers.h"
+#include "project/Registries.h"
+#include "runs/RunStore.h"
+#include "training/BatchStatisticsScope.h"
+#include "training/Checkpoint.h"
+#include "training/Experiment.h"
+#include "training/Optim.h"
+#include "training/TeacherGroup.h"
+#include "training/TeacherSource.h"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <iomanip>
+#include <sstream>
+
+namespace kd {
+
+namespace {
+
+/// Checks that `model` provides the features `needed` and returns all its feature shapes.
+FeatureShapes checkFeatures(const std::string &role, const std::string &arch, FeatureNet &model,
+                            const std::vector<std::string> &needed, const std::string &method,
+                            const torch::Tensor &probe)
+{
+    torch::NoGradGuard noGrad;
+    const bool wasTraining = model.is_training();
+    model.eval();
+    const auto f = model.forwardFeatures(probe);
+    model.train(wasTraining);
+    FeatureShapes shapes;
+    for (const auto &kv : f.items())
+        shapes.emplace_back(kv.first, kv.second.sizes().slice(1).vec());
+    for (const auto &name : needed) {
+        if (!f.has(name)) {
+            std::string names;
+            for (const auto &kv : f.items())
+                names += (names.empty() ? "" : ", ") + kv.first;
+            throw Error("method \"" + method + "\" needs the " + role + " feature \"" + name
+                        + "\", but architecture \"" + arch + "\" provides only: " + names
+                        + "; choose another " + role + " architecture or method");
+        }
+    }
+    return shapes;
+}
+
+/// True when the method reads nothing of its teachers but logits ("logits", or "<role>.logits"
+/// of a teacher group): the condition for caching teacher outputs.
+bool readsOnlyTeacherLogits(const DistillationMethod &method)
+{
+    const auto names = method.teacherFeatures();
+    const std::string suffix = ".logits";
+    return !names.empty() && std::all_of(names.begin(), names.end(), [&](const std::string &n) {
+        return n == "logits"
+            || (n.size() > suffix.size() && n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0);
+    });
+}
+
+/// Caches the teacher's logits when that gives exactly what live forwards would: the method
+/// reads only logits (of the teacher, the ensemble, or each member of a teacher group) and the
+/// teacher's input is not augmented.
+void prepareTeacherCache(TeacherSource &source, const DistillationMethod &method, const DataBundle &data,
+                         const TrainingContext &ctx, const Project &p)
+{
+    if (p.teacherCache == "off") {
+        ctx.log("teacher cache: off (teacher_cache = \"off\"); the teacher runs live every batch");
+        return;
+    }
+    const auto names = method.teacherFeatures();
+    if (!readsOnlyTeacherLogits(method)) {
+        ctx.log("teacher cache: not used; the method reads teacher features beyond the logits");
+        return;
+    }
+    if (ctx.augmentation.enabled()) {
+        ctx.log("teacher cache: not used; augmentation changes the teacher's input every epoch");
+        return;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    if (!source.buildCache(data.train, ctx.device, ctx.evalBatchSize, p.teacherCacheMaxMB * 1024 * 1024, names)) {
+        ctx.log("teacher cache: not used; it would exceed teacher_cache_max_mb = " + std::to_string(p.teacherCacheMaxMB));
+        return;
+    }
+    std::ostringstream os;
+    os << "teacher cache: " << data.train.size() << " x ";
+    if (names == std::vector<std::string>{"logits"}) {
+        os << data.numClasses << " logits";
+    } else {
+        os << "logits of";
+        for (const auto &n : names)
+            os << " " << n.substr(0, n.size() - 7);
+    }
+    os << " (" << std::fixed << std::setprecision(1) << double(source.cacheBytes()) / (1024.0 * 1024.0)
+       << " MB) computed in " << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()
+       << " s; reused every epoch";
+    ctx.log(os.str());
+}
+
+std::string joined(const std::vector<std::string> &items)
+{
+    std::string s;
+    for (const auto &i : items)
+        s += (s.empty() ? "" : ", ") + i;
+    return s;
+}
+
+/// The one teacher a stage reads, made of the models of its teacher roles.
+std::shared_ptr<FeatureNet> makeTeacher(const Stage &st,
+                                        const std::function<std::shared_ptr<FeatureNet>(const std::string &)> &modelOf)
+{
+    switch (st.teacherMode) {
+    case TeacherMode::None:
+        return nullptr;
+    case TeacherMode::Single:
+        return modelOf(st.teacherRoles.at(0));
+    case TeacherMode::Average:
+    case TeacherMode::Group: {
+        std::vector<TeacherGroup::Member> members;
+        for (const auto &r : st.teacherRoles)
+            members.push_back({r, modelOf(r)});
+        const double t = st.methodParams.value("temperature", 1.0);
+        return std::make_shared<TeacherGroup>(
+            st.teacherMode == TeacherMode::Average ? TeacherGroup::Mode::Average : TeacherGroup::Mode::Group,
+            std::move(members), t);
+    }
+    }
+    return nullptr;
+}
+
+std::string teacherText(const Stage &st)
+{
+    switch (st.teacherMode) {
+    case TeacherMode::None:
+        return {};
+    case TeacherMode::Single:
+        return "learns from " + st.teacherRoles.at(0);
+    case TeacherMode::Average: {
+        std::ostringstream os;
+        os << "learns from the average of " << joined(st.teacherRoles) << " (softened probabilities at T = "
+           << st.methodParams.value("temperature", 1.0) << ")";
+        return os.str();
+    }
+    case TeacherMode::Group:
+        if (st.method == "dmc")
+            return "learns from " + joined(st.teacherRoles) + " (regressing onto their concatenated, mean-subtracted logits)";
+        return "learns from " + joined(st.teacherRoles) + " (one head per teacher)";
+    }
+    return {};
+}
+
+/// Whether a stage's training labels are its task's (not a proxy's images or an unlabelled set).
+bool usesTaskLabels(const DataView &view)
+{
+    return view.kind != DataView::Kind::ProxyImages && view.kind != DataView::Kind::Aux;
+}
+
+void addColumn(std::vector<std::string> &cols, const std::string &c)
+{
+    if (std::find(cols.begin(), cols.end(), c) == cols.end())
+        cols.push_back(c);
+}
+
+} // namespace
+
+ExperimentRun::ExperimentRun(const Project &project, const Registries &registries_, const std::vector<Stage> &stages_,
+                             const std::vector<std::string> &notes_, ExperimentObserver &observer_,
+                             const std::atomic<bool> &stop_)
+    : p(project)
+    , registries(registries_)
+    , stages(stages_)
+    , notes(notes_)
+    , observer(observer_)
+    , stop(stop_)
+    , start(std::chrono::steady_clock::now())
+{
+}
+
+ExperimentRun::~ExperimentRun() = default;
+
+RunSummary ExperimentRun::execute(const std::string &runDirArg)
+{
+    prepareDevice();
+    // Everything that can fail on bad input happens before the run directory exists.
+    loadData();
+    resolveOutputClasses();
+    createMethods();
+    setUpMethods();
+    loadCheckpointedModels();
+    openRunDirectory(runDirArg);
+    estimateStageWork();
+    makeTrainingContext();
+    try {
+        runStages();
+    } catch (const std::exception &e) {
+        summary.status = "failed";
+        summary.wallSeconds = ctx.wallSeconds();
+        store->appendLog(std::string("failed: ") + e.what());
+        store->writeSummary(summary);
+        observer.onFinished(summary); // observers learn the failed run's directory too
+        throw;
+    }
+    finish(summary.status);
+    return summary;
+}
+
+void ExperimentRun::info(const std::string &text) const
+{
+    observer.onLog(ExperimentObserver::Level::Info, text);
+}
+
+void ExperimentRun::prepareDevice()
+{
+    threads = p.threads > 0 ? p.threads : defaultThreadCount();
+    configureCpuRuntime(threads);
+    device = resolveDevice(p.device);
+    info("device: " + describeDevice(device, threads));
+    channelsLast = p.memoryFormat == "channels_last" || (p.memoryFormat == "auto" && device.is_cpu());
+}
+
+void ExperimentRun::loadData()
+{
+    data = loadDataset(registries.datasets, p.dataset, p.seed);
+    info("dataset " + p.dataset.name + ": " + data->summary());
+    if (!p.hasProxy)
+        return;
+    proxy = loadDataset(registries.datasets, p.proxy, p.seed);
+    if (proxy->shape.toString() != data->shape.toString())
+        throw Error("proxy images are " + proxy->shape.toString() + " but the dataset's are "
+                    + data->shape.toString() + "; the proxy must have the same shape (image folders: set "
+                      "proxy.image_size and proxy.channels)");
+    // The teachers see the proxy images normalised as their own training images were.
+    renormalise(*proxy, data->mean, data->stddev);
+    info("proxy " + p.proxy.name + ": " + proxy->summary() + " (normalised with the dataset's mean and std)");
+}
+
+const DataBundle &ExperimentRun::viewOf(const DataView &v)
+{
+    const auto key = v.key();
+    auto it = views.find(key);
+    if (it != views.end())
+        return *it->second;
+    std::shared_ptr<const DataBundle> b;
+    switch (v.kind) {
+    case DataView::Kind::Full:
+        b = data;
+        break;
+    case DataView::Kind::OldClasses:
+    case DataView::Kind::NewClasses: {
+        const int c = data->numClasses;
+        const int k = v.splitClasses > 0 ? v.splitClasses : c / 2;
+        if (k < 1 || k >= c)
+            throw Error("method.old_classes = " + std::to_string(v.splitClasses) + " does not split the "
+                        + std::to_string(c) + " classes of dataset \"" + p.dataset.name
+                        + "\" into old and new ones; use 1.." + std::to_string(c - 1) + " (0: half)");
+        b = std::make_shared<DataBundle>(v.kind == DataView::Kind::OldClasses ? classSubset(*data, 0, k)
+                                                                               : classSubset(*data, k, c));
+        break;
+    }
+    case DataView::Kind::Proxy:
+        b = proxy;
+        break;
+    case DataView::Kind::ProxyImages:
+        b = std::make_shared<DataBundle>(withTrainingSet(*data, proxy->train));
+        break;
+    case DataView::Kind::Aux:
+        b = std::make_shared<DataBundle>(withTrainingSet(*data, firstRows(data->train, v.limit)));
+        break;
+    }
+    if (!b)
+        throw std::logic_error("data view " + key + " has no data");
+    if (v.trainLimit > 0 && v.trainLimit < b->train.size())
+        b = std::make_shared<DataBundle>(withTrainingSet(*b, firstRows(b->train, v.trainLimit)));
+    views.emplace(key, b);
+    return *b;
+}
+
+void ExperimentRun::resolveOutputClasses()
+{
+    // A loaded checkpoint must match its role's classes (a generalist may bring its own
+    // classes: it is distilled through an extra head).
+    for (const auto &st : stages) {
+        const auto &view = viewOf(st.data);
+        int classes = view.numClasses;
+        if (st.loaded()) {
+            const auto meta = readCheckpointMeta(st.spec.checkpoint);
+            const int saved = meta.contains("classes") ? meta["classes"].get<int>() : classes;
+            if (saved != classes && !st.spec.generalist)
+                throw Error(st.role + ": checkpoint " + st.spec.checkpoint + " has " + std::to_string(saved)
+                            + " output classes, but this role needs " + std::to_string(classes) + " ("
+                            + st.data.describe() + "); train it here instead or give a matching checkpoint");
+            classes = saved;
+        }
+        roleClasses[st.role] = classes;
+        stageOf[st.role] = &st;
+    }
+}
+
+std::shared_ptr<FeatureNet> ExperimentRun::newModel(const std::string &role) const
+{
+    const auto &st = *stageOf.at(role);
+    // Same seed before every model: a KD student and its scratch baseline start from
+    // identical weights, so the difference between them is the method's.
+    torch::manual_seed(p.seed + st.seedOffset);
+    auto model = registries.architectures.get(st.spec.arch).create(st.spec.archOptions, data->shape, roleClasses.at(role));
+    model->to(device);
+    if (channelsLast)
+        toChannelsLast(*model);
+    return model;
+}
+
+void ExperimentRun::createMethods()
+{
+    for (const auto &st : stages) {
+        if (st.loaded()) {
+            methods.push_back(nullptr);
+            continue;
+        }
+        methods.push_back(registries.methods.get(st.method).create(st.methodParams));
+        if (auto *aware = dynamic_cast<StageAwareMethod *>(methods.back().get())) {
+            const auto &view = viewOf(st.data);
+            StageInfo si;
+            si.teacherRoles = st.teacherRoles;
+            si.generalistRoles = st.generalistRoles;
+            si.labelsAreTargets = usesTaskLabels(st.data);
+            si.mean = view.mean;
+            si.stddev = view.stddev;
+            si.numClasses = view.numClasses;
+            aware->configureStage(si);
+        }
+        for (const auto &t : methods.back()->termNames())
+            addColumn(lossColumns, t);
+        for (const auto &e : methods.back()->extraMetrics())
+            addColumn(extraColumns, e);
+    }
+    // The distillation views' columns, when some stage distils (docs/PROJECT_FORMAT.md, "analysis").
+    analysed = p.analysis.enabled && std::any_of(stages.begin(), stages.end(), [](const Stage &st) {
+        return st.teacherMode != TeacherMode::None;
+    });
+    if (analysed)
+        for (const auto &c : EpochAnalyzer::columns())
+            addColumn(extraColumns, c);
+}
+
+void ExperimentRun::setUpMethods()
+{
+    const auto probe = data->train.images.narrow(0, 0, std::min<std::int64_t>(2, data->train.size())).to(device);
+    const double probeImages = double(std::max<std::int64_t>(1, probe.size(0)));
+    // Estimated work per training image of each stage (multiply-accumulates: forward and
+    // backward of the model ~ 3 forwards, plus a live teacher forward) and one-off work (the
+    // teacher cache), for progress and ETA across stages of very different cost.
+    stageCostPerImage.assign(stages.size(), 0.0);
+    stageOneOffCost.assign(stages.size(), 0.0);
+    // Optimiser, loader and bookkeeping per image in MAC units: measured here, a 0.1M-MAC MLP
+    // trains at 150k img/s and the 30.7M-MAC cnn_large at 500 img/s on one thread.
+    const double overheadPerImage = 5e4;
+    for (std::size_t i = 0; i < stages.size(); ++i) {
+        const auto &st = stages[i];
+        if (!methods[i])
+            continue;
+        if (methods[i]->needsTeacher() != (st.teacherMode != TeacherMode::None))
+            throw std::logic_error("stage " + st.role + ": method " + st.method + " and the plan disagree on a teacher");
+        auto model = newModel(st.role);
+        // Shapes first, so setup() can resolve feature lists such as "all" or "last" and size
+        // its adapters; then the features the method names must exist.
+        MethodSetup setup;
+        double studentMacs = 0, teacherMacs = 0;
+        {
+            MacCounting count;
+            setup.student = checkFeatures(st.role, st.spec.arch, *model, {}, st.method, probe);
+            studentMacs = double(count.macs()) / probeImages;
+        }
+        const auto teacher = makeTeacher(st, [this](const std::string &role) { return newModel(role); });
+        const std::string teacherRole = joined(st.teacherRoles);
+        const std::string teacherArch = st.teacherRoles.empty() ? std::string() : stageOf.at(st.teacherRoles.front())->spec.arch;
+        if (teacher) {
+            MacCounting count;
+            setup.teacher = checkFeatures(teacherRole, teacherArch, *teacher, {}, st.method, probe);
+            teacherMacs = double(count.macs()) / probeImages;
+        }
+        const auto &view = viewOf(st.data);
+        setup.numClasses = view.numClasses;
+        setup.trainSize = view.train.size();
+        if (usesTaskLabels(st.data))
+            setup.trainLabels = view.train.labels.to(torch::kCPU, torch::kInt64);
+        setup.device = device;
+        setup.epochs = st.spec.train.epochs;
+        methods[i]->setup(setup);
+        checkFeatures(st.role, st.spec.arch, *model, methods[i]->studentFeatures(), st.method, probe);
+        if (teacher)
+            checkFeatures(teacherRole, teacherArch, *teacher, methods[i]->teacherFeatures(), st.method, probe);
+        // The same test prepareTeacherCache() makes, less the memory bound.
+        const bool cached = teacher && p.teacherCache != "off" && readsOnlyTeacherLogits(*methods[i])
+            && p.dataset.randomCropPadding == 0 && !p.dataset.horizontalFlip;
+        stageCostPerImage[i] = 3 * studentMacs + (cached ? 0.0 : teacherMacs) + overheadPerImage;
+        stageOneOffCost[i] = cached ? teacherMacs * double(view.train.size()) : 0.0;
+    }
+}
+
+void ExperimentRun::loadCheckpointedModels()
+{
+    for (const auto &st : stages) {
+        if (!st.loaded())
+            continue;
+        auto model = newModel(st.role);
+        loadCheckpoint(*model, st.spec.checkpoint);
+        if (channelsLast)
+            toChannelsLast(*model);
+        models[st.role] = model;
+    }
+}
+
+void ExperimentRun::openRunDirectory(const std::string &runDirArg)
+{
+    const std::string runDir = runDirArg.empty() ? makeRunDirectoryPath(p.outputDir, p.name) : runDirArg;
+    store = std::make_unique<RunStore>(runDir, p.toJson(), lossColumns, extraColumns);
+    summary.runDir = runDir;
+    summary.status = "running";
+    summary.device = describeDevice(device, threads);
+    for (const auto &st : stages) {
+        RoleSummary r;
+        r.role = st.role;
+        r.arch = st.spec.arch;
+        r.method = st.method;
+        summary.roles.push_back(r);
+    }
+    store->appendLog("run directory: " + runDir);
+    for (const auto &n : notes)
+        store->appendLog("note: " + n);
+    info("run directory: " + runDir);
+}
+
+void ExperimentRun::estimateStageWork()
+{
+    // Each stage's work is its training images times its cost per image plus its one-off cost
+    // (MAC units); seconds per unit are measured on the running stage and kept for finished ones.
+    stageSecondsPerUnit.assign(stages.size(), NAN);
+    for (std::size_t k = 0; k < stages.size(); ++k) {
+        const auto &st = stages[k];
+        const auto n = viewOf(st.data).train.size();
+        const auto steps = std::max<std::int64_t>(1, n / st.spec.train.batchSize);
+        const double images = st.loaded() ? 0.0 : double(steps * st.spec.train.batchSize * st.spec.train.epochs);
+        stageWork.push_back(images * stageCostPerImage[k] + stageOneOffCost[k]);
+    }
+}
+
+void ExperimentRun::makeTrainingContext()
+{
+    ctx.data = data.get();
+    ctx.device = device;
+    ctx.seed = p.seed;
+    ctx.evalBatchSize = p.evalBatchSize;
+    ctx.channelsLast = channelsLast;
+    ctx.augmentation.cropPadding = p.dataset.randomCropPadding;
+    ctx.augmentation.horizontalFlip = p.dataset.horizontalFlip;
+    for (std::size_t c = 0; c < data->mean.size(); ++c)
+        ctx.augmentation.padValue.push_back(-data->mean[c] / data->stddev[c]);
+    ctx.observer = &observer;
+    ctx.store = store.get();
+    if (analysed) {
+        EpochAnalyzer::Setup as;
+        as.runDir = summary.runDir;
+        as.data = data.get();
+        as.device = device;
+        as.evalBatchSize = p.evalBatchSize;
+        as.channelsLast = channelsLast;
+        as.seed = p.seed;
+        as.options = p.analysis;
+        as.log = [this](const std::string &line) { ctx.log(line); };
+        analyzer = std::make_unique<EpochAnalyzer>(std::move(as));
+        ctx.analyzer = analyzer.get();
+    }
+    ctx.stop = &stop;
+    ctx.start = start;
+}
+
+void ExperimentRun::runStages()
+{
+    bool stopped = false;
+    for (std::size_t i = 0; i < stages.size() && !stopped; ++i) {
+        const auto &st = stages[i];
+        ctx.data = &viewOf(st.data);
+        ctx.seed = p.seed + st.seedOffset;
+        ctx.labelsAreTargets = st.data.kind != DataView::Kind::ProxyImages;
+        ctx.teacherRole.clear();
+        for (const auto &r : st.teacherRoles)
+            ctx.teacherRole += (ctx.teacherRole.empty() ? "" : "+") + r;
+        observer.onStageStarted(st.role, int(i), int(stages.size()));
+        if (st.loaded())
+            runLoadedStage(i);
+        else
+            stopped = !runTrainedStage(i);
+    }
+    summary.status = stopped ? "stopped" : "completed";
+}
+
+void ExperimentRun::runLoadedStage(std::size_t i)
+{
+    const auto &st = stages[i];
+    auto &rs = summary.roles[i];
+    const auto &view = viewOf(st.data);
+    auto &model = *models.at(st.role);
+    rs.params = model.parameterCount();
+    const bool sameTask = roleClasses.at(st.role) == view.numClasses;
+    rs.finalTestAcc = sameTask ? evaluateAccuracy(model, view.test, device, p.evalBatchSize, channelsLast) : NAN;
+    rs.bestTestAcc = rs.finalTestAcc;
+    rs.completed = true;
+    rs.checkpoint = st.spec.checkpoint;
+    std::ostringstream os;
+    os << st.role << " loaded from " << st.spec.checkpoint << " (checksum ok): ";
+    if (sameTask)
+        os << "test acc " << std::fixed << std::setprecision(4) << rs.finalTestAcc;
+    else
+        os << roleClasses.at(st.role) << " classes of its own; not evaluated here";
+    ctx.log(os.str());
+}
+
+Learner ExperimentRun::makeLearner(std::size_t i)
+{
+    const auto &st = stages[i];
+    Learner learner;
+    learner.role = st.role;
+    learner.arch = st.spec.arch;
+    learner.train = st.spec.train;
+    learner.model = newModel(st.role);
+    learner.method = std::move(methods[i]);
+    auto params = learner.model->parameters();
+    if (auto extra = learner.method->trainableModule()) {
+        extra->to(device);
+        for (auto &t : extra->parameters())
+            params.push_back(t);
+    }
+    learner.optimizer = makeOptimizer(st.spec.train, params);
+    if (st.role == "student_scratch" && finishedMethods.count("student")
+        && !finishedMethods["student"]->extraMetrics().empty())
+        learner.evaluator = finishedMethods["student"].get();
+    return learner;
+}
+
+void ExperimentRun::logStageStart(std::size_t i, const Learner &learner)
+{
+    const auto &st = stages[i];
+    const auto &view = viewOf(st.data);
+    std::string line = st.role + ": " + st.spec.arch + " (" + std::to_string(learner.model->parameterCount())
+        + " parameters), method " + st.method + ", " + std::to_string(st.spec.train.epochs) + " epochs";
+    if (st.data.kind != DataView::Kind::Full || st.data.trainLimit > 0)
+        line += ", trained on " + st.data.describe() + " (" + std::to_string(view.train.size()) + " images, "
+            + std::to_string(view.numClasses) + " classes)";
+    ctx.log(line);
+    for (const auto &note : learner.method->setupNotes())
+        ctx.log(st.role + ": " + note);
+    if (st.teacherMode != TeacherMode::None)
+        ctx.log(st.role + ": " + teacherText(st));
+}
+
+ProgressInfo ExperimentRun::progressAt(std::size_t i, std::chrono::steady_clock::time_point stageStart,
+                                       double frac, double ips)
+{
+    ProgressInfo pi;
+    pi.role = stages[i].role;
+    pi.stageIndex = int(i);
+    pi.stageCount = int(stages.size());
+    pi.stageFraction = frac;
+    pi.imagesPerSecond = ips;
+    pi.device = summary.device;
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - stageStart).count();
+    // The stage clock starts before the teacher cache is built, so the one-off work counts as
+    // done once training reports progress.
+    const double workDone = stageOneOffCost[i] + (stageWork[i] - stageOneOffCost[i]) * frac;
+    if (workDone > 0 && elapsed > 0)
+        stageSecondsPerUnit[i] = elapsed / workDone;
+    double remaining = 0, doneWork = 0, totalWork = 0;
+    for (std::size_t k = 0; k < stages.size(); ++k) {
+        double spu = stageSecondsPerUnit[k];
+        if (!std::isfinite(spu))
+            spu = stageSecondsPerUnit[i];
+        if (!std::isfinite(spu))
+            spu = 0;
+        totalWork += stageWork[k];
+        if (k < i) {
+            doneWork += stageWork[k];
+        } else if (k == i) {
+            doneWork += workDone;
+            remaining += (stageWork[k] - workDone) * spu;
+        } else {
+            remaining += stageWork[k] * spu;
+        }
+    }
+    pi.overallFraction = totalWork > 0 ? std::min(1.0, doneWork / totalWork) : frac;
+    pi.etaSeconds = remaining;
+    return pi;
+}
+
+bool ExperimentRun::runTrainedStage(std::size_t i)
+{
+    const auto &st = stages[i];
+    Learner learner = makeLearner(i);
+    summary.roles[i].params = learner.model->parameterCount();
+    logStageStart(i, learner);
+
+    const auto stageStart = std::chrono::steady_clock::now();
+    ctx.progress = [this, i, stageStart](double frac, double ips) { return progressAt(i, stageStart, frac, ips); };
+
+    TeacherSource teacherSource;
+    std::shared_ptr<FeatureNet> teacher;
+    std::unique_ptr<BatchStatisticsScope> teacherBatchStats; // released before `teacher`
+    if (learner.method->needsTeacher()) {
+        teacher = makeTeacher(st, [this](const std::string &role) { return models.at(role); });
+        teacher->eval();
+        teacherSource = TeacherSource(teacher.get());
+        prepareTeacherCache(teacherSource, *learner.method, viewOf(st.data), ctx, p);
+        // After the cache: building it puts the whole teacher in eval mode.
+        if (learner.method->teacherBatchStatistics())
+            teacherBatchStats = useTeacherBatchStatistics(st, *teacher);
+    }
+    const bool finished = trainStage({&learner}, teacherSource, ctx);
+    recordStageResult(i, learner, finished);
+    models[st.role] = learner.model;
+    finishedMethods[st.role] = std::move(learner.method);
+    summary.wallSeconds = ctx.wallSeconds();
+    store->writeSummary(summary);
+    return finished;
+}
+
+std::unique_ptr<BatchStatisticsScope> ExperimentRun::useTeacherBatchStatistics(const Stage &st, FeatureNet &teacher)
+{
+    auto scope = std::make_unique<BatchStatisticsScope>(teacher);
+    if (scope->layers() == 0)
+        ctx.log(st.role + ": the teacher's architecture has no BatchNorm layers; teacher_mode = "
+                          "\"train\" changes nothing");
+    else
+        ctx.log(st.role + ": the teacher's " + std::to_string(scope->layers())
+                + " BatchNorm layers normalise with batch statistics (train mode, as the method's "
+                  "reference code; teacher_mode = \"train\"); its running statistics stay unchanged");
+    return scope;
+}
+
+void ExperimentRun::recordStageResult(std::size_t i, const Learner &learner, bool finished)
+{
+    const auto &st = stages[i];
+    auto &rs = summary.roles[i];
+    rs.trainSeconds = learner.state.trainSeconds;
+    rs.epochsDone = learner.state.epochsDone;
+    rs.bestTestAcc = learner.state.bestTestAcc;
+    rs.finalTestAcc = learner.state.finalTestAcc;
+    rs.extras.clear();
+    for (std::size_t k = 0; k < learner.state.finalExtra.size(); ++k)
+        rs.extras.push_back({learner.state.finalExtra[k].first,
+                             k < learner.state.bestExtra.size() ? learner.state.bestExtra[k].second : NAN,
+                             learner.state.finalExtra[k].second});
+    rs.completed = finished;
+    rs.checkpoint = st.role + ".pt";
+    saveCheckpoint(*learner.model, store->path(rs.checkpoint),
+                   {{"role", st.role},
+                    {"arch", st.spec.arch},
+                    {"arch_options", st.spec.archOptions},
+                    {"input", {data->shape.channels, data->shape.height, data->shape.width}},
+                    {"classes", viewOf(st.data).numClasses},
+                    {"method", st.method},
+                    {"teachers", st.teacherRoles},
+                    {"data", st.data.describe()},
+                    {"epochs_done", learner.state.epochsDone},
+                    {"completed", finished}});
+}
+
+void ExperimentRun::finish(const std::string &status)
+{
+    summary.status = status;
+    summary.wallSeconds = ctx.wallSeconds();
+    store->writeSummary(summary);
+    store->appendLog("status: " + summary.status);
+    observer.onFinished(summary);
+}
+
+} // namespace kd

@@ -1,0 +1,108 @@
+#pragma once
+
+#include "runs/Metrics.h"
+#include "project/ProjectConfig.h"
+#include "training/StagePlan.h"
+#include "training/Trainer.h"
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace kd {
+
+struct Registries;
+class BatchStatisticsScope;
+class EpochAnalyzer;
+class RunStore;
+
+/// One call of Experiment::run(), phase by phase. execute() calls the phases in order; each
+/// is one member function, so a reader (and the resume, cohort and multi-rank code to come)
+/// finds "where are models built", "where is the run directory opened" by name:
+///
+///   prepareDevice → loadData → resolveOutputClasses → createMethods → setUpMethods
+///   → loadCheckpointedModels → openRunDirectory → estimateStageWork → makeTrainingContext
+///   → runStages (runLoadedStage / runTrainedStage per stage) → finish
+///
+/// Everything that can fail on bad input happens before openRunDirectory(), so a refused
+/// project leaves nothing on disk. Internal to the engine: use Experiment.
+class ExperimentRun {
+public:
+    /// `notes` go to log.txt as "note: ..." lines once the run directory exists.
+    ExperimentRun(const Project &project, const Registries &registries, const std::vector<Stage> &stages,
+                  const std::vector<std::string> &notes, ExperimentObserver &observer, const std::atomic<bool> &stop);
+    ~ExperimentRun();
+
+    RunSummary execute(const std::string &runDirArg);
+
+private:
+    // Phases, in execution order.
+    void prepareDevice();
+    void loadData();
+    void resolveOutputClasses();
+    void createMethods();
+    void setUpMethods();
+    void loadCheckpointedModels();
+    void openRunDirectory(const std::string &runDirArg);
+    void estimateStageWork();
+    void makeTrainingContext();
+    void runStages();
+    void runLoadedStage(std::size_t i);
+    bool runTrainedStage(std::size_t i);
+    void finish(const std::string &status);
+
+    // Helpers of the phases.
+    const DataBundle &viewOf(const DataView &view);
+    std::shared_ptr<FeatureNet> newModel(const std::string &role) const;
+    Learner makeLearner(std::size_t i);
+    void logStageStart(std::size_t i, const Learner &learner);
+    ProgressInfo progressAt(std::size_t i, std::chrono::steady_clock::time_point stageStart, double stageFraction,
+                            double imagesPerSecond);
+    void recordStageResult(std::size_t i, const Learner &learner, bool finished);
+    /// The method asks for a teacher in train mode (OFD, LONDON): BatchNorm on batch statistics.
+    std::unique_ptr<BatchStatisticsScope> useTeacherBatchStatistics(const Stage &st, FeatureNet &teacher);
+    void info(const std::string &text) const;
+
+    const Project &p;
+    const Registries &registries;
+    const std::vector<Stage> &stages;
+    const std::vector<std::string> &notes;
+    ExperimentObserver &observer;
+    const std::atomic<bool> &stop;
+    const std::chrono::steady_clock::time_point start;
+
+    int threads = 1;
+    torch::Device device = torch::kCPU;
+    bool channelsLast = false;
+
+    std::shared_ptr<DataBundle> data, proxy;
+    /// The data each stage trains and is evaluated on, built once per distinct view.
+    std::map<std::string, std::shared_ptr<const DataBundle>> views;
+    std::map<std::string, int> roleClasses;          ///< output classes per role
+    std::map<std::string, const Stage *> stageOf;    ///< the stage of each role
+
+    /// One per stage (null for loaded ones) until its stage takes it.
+    std::vector<std::unique_ptr<DistillationMethod>> methods;
+    std::vector<std::string> lossColumns{"loss"}, extraColumns;
+
+    // Progress across stages, weighted by estimated work in MAC units (see setUpMethods()).
+    std::vector<double> stageCostPerImage, stageOneOffCost, stageWork, stageSecondsPerUnit;
+
+    /// Every trained or loaded model by role, for the stages that read it as a teacher.
+    std::map<std::string, std::shared_ptr<FeatureNet>> models;
+    /// Methods of finished stages, by role: a baseline is measured with its student's extra
+    /// metrics (e.g. ARD's robust accuracy), so the two are comparable.
+    std::map<std::string, std::unique_ptr<DistillationMethod>> finishedMethods;
+
+    /// The distillation views (engine/analysis/), when some stage distils and they are on.
+    bool analysed = false;
+    std::unique_ptr<RunStore> store;
+    std::unique_ptr<EpochAnalyzer> analyzer;
+    RunSummary summary;
+    TrainingContext ctx;
+};
+
+} // namespace kd

@@ -1,0 +1,233 @@
+#!/usr/bin/python3
+"""The sweep behind the example projects: which Fashion-MNIST settings make Hinton KD beat the
+scratch student clearly, measured over several seeds with `kdw`, and the table of
+docs/RESULTS.md's "Example projects" section (written between its markers).
+
+    scripts/examples.py [--kdw build/release/bin/kdw] [--out runs/examples] [--seeds 1 2 3 4 5]
+                        [--stage explore|examples|all] [--only key,...] [--doc docs/RESULTS.md]
+
+Stage "explore": candidate student settings distilled from two teachers trained once (the
+quick example's cnn_small and the main example's cnn_large), so only the student and its
+scratch twin train per seed. Stage "examples": the example projects themselves, end to end
+(teacher trained per seed, as a user runs them). The seed sets the initial weights and the
+data order; the student and its scratch twin share both, so a per-seed gain is a paired
+difference. Finished runs (summary.json status "completed") are reused: an interrupted
+invocation continues where it stopped. Standard library only.
+"""
+import argparse, json, os, shlex, shutil, statistics, subprocess, sys, time
+
+from kdstats import welch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BEGIN, END = "<!-- examples:begin -->", "<!-- examples:end -->"
+QUICK, MAIN = "projects/fashion-mnist-quick.json", "projects/fashion-mnist-kd.json"
+NOGAIN = "projects/fashion-mnist-kd-nogain.json"  # the main example's teacher, an MLP student on all images
+
+
+def j(value):
+    return json.dumps(value, separators=(",", ":"))
+
+
+def student(arch, limit, epochs, opts=None):
+    s = [f"student.arch={arch}", f"student.arch_options={j(opts or {})}",
+         f"student.train.limit={limit}", f"student.train.epochs={epochs}", "student.train.lr_schedule=cosine"]
+    return s
+
+
+def kd(t, a):
+    return [f"method={j({'name': 'kd', 'temperature': t, 'alpha': a})}"]
+
+
+def explore_rows():
+    """(key, label, project, teacher key, sets)."""
+    mlp = {"hidden": [128]}
+    cnn8 = {"width": 8}
+    rows = []
+    for tk, proj in (("tq", QUICK), ("tm", NOGAIN)):
+        for arch, opts, name in (("mlp", mlp, "mlp[128]"), ("cnn_small", cnn8, "cnn_small(8)")):
+            for limit, epochs in ((1000, 30), (3000, 15)):
+                for t, a in ((4.0, 0.9), (4.0, 0.5)):
+                    key = f"{tk}_{arch}_{limit}_a{int(a * 10)}"
+                    label = f"{name}, {limit} labelled images, {epochs} ep, T {t:g} α {a:g}"
+                    rows.append((key, label, proj, tk, student(arch, limit, epochs, opts) + kd(t, a)))
+    return rows
+
+
+def example_rows():
+    return [("quick", "`fashion-mnist-quick.json` (as shipped)", QUICK, None, []),
+            ("main", "`fashion-mnist-kd.json` (as shipped)", MAIN, None, []),
+            ("nogain", "`fashion-mnist-kd-nogain.json` (KD does not help: MLP student on all 60k images)",
+             NOGAIN, None, [])]
+
+
+def kdw_cmd(kdw, project, sets, out):
+    cmd = [kdw, "run", project]
+    for s in sets:
+        cmd += ["--set", s]
+    return cmd + ["--out", out, "--quiet"]
+
+
+def shown(cmd):
+    return " ".join(shlex.quote(c) for c in ["build/release/bin/kdw"] + cmd[1:])
+
+
+def summary(run_dir):
+    try:
+        with open(os.path.join(run_dir, "summary.json")) as f:
+            s = json.load(f)
+        return s if s.get("status") == "completed" else None
+    except (OSError, ValueError):
+        return None
+
+
+def ensure_run(cmd, run_dir, log):
+    s = summary(run_dir)
+    if s is not None:
+        return s
+    shutil.rmtree(run_dir, ignore_errors=True)
+    os.makedirs(os.path.dirname(run_dir), exist_ok=True)
+    print("$ " + " ".join(shlex.quote(c) for c in cmd), flush=True)
+    t0 = time.time()
+    with open(log, "a") as lf:
+        rc = subprocess.call(cmd, cwd=ROOT, stdout=lf, stderr=subprocess.STDOUT)
+    s = summary(run_dir)
+    if rc != 0 or s is None:
+        sys.exit(f"kdw failed (exit {rc}) or {run_dir} did not complete; see {log}")
+    print(f"  done in {time.time() - t0:.0f} s", flush=True)
+    return s
+
+
+def evaluate(rows, teachers, a, log, seeds):
+    results = []
+    for key, label, project, tk, sets in rows:
+        if a.only and key not in a.only:
+            continue
+        extra = [f"teacher.checkpoint={teachers[tk]}"] if tk else []
+        st, sc, secs, cmd0 = [], [], [], None
+        for seed in seeds:
+            run_dir = os.path.join(a.out, key, f"seed{seed}")
+            cmd = kdw_cmd(a.kdw, project, sets + extra + [f"seed={seed}"], run_dir)
+            cmd0 = cmd0 or cmd
+            s = ensure_run(cmd, run_dir, log)
+            st.append(s["models"]["student"]["final_test_acc"])
+            sc.append(s["models"]["student_scratch"]["final_test_acc"])
+            secs.append(s["wall_seconds"])
+        results.append((key, label, st, sc, secs, cmd0))
+        gains = [x - y for x, y in zip(st, sc)]
+        print(f"{label:70s} KD {100 * statistics.mean(st):.2f}  scratch {100 * statistics.mean(sc):.2f}  "
+              f"gain {100 * statistics.mean(gains):+.2f} ± {100 * statistics.stdev(gains):.2f}", flush=True)
+    return results
+
+
+def table(results):
+    lines = ["| setting | KD student % | scratch % | gain (pt), mean ± sd over seeds | gain > 2 sd | "
+             "Welch 95 % CI (pt), p | wall s/run |", "|---|---|---|---|---|---|---|"]
+    for key, label, st, sc, secs, _ in results:
+        gains = [x - y for x, y in zip(st, sc)]
+        gm, gs = statistics.mean(gains), statistics.stdev(gains)
+        d, lo, hi, p = welch(st, sc)
+        lines.append(f"| {label} | {100 * statistics.mean(st):.2f} ± {100 * statistics.stdev(st):.2f} | "
+                     f"{100 * statistics.mean(sc):.2f} ± {100 * statistics.stdev(sc):.2f} | "
+                     f"{100 * gm:+.2f} ± {100 * gs:.2f} | {'yes' if gm > 2 * gs else 'no'} | "
+                     f"[{100 * lo:+.2f}, {100 * hi:+.2f}], p = {p:.2g} | {statistics.mean(secs):.0f} |")
+    return lines
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--kdw", default="build/release/bin/kdw")
+    ap.add_argument("--out", default="runs/examples")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5], help="seeds of the example projects")
+    ap.add_argument("--explore-seeds", type=int, nargs="+", default=[1, 2, 3], help="seeds of the sweep rows")
+    ap.add_argument("--stage", choices=["explore", "examples", "all"], default="all")
+    ap.add_argument("--only", default="")
+    ap.add_argument("--doc", default="docs/RESULTS.md")
+    a = ap.parse_args()
+    a.only = set(filter(None, a.only.split(",")))
+    os.chdir(ROOT)
+    if not os.access(a.kdw, os.X_OK):
+        sys.exit(f"{a.kdw} is not an executable: build first (scripts/build.sh release) or pass --kdw")
+    os.makedirs(a.out, exist_ok=True)
+    log = os.path.join(a.out, "kdw.log")
+    sections = []
+    if a.stage in ("explore", "all"):
+        teachers, prep = {}, []
+        for tk, proj in (("tq", QUICK), ("tm", NOGAIN)):
+            run_dir = os.path.join(a.out, "teacher_" + tk)
+            cmd = kdw_cmd(a.kdw, proj, ["student.train.epochs=1", "baseline=false"], run_dir)
+            s = ensure_run(cmd, run_dir, log)
+            teachers[tk] = os.path.join(run_dir, "teacher.pt")
+            prep.append((tk, proj, cmd, s["models"]["teacher"]))
+        res = evaluate(explore_rows(), teachers, a, log, a.explore_seeds)
+        sections.append(("explore", prep, res))
+    if a.stage in ("examples", "all"):
+        sections.append(("examples", [], evaluate(example_rows(), {}, a, log, a.seeds)))
+    if a.only:
+        return
+    write_doc(a, sections)
+
+
+def write_doc(a, sections):
+    lines = [BEGIN, "", "## Example projects: where KD clearly beats the scratch student", "",
+             "Generated by `scripts/examples.py` (rerun it; it resumes). "
+             f"Seeds: {', '.join(map(str, a.explore_seeds))} for the sweep, {', '.join(map(str, a.seeds))} for the "
+             "example projects; final test accuracy on all 10,000 "
+             "test images. The gain is the KD student minus its scratch twin of the same seed (same initial "
+             "weights and data order), as mean ± sample sd over the seeds; \"gain > 2 sd\" is the bar the "
+             "example projects must pass. Welch's 95 % interval and p compare the two sets of accuracies "
+             "without pairing (more conservative).", ""]
+    for name, prep, res in sections:
+        if name == "explore":
+            lines += ["### The sweep", "",
+                      "Students that see only the first N labelled training images (`student.train.limit`), "
+                      "distilled with Hinton KD from a teacher trained once on the example's data: "
+                      + "; ".join(f"`{t['arch']}` {100 * t['final_test_acc']:.2f}% (`{tk}`, {proj})"
+                                  for tk, proj, _, t in prep) + ". Rows starting `tq_` use the quick "
+                      "example's teacher, `tm_` the main example's.", ""]
+            lines += table(res)
+            lines += ["", "Teachers:", "", "```sh"] + [shown(c) for _, _, c, _ in prep] + ["```", ""]
+        else:
+            lines += ["### The example projects, end to end (teacher trained per seed)", ""]
+            lines += table(res)
+            lines += [""]
+        lines += ["Commands (first seed; `--set seed=N` and `--out` change per seed):", ""]
+        for key, label, _, _, _, cmd in res:
+            lines += [f"- {label}: `{shown(cmd)}`"]
+        lines += [""]
+    lines += ["Machine: " + machine() + " Engine commit: " + commit() + ".", "", END]
+    text = open(a.doc).read() if os.path.exists(a.doc) else ""
+    block = "\n".join(lines)
+    if BEGIN in text and END in text:
+        text = text[:text.index(BEGIN)] + block + text[text.index(END) + len(END):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    tmp = a.doc + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, a.doc)
+    print(f"wrote {a.doc}")
+
+
+def commit():
+    try:
+        return subprocess.check_output(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
+                                       stderr=subprocess.DEVNULL).strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def machine():
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} hardware threads, {time.strftime('%Y-%m-%d')}."
+
+
+if __name__ == "__main__":
+    main()

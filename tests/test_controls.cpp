@@ -1,0 +1,362 @@
+// TAKD's KL reduction and the knowledge-analysis controls (ls, kd_pt, kd_sim) against golden
+// values from scripts/gen_controls_golden.py (python3-torch), their defaults against the
+// documented reference values, and a tiny end-to-end run of each control.
+#include "core/Error.h"
+#include "methods/ControlLosses.h"
+#include "methods/DistillationMethod.h"
+#include "methods/MethodRegistry.h"
+#include "models/ArchitectureRegistry.h"
+#include "project/ParamSpec.h"
+#include "project/ProjectConfig.h"
+#include "project/Registries.h"
+#include "training/Experiment.h"
+#include "core/TorchFwd.h"
+
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+namespace {
+
+using nlohmann::json;
+
+constexpr double kRelTol = 1e-6;
+constexpr double kAbsTol = 1e-10;
+
+// matrix(), labelTensor() and mismatch() repeat test_kd_losses.cpp's helpers (suites keep
+// their helpers local).
+torch::Tensor matrix(const json &rows)
+{
+    std::vector<double> flat;
+    for (const auto &row : rows)
+        for (const auto &v : row)
+            flat.push_back(v.get<double>());
+    const auto n = std::int64_t(rows.size());
+    return torch::tensor(flat, torch::kFloat64).view({n, n ? std::int64_t(flat.size()) / n : 0});
+}
+
+torch::Tensor labelTensor(const json &values)
+{
+    return torch::tensor(values.get<std::vector<std::int64_t>>(), torch::kInt64);
+}
+
+std::string mismatch(const torch::Tensor &got, const torch::Tensor &want, double relTol = kRelTol)
+{
+    if (got.sizes() != want.sizes()) {
+        std::ostringstream os;
+        os << "shape " << got.sizes() << " != expected " << want.sizes();
+        return os.str();
+    }
+    const auto g = got.detach().to(torch::kFloat64).flatten();
+    const auto w = want.detach().to(torch::kFloat64).flatten();
+    for (std::int64_t i = 0; i < g.numel(); ++i) {
+        const double a = g[i].item<double>(), b = w[i].item<double>();
+        if (!std::isfinite(a) || std::abs(a - b) > relTol * std::abs(b) + kAbsTol) {
+            std::ostringstream os;
+            os.precision(17);
+            os << "element " << i << ": got " << a << ", expected " << b;
+            return os.str();
+        }
+    }
+    return {};
+}
+
+std::string mismatch(const torch::Tensor &got, double want)
+{
+    return mismatch(got, torch::tensor(want, torch::kFloat64));
+}
+
+#define CHECK_CLOSE(got, want)                                                                                         \
+    do {                                                                                                               \
+        const std::string m_ = mismatch((got), (want));                                                                \
+        QVERIFY2(m_.empty(), (std::string(#got) + ": " + m_).c_str());                                                 \
+    } while (0)
+
+kd::Features logitsFeatures(const torch::Tensor &logits)
+{
+    kd::Features f;
+    f.add("logits", logits);
+    return f;
+}
+
+const torch::Tensor &termOf(const kd::LossTerms &l, const std::string &name)
+{
+    for (const auto &kv : l.terms)
+        if (kv.first == name)
+            return kv.second;
+    throw std::runtime_error("no term " + name);
+}
+
+const kd::ParamSpec &specOf(const kd::MethodEntry &e, const std::string &key)
+{
+    for (const auto &s : e.params)
+        if (s.key == key)
+            return s;
+    throw std::runtime_error("no parameter " + key);
+}
+
+} // namespace
+
+class TestControls : public QObject {
+    Q_OBJECT
+
+private:
+    json m_golden;
+    kd::Registries m_registries = kd::Registries::builtin();
+
+    const json &goldenCase(int i) const { return m_golden.at("cases").at(std::size_t(i)); }
+    void addCaseRows()
+    {
+        QTest::addColumn<int>("index");
+        for (std::size_t i = 0; i < m_golden.at("cases").size(); ++i)
+            QTest::newRow(m_golden["cases"][i]["name"].get<std::string>().c_str()) << int(i);
+    }
+    std::unique_ptr<kd::DistillationMethod> create(const std::string &name, const json &params) const
+    {
+        const auto &entry = m_registries.methods.get(name);
+        return entry.create(kd::resolveParams(entry.params, params, "method"));
+    }
+    /// Runs `name` on the case's logits and compares total, terms and the student gradient.
+    void checkMethod(const json &c, const std::string &name, const json &params, const json &want,
+                     const std::string &termName, const std::string &termKey);
+
+private Q_SLOTS:
+    void initTestCase();
+    void defaultsMatchReferences();
+
+    void lossFunctions_matchGolden_data() { addCaseRows(); }
+    void lossFunctions_matchGolden();
+    void methods_matchGolden_data() { addCaseRows(); }
+    void methods_matchGolden();
+    void kdPt_shufflesOnlyNonTargets();
+    void kdSim_readsTeacherLogitLayer();
+    void controls_runEndToEnd_data();
+    void controls_runEndToEnd();
+};
+
+void TestControls::initTestCase()
+{
+    std::ifstream in(KD_TEST_DATA_DIR "/controls_golden.json");
+    QVERIFY2(in.good(), "tests/data/controls_golden.json missing: run scripts/gen_controls_golden.py");
+    m_golden = json::parse(in);
+    QVERIFY(m_golden.at("cases").size() >= 3);
+}
+
+void TestControls::defaultsMatchReferences()
+{
+    // takd: the authors' reduction; T and lambda inside the space the authors search.
+    const auto &authors = m_golden.at("authors").at("takd");
+    const auto &takd = m_registries.methods.get("takd");
+    QCOMPARE(specOf(takd, "kl_reduction").defaultValue.get<std::string>(), authors.at("kl_reduction").get<std::string>());
+    const auto choices = authors.at("temperature_choices").get<std::vector<double>>();
+    const double t = specOf(takd, "temperature").defaultValue.get<double>();
+    QVERIFY2(std::find(choices.begin(), choices.end(), t) != choices.end(), std::to_string(t).c_str());
+    const double lambda = specOf(takd, "alpha").defaultValue.get<double>();
+    QVERIFY(lambda >= authors["lambda_range"][0].get<double>() && lambda <= authors["lambda_range"][1].get<double>());
+    QCOMPARE(specOf(takd, "kl_reduction").choices, (std::vector<std::string>{"mean", "batchmean"}));
+
+    // The controls stand in for a kd run: kd's T and alpha, matched smoothing strength.
+    const auto &ref = m_golden.at("authors").at("controls");
+    const auto &kd = m_registries.methods.get("kd");
+    for (const char *name : {"ls", "kd_pt", "kd_sim"}) {
+        const auto &e = m_registries.methods.get(name);
+        QVERIFY2(e.needsTeacher, name);
+        QCOMPARE(specOf(e, "temperature").defaultValue.get<double>(), ref.at("temperature").get<double>());
+        QCOMPARE(specOf(e, "alpha").defaultValue.get<double>(), ref.at("alpha").get<double>());
+        QCOMPARE(specOf(e, "temperature").defaultValue, specOf(kd, "temperature").defaultValue);
+        QCOMPARE(specOf(e, "alpha").defaultValue, specOf(kd, "alpha").defaultValue);
+    }
+    QCOMPARE(specOf(m_registries.methods.get("ls"), "epsilon").defaultValue.get<double>(), ref.at("epsilon").get<double>());
+    QCOMPARE(specOf(m_registries.methods.get("kd_sim"), "epsilon").defaultValue.get<double>(),
+             ref.at("epsilon").get<double>());
+}
+
+void TestControls::lossFunctions_matchGolden()
+{
+    QFETCH(int, index);
+    const auto &c = goldenCase(index);
+    const auto s = matrix(c["student"]), t = matrix(c["teacher"]), keys = matrix(c["keys"]), w = matrix(c["weights"]);
+    const auto y = labelTensor(c["labels"]);
+    const double T = c["T"].get<double>(), tau = c["tau"].get<double>(), eps = c["epsilon"].get<double>();
+    const auto rho = eps > 0 ? torch::tensor(eps, torch::kFloat64) : kd::meanNonTargetMass(t, y, T);
+    CHECK_CLOSE(rho, c["rho"].get<double>());
+
+    const auto qLs = kd::uniformSmoothingTargets(y, s.size(1), rho);
+    CHECK_CLOSE(qLs, matrix(c["ls_targets"]));
+    CHECK_CLOSE(qLs.sum(1), torch::ones({s.size(0)}, torch::kFloat64));
+    CHECK_CLOSE(kd::softTargetKdLoss(s, qLs, T), c["ls"]["term"].get<double>());
+
+    const auto qPt = kd::permutedTeacherTargets(torch::softmax(t / T, 1), y, keys);
+    CHECK_CLOSE(qPt, matrix(c["kd_pt_targets"]));
+    CHECK_CLOSE(kd::softTargetKdLoss(s, qPt, T), c["kd_pt"]["term"].get<double>());
+
+    const auto shapes = kd::weightSimilarityShapes(w, tau);
+    CHECK_CLOSE(shapes, matrix(c["sim_shapes"]));
+    const auto qSim = kd::similarityTargets(shapes, y, rho);
+    CHECK_CLOSE(qSim, matrix(c["kd_sim_targets"]));
+    CHECK_CLOSE(kd::softTargetKdLoss(s, qSim, T), c["kd_sim"]["term"].get<double>());
+}
+
+void TestControls::checkMethod(const json &c, const std::string &name, const json &params, const json &want,
+                               const std::string &termName, const std::string &termKey)
+{
+    auto s = matrix(c["student"]).requires_grad_(true);
+    const auto t = matrix(c["teacher"]);
+    const auto y = labelTensor(c["labels"]);
+    auto method = create(name, params);
+    const auto sf = logitsFeatures(s), tf = logitsFeatures(t);
+    const auto loss = method->compute(sf, &tf, y, kd::StepContext{});
+    CHECK_CLOSE(loss.total, want["total"].get<double>());
+    CHECK_CLOSE(termOf(loss, "ce"), want["ce"].get<double>());
+    CHECK_CLOSE(termOf(loss, termName), want[termKey].get<double>());
+    loss.total.backward();
+    CHECK_CLOSE(s.grad(), matrix(want["grad"]));
+}
+
+void TestControls::methods_matchGolden()
+{
+    QFETCH(int, index);
+    const auto &c = goldenCase(index);
+    const json common = {{"temperature", c["T"]}, {"alpha", c["alpha"]}};
+    json mean = common, batchmean = common;
+    batchmean["kl_reduction"] = "batchmean";
+    checkMethod(c, "takd", mean, c["takd_mean"], "kd", "kd"); // the default reduction
+    if (QTest::currentTestFailed())
+        return;
+    checkMethod(c, "takd", batchmean, c["takd_batchmean"], "kd", "kd");
+    if (QTest::currentTestFailed())
+        return;
+    // The authors' mean is the batchmean KL over C: C times weaker.
+    const double classes = double(c["student"][0].size());
+    QVERIFY(std::abs(c["takd_batchmean"]["kd"].get<double>() - classes * c["takd_mean"]["kd"].get<double>())
+            < 1e-9 * c["takd_batchmean"]["kd"].get<double>());
+    json ls = common;
+    ls["epsilon"] = c["epsilon"];
+    checkMethod(c, "ls", ls, c["ls"], "ls", "term");
+}
+
+void TestControls::kdPt_shufflesOnlyNonTargets()
+{
+    const auto &c = goldenCase(0);
+    const auto s = matrix(c["student"]), t = matrix(c["teacher"]);
+    const auto y = labelTensor(c["labels"]);
+    const double T = c["T"].get<double>();
+    auto method = create("kd_pt", {{"temperature", T}, {"alpha", 1.0}});
+    const auto sf = logitsFeatures(s), tf = logitsFeatures(t);
+    // The method's shuffle comes from the global generator: the same seed, the same keys.
+    torch::manual_seed(11);
+    const auto got = termOf(method->compute(sf, &tf, y, kd::StepContext{}), "kd_pt");
+    torch::manual_seed(11);
+    const auto p = torch::softmax(t / T, 1);
+    const auto q = kd::permutedTeacherTargets(p, y, torch::rand(p.sizes(), p.options()));
+    CHECK_CLOSE(got, kd::softTargetKdLoss(s, q, T));
+    // The labelled class keeps the teacher's probability; the others are the same values.
+    const auto lab = y.view({-1, 1});
+    CHECK_CLOSE(q.gather(1, lab), p.gather(1, lab));
+    CHECK_CLOSE(std::get<0>(q.sort(1)), std::get<0>(p.sort(1)));
+    QVERIFY(!torch::allclose(q, p)); // and it does move them
+    // Another step draws another shuffle.
+    const auto again = termOf(method->compute(sf, &tf, y, kd::StepContext{}), "kd_pt");
+    QVERIFY(std::abs(again.item<double>() - got.item<double>()) > 1e-9);
+}
+
+void TestControls::kdSim_readsTeacherLogitLayer()
+{
+    const auto &archs = m_registries.architectures;
+    const auto &mlp = archs.get("mlp");
+    torch::manual_seed(3);
+    auto teacher = mlp.create(kd::resolveParams(mlp.params, {{"hidden", {16}}}, "mlp"), kd::InputShape{1, 8, 8}, 5);
+    teacher->eval();
+    const auto x = torch::randn({6, 1, 8, 8});
+    const auto y = torch::tensor(std::vector<std::int64_t>{0, 1, 2, 3, 4, 0});
+    const kd::Features tf = teacher->forwardFeatures(x);
+    const auto s = torch::randn({6, 5}).to(torch::kFloat64).requires_grad_(true);
+    const auto sf = logitsFeatures(s);
+    const double T = 2.0, tau = 0.3;
+    auto method = create("kd_sim", {{"temperature", T}, {"alpha", 0.6}, {"similarity_temperature", tau}});
+    QCOMPARE(method->teacherFeatures(), (std::vector<std::string>{"pre_logits", "logits"})); // never the cache
+
+    // Without the teacher model (cached outputs only) it says what it needs.
+    try {
+        method->compute(sf, &tf, y, kd::StepContext{});
+        QFAIL("kd_sim ran without the teacher model");
+    } catch (const kd::Error &e) {
+        QVERIFY2(QString(e.what()).contains("logit-layer weights"), e.what());
+    }
+    kd::StepContext ctx;
+    ctx.teacher = teacher.get();
+    // Logits that are not the head applied to pre_logits are refused rather than misread.
+    kd::Features fake;
+    fake.add("pre_logits", tf.get("pre_logits"));
+    fake.add("logits", torch::randn({6, 5}));
+    try {
+        create("kd_sim", json::object())->compute(sf, &fake, y, ctx);
+        QFAIL("kd_sim accepted logits that no linear layer produced");
+    } catch (const kd::Error &e) {
+        QVERIFY2(QString(e.what()).contains("linear layer of its pre_logits"), e.what());
+    }
+
+    const auto loss = method->compute(sf, &tf, y, ctx);
+    auto params = teacher->named_parameters();
+    QVERIFY(params.contains("head.weight"));
+    const auto shapes = kd::weightSimilarityShapes(params["head.weight"].detach().to(torch::kFloat64), tau);
+    const auto rho = kd::meanNonTargetMass(tf.logits().to(torch::kFloat64), y, T);
+    const auto want = kd::softTargetKdLoss(s, kd::similarityTargets(shapes, y, rho), T);
+    QVERIFY2(mismatch(termOf(loss, "kd_sim"), want, 1e-5).empty(), mismatch(termOf(loss, "kd_sim"), want, 1e-5).c_str());
+    // Every example of a class gets the same target: rows 0 and 5 (both class 0).
+    const auto q = kd::similarityTargets(shapes, y, rho);
+    CHECK_CLOSE(q[0], q[5]);
+}
+
+void TestControls::controls_runEndToEnd_data()
+{
+    QTest::addColumn<QString>("method");
+    QTest::newRow("ls") << "ls";
+    QTest::newRow("kd_pt") << "kd_pt";
+    QTest::newRow("kd_sim") << "kd_sim";
+}
+
+void TestControls::controls_runEndToEnd()
+{
+    QFETCH(QString, method);
+    QTemporaryDir tmp;
+    const json train = {{"epochs", 1}, {"batch_size", 64}, {"lr", 0.05}, {"log_every", 4}};
+    const json project = {
+        {"name", method.toStdString()},
+        {"seed", 5},
+        {"threads", 1},
+        {"baseline", false},
+        {"output_dir", tmp.path().toStdString()},
+        {"dataset", {{"name", "synthetic"}, {"limit", 384}, {"test_limit", 128}}},
+        {"teacher", {{"arch", "cnn_small"}, {"arch_options", {{"width", 8}}}, {"train", train}}},
+        {"student", {{"arch", "mlp"}, {"arch_options", {{"hidden", {32}}}}, {"train", train}}},
+        {"method", {{"name", method.toStdString()}}},
+    };
+    struct Recorder : kd::ExperimentObserver {
+        std::vector<kd::MetricRecord> metrics;
+        void onMetric(const kd::MetricRecord &r) override { metrics.push_back(r); }
+    } rec;
+    kd::Experiment exp(kd::Project::fromJson(project), m_registries);
+    std::atomic<bool> stop{false};
+    const auto summary = exp.run(rec, stop, tmp.filePath("run").toStdString());
+    QCOMPARE(QString::fromStdString(summary.status), QStringLiteral("completed"));
+    const auto *st = summary.find("student");
+    QVERIFY(st && st->completed && std::isfinite(st->finalTestAcc));
+    QCOMPARE(QString::fromStdString(st->method), method);
+    bool sawTerm = false;
+    for (const auto &r : rec.metrics)
+        if (r.role == "student" && r.kind == kd::MetricRecord::Kind::Step)
+            for (const auto &kv : r.losses)
+                if (kv.first == method.toStdString() && std::isfinite(kv.second) && kv.second > 0)
+                    sawTerm = true;
+    QVERIFY2(sawTerm, "the control's loss term was not logged");
+}
+
+QTEST_GUILESS_MAIN(TestControls)
+#include "test_controls.moc"
