@@ -142,7 +142,7 @@ private Q_SLOTS:
         int epochRows = 0;
         for (const auto &line : lines.mid(1)) {
             const auto cells = line.split(',');
-            QCOMPARE(cells.size(), 13);
+            QCOMPARE(cells.size(), 18); // 13 + the five analysis columns
             if (cells[1] == "epoch") {
                 ++epochRows;
                 QVERIFY(!cells[9].isEmpty() && !cells[10].isEmpty() && !cells[11].isEmpty());
