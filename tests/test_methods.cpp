@@ -515,7 +515,8 @@ void TestMethods::gradients_reachStudentAndAdaptersNotTeacher_data()
     QTest::newRow("sp") << "sp" << R"({"ce_weight": 0.0})" << "stage3";
     QTest::newRow("rkd") << "rkd" << R"({"ce_weight": 0.0})" << "pre_logits";
     QTest::newRow("pkt") << "pkt" << R"({"ce_weight": 0.0})" << "pre_logits";
-    QTest::newRow("nst") << "nst" << R"({"ce_weight": 0.0})" << "stage3";
+    // nst pairs every stage (RepDistiller's feat[1:-1]): the teacher's two with the student's first two.
+    QTest::newRow("nst") << "nst" << R"({"ce_weight": 0.0})" << "stage1";
     QTest::newRow("vid") << "vid" << R"({"ce_weight": 0.0})" << "stage1";
     QTest::newRow("crd") << "crd" << R"({"ce_weight": 0.0, "nce_k": 16})" << "pre_logits";
     QTest::newRow("ofd") << "ofd" << R"({"ce_weight": 0.0})" << "stage2_pre";
