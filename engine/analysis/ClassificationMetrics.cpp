@@ -114,6 +114,9 @@ Calibration expectedCalibrationError(const std::vector<double> &confidence, cons
         // itself belongs to the bin below.
         if (b > 0 && confidence[i] <= double(b) / bins)
             --b;
+        else if (b + 1 < bins && confidence[i] > double(b + 1) / bins)
+            ++b; // and the other way round
+
         ++c.bins[std::size_t(b)].count;
         confSum[std::size_t(b)] += confidence[i];
         hits[std::size_t(b)] += correct[i] ? 1.0 : 0.0;

@@ -6,6 +6,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
+#include <filesystem>
 #include <numeric>
 
 namespace kd {
@@ -160,6 +161,9 @@ void writePng(const RgbImage &image, const std::string &path)
 
 RgbImage readPng(const std::string &path)
 {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec))
+        return {}; // (imread would print a warning)
     const cv::Mat bgr = cv::imread(path, cv::IMREAD_COLOR);
     if (bgr.empty())
         return {};
