@@ -23,23 +23,10 @@ using nlohmann::json;
 
 namespace {
 
+using kd::test::readJson;
+using kd::test::readLines;
+
 const char *kFashion = "/usr/share/datasets/fashion-mnist";
-
-json readJson(const QString &path)
-{
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly))
-        return {};
-    return json::parse(f.readAll().toStdString());
-}
-
-QStringList readLines(const QString &path)
-{
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly))
-        return {};
-    return QString::fromUtf8(f.readAll()).split('\n', Qt::SkipEmptyParts);
-}
 
 torch::Tensor tensorOf(const json &values, const json &shape)
 {
@@ -483,3 +470,4 @@ private Q_SLOTS:
 
 QTEST_GUILESS_MAIN(TestAnalysis)
 #include "test_analysis.moc"
+#include "support/TestSupport.h"

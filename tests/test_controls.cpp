@@ -24,73 +24,26 @@
 
 namespace {
 
+using kd::test::mismatch;
+using kd::test::termOf;
+
 using nlohmann::json;
 
-constexpr double kRelTol = 1e-6;
-constexpr double kAbsTol = 1e-10;
+/// The losses here are closed formulas of a few logits: checked tighter than the default.
+constexpr double kTightRelTol = 1e-6;
 
-// matrix(), labelTensor() and mismatch() repeat test_kd_losses.cpp's helpers (suites keep
-// their helpers local).
-torch::Tensor matrix(const json &rows)
-{
-    std::vector<double> flat;
-    for (const auto &row : rows)
-        for (const auto &v : row)
-            flat.push_back(v.get<double>());
-    const auto n = std::int64_t(rows.size());
-    return torch::tensor(flat, torch::kFloat64).view({n, n ? std::int64_t(flat.size()) / n : 0});
-}
-
-torch::Tensor labelTensor(const json &values)
-{
-    return torch::tensor(values.get<std::vector<std::int64_t>>(), torch::kInt64);
-}
-
-std::string mismatch(const torch::Tensor &got, const torch::Tensor &want, double relTol = kRelTol)
-{
-    if (got.sizes() != want.sizes()) {
-        std::ostringstream os;
-        os << "shape " << got.sizes() << " != expected " << want.sizes();
-        return os.str();
-    }
-    const auto g = got.detach().to(torch::kFloat64).flatten();
-    const auto w = want.detach().to(torch::kFloat64).flatten();
-    for (std::int64_t i = 0; i < g.numel(); ++i) {
-        const double a = g[i].item<double>(), b = w[i].item<double>();
-        if (!std::isfinite(a) || std::abs(a - b) > relTol * std::abs(b) + kAbsTol) {
-            std::ostringstream os;
-            os.precision(17);
-            os << "element " << i << ": got " << a << ", expected " << b;
-            return os.str();
-        }
-    }
-    return {};
-}
-
-std::string mismatch(const torch::Tensor &got, double want)
-{
-    return mismatch(got, torch::tensor(want, torch::kFloat64));
-}
-
-#define CHECK_CLOSE(got, want)                                                                                         \
-    do {                                                                                                               \
-        const std::string m_ = mismatch((got), (want));                                                                \
-        QVERIFY2(m_.empty(), (std::string(#got) + ": " + m_).c_str());                                                 \
+#define CHECK_TIGHT(got, want)                                                                    \
+    do {                                                                                          \
+        const std::string m_ = kd::test::mismatch((got), (want), kTightRelTol);                   \
+        QVERIFY2(m_.empty(), (std::string(#got) + ": " + m_).c_str());                            \
     } while (0)
+
 
 kd::Features logitsFeatures(const torch::Tensor &logits)
 {
     kd::Features f;
     f.add("logits", logits);
     return f;
-}
-
-const torch::Tensor &termOf(const kd::LossTerms &l, const std::string &name)
-{
-    for (const auto &kv : l.terms)
-        if (kv.first == name)
-            return kv.second;
-    throw std::runtime_error("no term " + name);
 }
 
 const kd::ParamSpec &specOf(const kd::MethodEntry &e, const std::string &key)
@@ -181,42 +134,42 @@ void TestControls::lossFunctions_matchGolden()
 {
     QFETCH(int, index);
     const auto &c = goldenCase(index);
-    const auto s = matrix(c["student"]), t = matrix(c["teacher"]), keys = matrix(c["keys"]), w = matrix(c["weights"]);
-    const auto y = labelTensor(c["labels"]);
+    const auto s = kd::test::matrixOf(c["student"]), t = kd::test::matrixOf(c["teacher"]), keys = kd::test::matrixOf(c["keys"]), w = kd::test::matrixOf(c["weights"]);
+    const auto y = kd::test::labelsOf(c["labels"]);
     const double T = c["T"].get<double>(), tau = c["tau"].get<double>(), eps = c["epsilon"].get<double>();
     const auto rho = eps > 0 ? torch::tensor(eps, torch::kFloat64) : kd::meanNonTargetMass(t, y, T);
-    CHECK_CLOSE(rho, c["rho"].get<double>());
+    CHECK_TIGHT(rho, c["rho"].get<double>());
 
     const auto qLs = kd::uniformSmoothingTargets(y, s.size(1), rho);
-    CHECK_CLOSE(qLs, matrix(c["ls_targets"]));
-    CHECK_CLOSE(qLs.sum(1), torch::ones({s.size(0)}, torch::kFloat64));
-    CHECK_CLOSE(kd::softTargetKdLoss(s, qLs, T), c["ls"]["term"].get<double>());
+    CHECK_TIGHT(qLs, kd::test::matrixOf(c["ls_targets"]));
+    CHECK_TIGHT(qLs.sum(1), torch::ones({s.size(0)}, torch::kFloat64));
+    CHECK_TIGHT(kd::softTargetKdLoss(s, qLs, T), c["ls"]["term"].get<double>());
 
     const auto qPt = kd::permutedTeacherTargets(torch::softmax(t / T, 1), y, keys);
-    CHECK_CLOSE(qPt, matrix(c["kd_pt_targets"]));
-    CHECK_CLOSE(kd::softTargetKdLoss(s, qPt, T), c["kd_pt"]["term"].get<double>());
+    CHECK_TIGHT(qPt, kd::test::matrixOf(c["kd_pt_targets"]));
+    CHECK_TIGHT(kd::softTargetKdLoss(s, qPt, T), c["kd_pt"]["term"].get<double>());
 
     const auto shapes = kd::weightSimilarityShapes(w, tau);
-    CHECK_CLOSE(shapes, matrix(c["sim_shapes"]));
+    CHECK_TIGHT(shapes, kd::test::matrixOf(c["sim_shapes"]));
     const auto qSim = kd::similarityTargets(shapes, y, rho);
-    CHECK_CLOSE(qSim, matrix(c["kd_sim_targets"]));
-    CHECK_CLOSE(kd::softTargetKdLoss(s, qSim, T), c["kd_sim"]["term"].get<double>());
+    CHECK_TIGHT(qSim, kd::test::matrixOf(c["kd_sim_targets"]));
+    CHECK_TIGHT(kd::softTargetKdLoss(s, qSim, T), c["kd_sim"]["term"].get<double>());
 }
 
 void TestControls::checkMethod(const json &c, const std::string &name, const json &params, const json &want,
                                const std::string &termName, const std::string &termKey)
 {
-    auto s = matrix(c["student"]).requires_grad_(true);
-    const auto t = matrix(c["teacher"]);
-    const auto y = labelTensor(c["labels"]);
+    auto s = kd::test::matrixOf(c["student"]).requires_grad_(true);
+    const auto t = kd::test::matrixOf(c["teacher"]);
+    const auto y = kd::test::labelsOf(c["labels"]);
     auto method = create(name, params);
     const auto sf = logitsFeatures(s), tf = logitsFeatures(t);
     const auto loss = method->compute(sf, &tf, y, kd::StepContext{});
-    CHECK_CLOSE(loss.total, want["total"].get<double>());
-    CHECK_CLOSE(termOf(loss, "ce"), want["ce"].get<double>());
-    CHECK_CLOSE(termOf(loss, termName), want[termKey].get<double>());
+    CHECK_TIGHT(loss.total, want["total"].get<double>());
+    CHECK_TIGHT(termOf(loss, "ce"), want["ce"].get<double>());
+    CHECK_TIGHT(termOf(loss, termName), want[termKey].get<double>());
     loss.total.backward();
-    CHECK_CLOSE(s.grad(), matrix(want["grad"]));
+    CHECK_TIGHT(s.grad(), kd::test::matrixOf(want["grad"]));
 }
 
 void TestControls::methods_matchGolden()
@@ -244,8 +197,8 @@ void TestControls::methods_matchGolden()
 void TestControls::kdPt_shufflesOnlyNonTargets()
 {
     const auto &c = goldenCase(0);
-    const auto s = matrix(c["student"]), t = matrix(c["teacher"]);
-    const auto y = labelTensor(c["labels"]);
+    const auto s = kd::test::matrixOf(c["student"]), t = kd::test::matrixOf(c["teacher"]);
+    const auto y = kd::test::labelsOf(c["labels"]);
     const double T = c["T"].get<double>();
     auto method = create("kd_pt", {{"temperature", T}, {"alpha", 1.0}});
     const auto sf = logitsFeatures(s), tf = logitsFeatures(t);
@@ -255,11 +208,11 @@ void TestControls::kdPt_shufflesOnlyNonTargets()
     torch::manual_seed(11);
     const auto p = torch::softmax(t / T, 1);
     const auto q = kd::permutedTeacherTargets(p, y, torch::rand(p.sizes(), p.options()));
-    CHECK_CLOSE(got, kd::softTargetKdLoss(s, q, T));
+    CHECK_TIGHT(got, kd::softTargetKdLoss(s, q, T));
     // The labelled class keeps the teacher's probability; the others are the same values.
     const auto lab = y.view({-1, 1});
-    CHECK_CLOSE(q.gather(1, lab), p.gather(1, lab));
-    CHECK_CLOSE(std::get<0>(q.sort(1)), std::get<0>(p.sort(1)));
+    CHECK_TIGHT(q.gather(1, lab), p.gather(1, lab));
+    CHECK_TIGHT(std::get<0>(q.sort(1)), std::get<0>(p.sort(1)));
     QVERIFY(!torch::allclose(q, p)); // and it does move them
     // Another step draws another shuffle.
     const auto again = termOf(method->compute(sf, &tf, y, kd::StepContext{}), "kd_pt");
@@ -311,7 +264,7 @@ void TestControls::kdSim_readsTeacherLogitLayer()
     QVERIFY2(mismatch(termOf(loss, "kd_sim"), want, 1e-5).empty(), mismatch(termOf(loss, "kd_sim"), want, 1e-5).c_str());
     // Every example of a class gets the same target: rows 0 and 5 (both class 0).
     const auto q = kd::similarityTargets(shapes, y, rho);
-    CHECK_CLOSE(q[0], q[5]);
+    CHECK_TIGHT(q[0], q[5]);
 }
 
 void TestControls::controls_runEndToEnd_data()
@@ -360,3 +313,4 @@ void TestControls::controls_runEndToEnd()
 
 QTEST_GUILESS_MAIN(TestControls)
 #include "test_controls.moc"
+#include "support/TensorChecks.h"

@@ -23,6 +23,8 @@ using Bytes = std::vector<std::uint8_t>;
 
 namespace {
 
+using kd::test::errorOf;
+
 /// Deterministic pseudo-random bytes.
 Bytes pattern(std::size_t n, std::uint32_t seed = 1)
 {
@@ -83,30 +85,6 @@ Bytes idxBytes(const std::vector<std::uint32_t> &dims, const Bytes &payload)
     b.insert(b.end(), payload.begin(), payload.end());
     return b;
 }
-
-/// The message of the kd::Error `f` throws; "<no exception>" or "<other exception: ...>" when
-/// it throws none or another type, so checks on the text fail with a readable message.
-template<typename F>
-std::string errorOf(F &&f)
-{
-    try {
-        f();
-    } catch (const kd::Error &e) {
-        return e.what();
-    } catch (const std::exception &e) {
-        return std::string("<other exception: ") + e.what() + ">";
-    }
-    return "<no exception>";
-}
-
-#define KD_VERIFY_ERROR(expr, ...)                                                              \
-    do {                                                                                        \
-        const std::string kdMsg_ = errorOf([&] { (void)(expr); });                              \
-        QVERIFY2(kdMsg_.rfind("<", 0) != 0, kdMsg_.c_str());                                    \
-        for (const std::string &kdNeedle_ : std::initializer_list<std::string>{__VA_ARGS__})   \
-            QVERIFY2(kdMsg_.find(kdNeedle_) != std::string::npos,                               \
-                     ("\"" + kdNeedle_ + "\" not in: " + kdMsg_).c_str());                      \
-    } while (false)
 
 std::vector<std::int64_t> toVector(const torch::Tensor &t)
 {
@@ -1039,3 +1017,4 @@ void TestDatasets::loadDataset_noDefaultPathFound()
 
 QTEST_APPLESS_MAIN(TestDatasets)
 #include "test_datasets.moc"
+#include "support/TestSupport.h"

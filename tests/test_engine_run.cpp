@@ -19,6 +19,9 @@ using nlohmann::json;
 
 namespace {
 
+using kd::test::readJson;
+using kd::test::readLines;
+
 const char *kFashion = "/usr/share/datasets/fashion-mnist";
 
 kd::Project tinyProject(const QString &outDir)
@@ -63,22 +66,6 @@ public:
     }
     std::string lastStatus, lastRunDir;
 };
-
-json readJson(const QString &path)
-{
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly))
-        return {};
-    return json::parse(f.readAll().toStdString());
-}
-
-QStringList readLines(const QString &path)
-{
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly))
-        return {};
-    return QString::fromUtf8(f.readAll()).split('\n', Qt::SkipEmptyParts);
-}
 
 } // namespace
 
@@ -303,3 +290,4 @@ private Q_SLOTS:
 
 QTEST_GUILESS_MAIN(TestEngineRun)
 #include "test_engine_run.moc"
+#include "support/TestSupport.h"

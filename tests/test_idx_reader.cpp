@@ -22,6 +22,8 @@ using Bytes = std::vector<std::uint8_t>;
 
 namespace {
 
+using kd::test::errorOf;
+
 /// An IDX image: magic 0,0,type,ndims, then each dimension as big-endian uint32, then data.
 Bytes idxBytes(const std::vector<std::uint32_t> &dims, const Bytes &payload,
                std::uint8_t type = 0x08, std::uint8_t firstByte = 0)
@@ -89,30 +91,6 @@ Bytes gzipped(const std::string &scratchPath, const Bytes &bytes)
     writeGzip(scratchPath, bytes);
     return readRawFile(scratchPath);
 }
-
-/// The message of the kd::Error `f` throws; "<no exception>" or "<other exception: ...>" when
-/// it throws none or another type, so checks on the text fail with a readable message.
-template<typename F>
-std::string errorOf(F &&f)
-{
-    try {
-        f();
-    } catch (const kd::Error &e) {
-        return e.what();
-    } catch (const std::exception &e) {
-        return std::string("<other exception: ") + e.what() + ">";
-    }
-    return "<no exception>";
-}
-
-#define KD_VERIFY_ERROR(expr, ...)                                                              \
-    do {                                                                                        \
-        const std::string kdMsg_ = errorOf([&] { (void)(expr); });                              \
-        QVERIFY2(kdMsg_.rfind("<", 0) != 0, kdMsg_.c_str());                                    \
-        for (const char *kdNeedle_ : {__VA_ARGS__})                                             \
-            QVERIFY2(kdMsg_.find(kdNeedle_) != std::string::npos,                               \
-                     ("\"" + std::string(kdNeedle_) + "\" not in: " + kdMsg_).c_str());         \
-    } while (false)
 
 QByteArray toQ(const Bytes &b)
 {
@@ -819,3 +797,4 @@ void TestIdxReader::datasetWithoutDefaultPath()
 
 QTEST_APPLESS_MAIN(TestIdxReader)
 #include "test_idx_reader.moc"
+#include "support/TestSupport.h"

@@ -19,53 +19,12 @@
 
 namespace {
 
+using kd::test::labelsOf;
+using kd::test::matrixOf;
+using kd::test::mismatch;
+
 using nlohmann::json;
 
-constexpr double kRelTol = 1e-5;
-constexpr double kAbsTol = 1e-10; // for expected values that are (almost) zero
-
-torch::Tensor matrix(const json &rows)
-{
-    std::vector<double> flat;
-    for (const auto &row : rows)
-        for (const auto &v : row)
-            flat.push_back(v.get<double>());
-    const auto n = std::int64_t(rows.size());
-    return torch::tensor(flat, torch::kFloat64).view({n, n ? std::int64_t(flat.size()) / n : 0});
-}
-
-torch::Tensor labels(const json &values)
-{
-    return torch::tensor(values.get<std::vector<std::int64_t>>(), torch::kInt64);
-}
-
-/// Empty when `got` matches `want` elementwise within kRelTol (plus kAbsTol); otherwise a
-/// description of the worst element.
-std::string mismatch(const torch::Tensor &got, const torch::Tensor &want, double relTol = kRelTol)
-{
-    if (got.sizes() != want.sizes()) {
-        std::ostringstream os;
-        os << "shape " << got.sizes() << " != expected " << want.sizes();
-        return os.str();
-    }
-    const auto g = got.detach().to(torch::kFloat64).flatten();
-    const auto w = want.detach().to(torch::kFloat64).flatten();
-    for (std::int64_t i = 0; i < g.numel(); ++i) {
-        const double a = g[i].item<double>(), b = w[i].item<double>();
-        if (!std::isfinite(a) || std::abs(a - b) > relTol * std::abs(b) + kAbsTol) {
-            std::ostringstream os;
-            os.precision(17);
-            os << "element " << i << ": got " << a << ", expected " << b;
-            return os.str();
-        }
-    }
-    return {};
-}
-
-std::string mismatch(const torch::Tensor &got, double want, double relTol = kRelTol)
-{
-    return mismatch(got, torch::tensor(want, torch::kFloat64), relTol);
-}
 
 kd::Features logitsFeatures(const torch::Tensor &logits)
 {
@@ -138,7 +97,7 @@ void TestKdLosses::hintonKdLoss_matchesGolden()
 {
     QFETCH(int, index);
     const auto &c = goldenCase(index);
-    const auto kdLoss = kd::hintonKdLoss(matrix(c["student"]), matrix(c["teacher"]),
+    const auto kdLoss = kd::hintonKdLoss(matrixOf(c["student"]), matrixOf(c["teacher"]),
                                          c["temperature"].get<double>());
     QCOMPARE(kdLoss.dim(), 0);
     QCOMPARE(kdLoss.scalar_type(), torch::kFloat64);
@@ -150,7 +109,7 @@ void TestKdLosses::crossEntropyLoss_matchesGolden()
 {
     QFETCH(int, index);
     const auto &c = goldenCase(index);
-    const auto ce = kd::crossEntropyLoss(matrix(c["student"]), labels(c["labels"]));
+    const auto ce = kd::crossEntropyLoss(matrixOf(c["student"]), labelsOf(c["labels"]));
     QCOMPARE(ce.dim(), 0);
     const auto err = mismatch(ce, c["expected"]["ce"].get<double>());
     QVERIFY2(err.empty(), err.c_str());
@@ -162,15 +121,15 @@ void TestKdLosses::lossGradient_matchesGolden()
     QFETCH(int, index);
     const auto &c = goldenCase(index);
     const double alpha = c["alpha"].get<double>();
-    auto s = matrix(c["student"]).requires_grad_(true);
-    const auto t = matrix(c["teacher"]);
-    const auto total = (1.0 - alpha) * kd::crossEntropyLoss(s, labels(c["labels"]))
+    auto s = matrixOf(c["student"]).requires_grad_(true);
+    const auto t = matrixOf(c["teacher"]);
+    const auto total = (1.0 - alpha) * kd::crossEntropyLoss(s, labelsOf(c["labels"]))
         + alpha * kd::hintonKdLoss(s, t, c["temperature"].get<double>());
     auto err = mismatch(total, c["expected"]["total"].get<double>());
     QVERIFY2(err.empty(), ("total: " + err).c_str());
     total.backward();
     QVERIFY(s.grad().defined());
-    err = mismatch(s.grad(), matrix(c["expected"]["grad_student"]));
+    err = mismatch(s.grad(), matrixOf(c["expected"]["grad_student"]));
     QVERIFY2(err.empty(), ("gradient: " + err).c_str());
 }
 
@@ -182,10 +141,10 @@ void TestKdLosses::kdMethod_matchesGolden()
     QVERIFY(method->needsTeacher());
     QCOMPARE(method->termNames(), (std::vector<std::string>{"ce", "kd"}));
 
-    auto s = matrix(c["student"]).requires_grad_(true);
+    auto s = matrixOf(c["student"]).requires_grad_(true);
     const auto student = logitsFeatures(s);
-    const auto teacher = logitsFeatures(matrix(c["teacher"]));
-    auto loss = method->compute(student, &teacher, labels(c["labels"]), kd::StepContext{});
+    const auto teacher = logitsFeatures(matrixOf(c["teacher"]));
+    auto loss = method->compute(student, &teacher, labelsOf(c["labels"]), kd::StepContext{});
 
     QVERIFY(loss.total.defined());
     QCOMPARE(loss.terms.size(), std::size_t(2));
@@ -200,7 +159,7 @@ void TestKdLosses::kdMethod_matchesGolden()
 
     loss.total.backward();
     QVERIFY(s.grad().defined());
-    err = mismatch(s.grad(), matrix(c["expected"]["grad_student"]));
+    err = mismatch(s.grad(), matrixOf(c["expected"]["grad_student"]));
     QVERIFY2(err.empty(), ("gradient: " + err).c_str());
 }
 
@@ -220,9 +179,9 @@ void TestKdLosses::kdMethod_defaultsAreT4Alpha09()
     QVERIFY2(found, "the golden file needs a case with T = 4 and alpha = 0.9");
     const auto &c = *found;
     auto method = entry.create(resolved);
-    const auto student = logitsFeatures(matrix(c["student"]));
-    const auto teacher = logitsFeatures(matrix(c["teacher"]));
-    const auto loss = method->compute(student, &teacher, labels(c["labels"]), kd::StepContext{});
+    const auto student = logitsFeatures(matrixOf(c["student"]));
+    const auto teacher = logitsFeatures(matrixOf(c["teacher"]));
+    const auto loss = method->compute(student, &teacher, labelsOf(c["labels"]), kd::StepContext{});
     const auto err = mismatch(loss.total, c["expected"]["total"].get<double>());
     QVERIFY2(err.empty(), err.c_str());
 }
@@ -238,8 +197,8 @@ void TestKdLosses::kdLoss_float32ExtremeTeacherIsFinite()
     QVERIFY2(found, "the golden file needs the case b6_c10_T0.5_a0.9_teacher_pm30");
     const auto &c = *found;
     const double T = c["temperature"].get<double>();
-    auto s = matrix(c["student"]).to(torch::kFloat32).requires_grad_(true);
-    const auto t = matrix(c["teacher"]).to(torch::kFloat32);
+    auto s = matrixOf(c["student"]).to(torch::kFloat32).requires_grad_(true);
+    const auto t = matrixOf(c["teacher"]).to(torch::kFloat32);
     QVERIFY2((torch::softmax(t / T, 1) == 0).any().item<bool>(),
              "the case should make a float32 teacher probability underflow to 0");
 
@@ -279,8 +238,8 @@ void TestKdLosses::ceMethod_returnsSingleCeTerm()
     QCOMPARE(method->termNames(), std::vector<std::string>{"ce"});
 
     const auto &c = goldenCase(2);
-    auto s = matrix(c["student"]).requires_grad_(true);
-    const auto y = labels(c["labels"]);
+    auto s = matrixOf(c["student"]).requires_grad_(true);
+    const auto y = labelsOf(c["labels"]);
     const auto loss = method->compute(logitsFeatures(s), nullptr, y, kd::StepContext{});
     QCOMPARE(loss.terms.size(), std::size_t(1));
     QCOMPARE(loss.terms[0].first, std::string("ce"));
@@ -346,3 +305,4 @@ void TestKdLosses::teacherUnderNoGrad_getsNoGradient()
 
 QTEST_APPLESS_MAIN(TestKdLosses)
 #include "test_kd_losses.moc"
+#include "support/TensorChecks.h"

@@ -29,78 +29,14 @@
 
 namespace {
 
+using kd::test::tensorOf;
+using kd::test::labelsOf;
+using kd::test::termOf;
+
+using kd::test::errorOf;
+
 using nlohmann::json;
 
-constexpr double kRelTol = 1e-5;
-constexpr double kAbsTol = 1e-10;
-
-/// {"shape": [...], "data": [...]} → float64 tensor.
-torch::Tensor tensorOf(const json &j)
-{
-    const auto data = j.at("data").get<std::vector<double>>();
-    const auto shape = j.at("shape").get<std::vector<std::int64_t>>();
-    return torch::tensor(data, torch::kFloat64).reshape(shape);
-}
-
-torch::Tensor labelsOf(const json &j)
-{
-    return torch::tensor(j.get<std::vector<std::int64_t>>(), torch::kInt64);
-}
-
-std::string mismatch(const torch::Tensor &got, const torch::Tensor &want, double relTol = kRelTol)
-{
-    if (!got.defined())
-        return "undefined tensor";
-    if (got.sizes() != want.sizes()) {
-        std::ostringstream os;
-        os << "shape " << got.sizes() << " != expected " << want.sizes();
-        return os.str();
-    }
-    const auto g = got.detach().to(torch::kFloat64).flatten().contiguous();
-    const auto w = want.detach().to(torch::kFloat64).flatten().contiguous();
-    const double *gp = g.data_ptr<double>();
-    const double *wp = w.data_ptr<double>();
-    for (std::int64_t i = 0; i < g.numel(); ++i) {
-        if (!std::isfinite(gp[i]) || std::abs(gp[i] - wp[i]) > relTol * std::abs(wp[i]) + kAbsTol) {
-            std::ostringstream os;
-            os.precision(17);
-            os << "element " << i << ": got " << gp[i] << ", expected " << wp[i];
-            return os.str();
-        }
-    }
-    return {};
-}
-
-std::string mismatch(const torch::Tensor &got, double want, double relTol = kRelTol)
-{
-    return mismatch(got, torch::tensor(want, torch::kFloat64), relTol);
-}
-
-#define CHECK_CLOSE(got, want, what)                                                                                   \
-    do {                                                                                                               \
-        const auto err_ = mismatch((got), (want));                                                                     \
-        QVERIFY2(err_.empty(), (std::string(what) + ": " + err_).c_str());                                             \
-    } while (0)
-
-std::string errorOf(const std::function<void()> &f)
-{
-    try {
-        f();
-    } catch (const kd::Error &e) {
-        return e.what();
-    } catch (const std::exception &e) {
-        return std::string("<not a kd::Error> ") + e.what();
-    }
-    return "<no error>";
-}
-
-const torch::Tensor &termOf(const kd::LossTerms &l, const std::string &name)
-{
-    for (const auto &kv : l.terms)
-        if (kv.first == name)
-            return kv.second;
-    throw std::runtime_error("no term " + name);
-}
 
 const char *kMethodNames[] = {"ce", "kd", "dkd", "fitnet", "at", "sp", "rkd", "pkt", "nst", "vid", "crd", "ofd"};
 // Methods with suites of their own: the structure-changing ones (assistants, several teachers,
@@ -579,7 +515,8 @@ void TestMethods::gradients_reachStudentAndAdaptersNotTeacher_data()
     QTest::newRow("sp") << "sp" << R"({"ce_weight": 0.0})" << "stage3";
     QTest::newRow("rkd") << "rkd" << R"({"ce_weight": 0.0})" << "pre_logits";
     QTest::newRow("pkt") << "pkt" << R"({"ce_weight": 0.0})" << "pre_logits";
-    QTest::newRow("nst") << "nst" << R"({"ce_weight": 0.0})" << "stage3";
+    // nst pairs every stage (RepDistiller's feat[1:-1]): the teacher's two with the student's first two.
+    QTest::newRow("nst") << "nst" << R"({"ce_weight": 0.0})" << "stage1";
     QTest::newRow("vid") << "vid" << R"({"ce_weight": 0.0})" << "stage1";
     QTest::newRow("crd") << "crd" << R"({"ce_weight": 0.0, "nce_k": 16})" << "pre_logits";
     QTest::newRow("ofd") << "ofd" << R"({"ce_weight": 0.0})" << "stage2_pre";
@@ -950,3 +887,5 @@ void TestMethods::endToEnd_everyMethodTrains()
 
 QTEST_GUILESS_MAIN(TestMethods)
 #include "test_methods.moc"
+#include "support/TestSupport.h"
+#include "support/TensorChecks.h"

@@ -33,78 +33,14 @@
 
 namespace {
 
+using kd::test::tensorOf;
+using kd::test::labelsOf;
+using kd::test::termOf;
+
+using kd::test::errorOf;
+
 using nlohmann::json;
 
-constexpr double kRelTol = 1e-5;
-constexpr double kAbsTol = 1e-10;
-
-/// {"shape": [...], "data": [...]} → float64 tensor.
-torch::Tensor tensorOf(const json &j)
-{
-    const auto data = j.at("data").get<std::vector<double>>();
-    const auto shape = j.at("shape").get<std::vector<std::int64_t>>();
-    return torch::tensor(data, torch::kFloat64).reshape(shape);
-}
-
-torch::Tensor labelsOf(const json &j)
-{
-    return torch::tensor(j.get<std::vector<std::int64_t>>(), torch::kInt64);
-}
-
-std::string mismatch(const torch::Tensor &got, const torch::Tensor &want, double relTol = kRelTol)
-{
-    if (!got.defined())
-        return "undefined tensor";
-    if (got.sizes() != want.sizes()) {
-        std::ostringstream os;
-        os << "shape " << got.sizes() << " != expected " << want.sizes();
-        return os.str();
-    }
-    const auto g = got.detach().to(torch::kFloat64).flatten().contiguous();
-    const auto w = want.detach().to(torch::kFloat64).flatten().contiguous();
-    const double *gp = g.data_ptr<double>();
-    const double *wp = w.data_ptr<double>();
-    for (std::int64_t i = 0; i < g.numel(); ++i) {
-        if (!std::isfinite(gp[i]) || std::abs(gp[i] - wp[i]) > relTol * std::abs(wp[i]) + kAbsTol) {
-            std::ostringstream os;
-            os.precision(17);
-            os << "element " << i << ": got " << gp[i] << ", expected " << wp[i];
-            return os.str();
-        }
-    }
-    return {};
-}
-
-std::string mismatch(const torch::Tensor &got, double want, double relTol = kRelTol)
-{
-    return mismatch(got, torch::tensor(want, torch::kFloat64), relTol);
-}
-
-#define CHECK_CLOSE(got, want, what)                                                                                   \
-    do {                                                                                                               \
-        const auto err_ = mismatch((got), (want));                                                                     \
-        QVERIFY2(err_.empty(), (std::string(what) + ": " + err_).c_str());                                             \
-    } while (0)
-
-std::string errorOf(const std::function<void()> &f)
-{
-    try {
-        f();
-    } catch (const kd::Error &e) {
-        return e.what();
-    } catch (const std::exception &e) {
-        return std::string("<not a kd::Error> ") + e.what();
-    }
-    return "<no error>";
-}
-
-const torch::Tensor &termOf(const kd::LossTerms &l, const std::string &name)
-{
-    for (const auto &kv : l.terms)
-        if (kv.first == name)
-            return kv.second;
-    throw std::runtime_error("no term " + name);
-}
 
 std::int64_t lmaModules(torch::nn::Module &net, std::int64_t *params = nullptr)
 {
@@ -1370,3 +1306,5 @@ void TestMethodsAdvanced::endToEnd_newMethodsTrain()
 
 QTEST_GUILESS_MAIN(TestMethodsAdvanced)
 #include "test_methods_advanced.moc"
+#include "support/TestSupport.h"
+#include "support/TensorChecks.h"

@@ -32,73 +32,13 @@
 
 namespace {
 
+using kd::test::tensorOf;
+using kd::test::mismatch;
+using kd::test::termOf;
+
+using kd::test::errorOf;
+
 using nlohmann::json;
-
-// Helpers local to this suite; tensorOf / mismatch / CHECK_CLOSE / errorOf / termOf repeat
-// those of tests/test_methods.cpp (each suite is its own executable).
-constexpr double kRelTol = 1e-5;
-constexpr double kAbsTol = 1e-10;
-
-torch::Tensor tensorOf(const json &j)
-{
-    const auto data = j.at("data").get<std::vector<double>>();
-    const auto shape = j.at("shape").get<std::vector<std::int64_t>>();
-    return torch::tensor(data, torch::kFloat64).reshape(shape);
-}
-
-std::string mismatch(const torch::Tensor &got, const torch::Tensor &want)
-{
-    if (!got.defined())
-        return "undefined tensor";
-    if (got.sizes() != want.sizes()) {
-        std::ostringstream os;
-        os << "shape " << got.sizes() << " != expected " << want.sizes();
-        return os.str();
-    }
-    const auto g = got.detach().to(torch::kFloat64).flatten().contiguous();
-    const auto w = want.detach().to(torch::kFloat64).flatten().contiguous();
-    for (std::int64_t i = 0; i < g.numel(); ++i) {
-        const double a = g[i].item<double>(), b = w[i].item<double>();
-        if (!std::isfinite(a) || std::abs(a - b) > kRelTol * std::abs(b) + kAbsTol) {
-            std::ostringstream os;
-            os.precision(17);
-            os << "element " << i << ": got " << a << ", expected " << b;
-            return os.str();
-        }
-    }
-    return {};
-}
-
-std::string mismatch(const torch::Tensor &got, double want)
-{
-    return mismatch(got, torch::tensor(want, torch::kFloat64));
-}
-
-#define CHECK_CLOSE(got, want, what)                                                                                   \
-    do {                                                                                                               \
-        const auto err_ = mismatch((got), (want));                                                                     \
-        QVERIFY2(err_.empty(), (std::string(what) + ": " + err_).c_str());                                             \
-    } while (0)
-
-std::string errorOf(const std::function<void()> &f)
-{
-    try {
-        f();
-    } catch (const kd::Error &e) {
-        return e.what();
-    } catch (const std::exception &e) {
-        return std::string("<not a kd::Error> ") + e.what();
-    }
-    return "<no error>";
-}
-
-const torch::Tensor &termOf(const kd::LossTerms &l, const std::string &name)
-{
-    for (const auto &kv : l.terms)
-        if (kv.first == name)
-            return kv.second;
-    throw std::runtime_error("no term " + name);
-}
 
 bool contains(const std::string &text, const std::string &needle)
 {
@@ -788,3 +728,5 @@ void TestMethodsFidelity::endToEnd_notesAndTeacherModeLogged()
 
 QTEST_GUILESS_MAIN(TestMethodsFidelity)
 #include "test_methods_fidelity.moc"
+#include "support/TestSupport.h"
+#include "support/TensorChecks.h"

@@ -25,28 +25,7 @@ using nlohmann::json;
 
 namespace {
 
-template<typename F>
-std::string errorOf(F &&f)
-{
-    try {
-        f();
-    } catch (const kd::Error &e) {
-        return e.what();
-    } catch (const std::exception &e) {
-        return std::string("<other exception: ") + e.what() + ">";
-    }
-    return "<no exception>";
-}
-
-/// Checks that `expr` throws kd::Error and that its message contains every needle.
-#define KD_VERIFY_ERROR(expr, ...)                                                              \
-    do {                                                                                        \
-        const std::string kdMsg_ = errorOf([&] { (void)(expr); });                              \
-        QVERIFY2(kdMsg_.rfind("<", 0) != 0, kdMsg_.c_str());                                    \
-        for (const char *kdNeedle_ : {__VA_ARGS__})                                             \
-            QVERIFY2(kdMsg_.find(kdNeedle_) != std::string::npos,                               \
-                     ("\"" + std::string(kdNeedle_) + "\" not in: " + kdMsg_).c_str());         \
-    } while (false)
+using kd::test::errorOf;
 
 json parseJson(const QString &text)
 {
@@ -509,3 +488,4 @@ void TestRegistries::resolve_methodEntriesCreate()
 
 QTEST_APPLESS_MAIN(TestRegistries)
 #include "test_registries.moc"
+#include "support/TestSupport.h"
