@@ -9,6 +9,7 @@
 #include "core/Error.h"
 #include "project/Registries.h"
 #include "training/Experiment.h"
+#include "support/TestSupport.h"
 
 #include <QDir>
 #include <QFile>
@@ -470,4 +471,3 @@ private Q_SLOTS:
 
 QTEST_GUILESS_MAIN(TestAnalysis)
 #include "test_analysis.moc"
-#include "support/TestSupport.h"

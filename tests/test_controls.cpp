@@ -11,6 +11,7 @@
 #include "project/Registries.h"
 #include "training/Experiment.h"
 #include "core/TorchFwd.h"
+#include "support/TensorChecks.h"
 
 #include <QTemporaryDir>
 #include <QtTest>
@@ -313,4 +314,3 @@ void TestControls::controls_runEndToEnd()
 
 QTEST_GUILESS_MAIN(TestControls)
 #include "test_controls.moc"
-#include "support/TensorChecks.h"

@@ -11,6 +11,7 @@
 #include "project/ProjectConfig.h"
 #include "data/SyntheticDataset.h"
 #include "core/TorchFwd.h"
+#include "support/TestSupport.h"
 
 #include <QtTest>
 
@@ -1017,4 +1018,3 @@ void TestDatasets::loadDataset_noDefaultPathFound()
 
 QTEST_APPLESS_MAIN(TestDatasets)
 #include "test_datasets.moc"
-#include "support/TestSupport.h"

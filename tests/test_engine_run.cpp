@@ -5,6 +5,7 @@
 #include "core/Error.h"
 #include "training/Experiment.h"
 #include "project/Registries.h"
+#include "support/TestSupport.h"
 
 #include <QFile>
 #include <QTemporaryDir>
@@ -290,4 +291,3 @@ private Q_SLOTS:
 
 QTEST_GUILESS_MAIN(TestEngineRun)
 #include "test_engine_run.moc"
-#include "support/TestSupport.h"

@@ -8,6 +8,7 @@
 #include "data/IdxReader.h"
 #include "project/ProjectConfig.h"
 #include "core/TorchFwd.h"
+#include "support/TestSupport.h"
 
 #include <QtTest>
 
@@ -797,4 +798,3 @@ void TestIdxReader::datasetWithoutDefaultPath()
 
 QTEST_APPLESS_MAIN(TestIdxReader)
 #include "test_idx_reader.moc"
-#include "support/TestSupport.h"

@@ -8,6 +8,7 @@
 #include "methods/MethodRegistry.h"
 #include "project/ParamSpec.h"
 #include "core/TorchFwd.h"
+#include "support/TensorChecks.h"
 
 #include <QtTest>
 
@@ -305,4 +306,3 @@ void TestKdLosses::teacherUnderNoGrad_getsNoGradient()
 
 QTEST_APPLESS_MAIN(TestKdLosses)
 #include "test_kd_losses.moc"
-#include "support/TensorChecks.h"

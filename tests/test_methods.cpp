@@ -16,6 +16,8 @@
 #include "core/TorchFwd.h"
 #include "methods/FeatureLosses.h"
 #include "methods/Schedule.h"
+#include "support/TestSupport.h"
+#include "support/TensorChecks.h"
 
 #include <QFile>
 #include <QTemporaryDir>
@@ -887,5 +889,3 @@ void TestMethods::endToEnd_everyMethodTrains()
 
 QTEST_GUILESS_MAIN(TestMethods)
 #include "test_methods.moc"
-#include "support/TestSupport.h"
-#include "support/TensorChecks.h"

@@ -20,6 +20,8 @@
 #include "methods/SrmLosses.h"
 #include "models/Activation.h"
 #include "models/Lma.h"
+#include "support/TestSupport.h"
+#include "support/TensorChecks.h"
 
 #include <QFile>
 #include <QTemporaryDir>
@@ -1306,5 +1308,3 @@ void TestMethodsAdvanced::endToEnd_newMethodsTrain()
 
 QTEST_GUILESS_MAIN(TestMethodsAdvanced)
 #include "test_methods_advanced.moc"
-#include "support/TestSupport.h"
-#include "support/TensorChecks.h"

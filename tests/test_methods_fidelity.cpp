@@ -18,6 +18,8 @@
 #include "project/Registries.h"
 #include "training/BatchStatisticsScope.h"
 #include "training/Experiment.h"
+#include "support/TestSupport.h"
+#include "support/TensorChecks.h"
 
 #include <QFile>
 #include <QTemporaryDir>
@@ -728,5 +730,3 @@ void TestMethodsFidelity::endToEnd_notesAndTeacherModeLogged()
 
 QTEST_GUILESS_MAIN(TestMethodsFidelity)
 #include "test_methods_fidelity.moc"
-#include "support/TestSupport.h"
-#include "support/TensorChecks.h"

@@ -12,6 +12,7 @@
 #include "project/Registries.h"
 #include "project/Registry.h"
 #include "core/TorchFwd.h"
+#include "support/TestSupport.h"
 
 #include <QtTest>
 
@@ -488,4 +489,3 @@ void TestRegistries::resolve_methodEntriesCreate()
 
 QTEST_APPLESS_MAIN(TestRegistries)
 #include "test_registries.moc"
-#include "support/TestSupport.h"

@@ -21,6 +21,8 @@
 #include "training/TeacherGroup.h"
 #include "core/TorchFwd.h"
 #include "methods/StageMethods.h"
+#include "support/TestSupport.h"
+#include "support/TensorChecks.h"
 
 #include <QFile>
 #include <QTemporaryDir>
@@ -766,5 +768,3 @@ void TestStages::ard_endToEndLogsRobustAccuracy()
 
 QTEST_GUILESS_MAIN(TestStages)
 #include "test_stages.moc"
-#include "support/TestSupport.h"
-#include "support/TensorChecks.h"
