@@ -104,8 +104,8 @@ const torch::Tensor &termOf(const kd::LossTerms &l, const std::string &name)
 
 const char *kMethodNames[] = {"ce", "kd", "dkd", "fitnet", "at", "sp", "rkd", "pkt", "nst", "vid", "crd", "ofd"};
 // Methods with suites of their own: the structure-changing ones (assistants, several teachers,
-// class splits) in test_stages.cpp, srm/london/iekd in test_methods_advanced.cpp.
-const char *kMethodsTestedElsewhere[] = {"takd", "ensemble", "rc", "dmc", "ard", "srm", "london", "iekd"};
+// class splits) in test_stages.cpp, srm_lite/london/iekd in test_methods_advanced.cpp, srm in test_srm.cpp.
+const char *kMethodsTestedElsewhere[] = {"takd", "ensemble", "rc", "dmc", "ard", "srm", "srm_lite", "london", "iekd"};
 
 } // namespace
 

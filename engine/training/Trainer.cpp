@@ -118,6 +118,7 @@ bool trainStage(std::vector<Learner *> learners, const TeacherSource &teacher, c
     const std::int64_t totalSteps = stepsPerEpoch * epochs;
 
     std::vector<TermAccumulator> interval, epochAcc;
+    const std::function<void(const std::string &)> methodLog = [&ctx](const std::string &line) { ctx.log(line); };
     for (auto *l : learners) {
         interval.emplace_back(l->method->termNames());
         epochAcc.emplace_back(l->method->termNames());
@@ -160,6 +161,7 @@ bool trainStage(std::vector<Learner *> learners, const TeacherSource &teacher, c
                 sc.inputs = x;
                 sc.student = l.model.get();
                 sc.teacher = teacher.model();
+                sc.log = &methodLog;
                 auto out = l.model->forwardFeatures(x);
                 auto loss = l.method->compute(out, teacher.active() ? &teacherOut : nullptr, y, sc);
                 l.optimizer->zero_grad();
