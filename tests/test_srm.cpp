@@ -320,6 +320,8 @@ void TestSrm::method_phasesMatchGolden()
     QVERIFY(has("phase 1/3 (dictionary learning) from step 1"));
     QVERIFY(has("phase 2/3 (student initialisation) from step 3"));
     QVERIFY(has("phase 3/3 (KD) from step 5"));
+    QVERIFY(has("phase 2/3 (student initialisation) done, mean loss"));
+    QVERIFY(has("phase 3/3 (KD) done, mean loss"));
     QVERIFY(has("dictionary learning 2, student initialisation 2, KD 2 steps"));
     QVERIFY(has("stage1<-stage1 (6 codewords, k = 2), stage2<-stage2 (10 codewords, k = 3)"));
     QVERIFY(!has("scaled")); // 1 + 1 + 1 phase epochs in a 3-epoch stage
@@ -480,12 +482,14 @@ void TestSrm::tinyRun_logsPhasesAndTerms()
     QFile logFile(QString::fromStdString(runDir + "/log.txt"));
     QVERIFY(logFile.open(QIODevice::ReadOnly));
     const auto log = QString::fromUtf8(logFile.readAll());
+    if (qEnvironmentVariableIsSet("KD_TEST_SHOW_LOG"))
+        qInfo().noquote() << log;
     for (const char *needle :
          {"srm: 2 stage pair(s): stage1<-stage1", "phases over the stage's 20 steps: dictionary learning 4, student "
           "initialisation 7, KD 9 steps", "the stage has 2 epochs, not the 460 of dictionary_epochs 100 + init_epochs "
           "160 + kd_epochs 200, so the phases are scaled", "phase 1/3 (dictionary learning) from step 1, epoch 1",
           "phase 1/3 (dictionary learning) done", "phase 2/3 (student initialisation) from step 5, epoch 1",
-          "phase 3/3 (KD) from step 12, epoch 2"})
+          "phase 3/3 (KD) from step 12, epoch 2", "phase 3/3 (KD) done, mean loss"})
         QVERIFY2(log.contains(QString::fromUtf8(needle)), qPrintable(QString("not in log.txt: ") + needle + "\n" + log));
 
     // One step row per step (log_every 1): each phase's own terms are non-zero in its rows

@@ -166,6 +166,8 @@ public:
         }
         m_phaseSum += total.item<double>();
         ++m_phaseSteps;
+        if (ctx.step + 1 == m_plan.totalSteps)
+            logPhaseDone(ctx); // the stage's last step ends the last phase
 
         LossTerms out;
         out.total = total;
@@ -230,15 +232,22 @@ private:
         log(ctx, os.str());
     }
 
+    static constexpr const char *kPhaseNames[] = {"", "dictionary learning", "student initialisation", "KD"};
+
+    void logPhaseDone(const StepContext &ctx) const
+    {
+        if (m_phase == 0 || m_phaseSteps == 0)
+            return;
+        std::ostringstream os;
+        os << std::fixed << std::setprecision(6) << "srm: phase " << m_phase << "/3 (" << kPhaseNames[m_phase]
+           << ") done, mean loss " << m_phaseSum / double(m_phaseSteps) << " over " << m_phaseSteps << " steps";
+        log(ctx, os.str());
+    }
+
     void enterPhase(int phase, const StepContext &ctx)
     {
-        static const char *names[] = {"", "dictionary learning", "student initialisation", "KD"};
-        if (m_phase > 0 && m_phaseSteps > 0) {
-            std::ostringstream os;
-            os << std::fixed << std::setprecision(6) << "srm: phase " << m_phase << "/3 (" << names[m_phase]
-               << ") done, mean loss " << m_phaseSum / double(m_phaseSteps) << " over " << m_phaseSteps << " steps";
-            log(ctx, os.str());
-        }
+        const auto *names = kPhaseNames;
+        logPhaseDone(ctx);
         if (phase == 3) {
             // The heads are dropped (the authors copy only the student's own layers into the KD
             // model): no gradient, so the optimiser skips them from here on.
