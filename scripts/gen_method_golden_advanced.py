@@ -7,7 +7,9 @@ against these values. The formulas are re-stated here from the papers and, for I
 authors' code (aliyun/Revisiting-Knowledge-Distillation-an-Inheritance-and-Exploration-
 Framework: loss/factor_transfer.py, loss/reconstruction.py):
 
-- SRM (Tran, Gabbouj & Iosifidis 2021): top-k sparse codes over a dictionary, pixel labels
+- SRM's one-stage stand-in, the method `srm_lite` (the paper's `srm` has its own golden values,
+  scripts/gen_srm_golden.py; the keys "srm" and "srm_method" below are srm_lite's):
+  top-k sparse codes over a dictionary, pixel labels
   (1/k on the active atoms), image labels (their mean over an image), KL losses; the online
   spherical k-means dictionary step is the engine's own (see docs/METHODS.md).
 - LONDON (Shang et al., ICCV 2021): the authors' code (42Shawn/LONDON,

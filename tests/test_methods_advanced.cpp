@@ -1,6 +1,7 @@
-// The advanced KD methods (srm, london, iekd) and the LMA activation: every pure piece against
+// The advanced KD methods (srm_lite, london, iekd) and the LMA activation: every pure piece against
 // golden values from scripts/gen_method_golden_advanced.py (python3-torch, the same LibTorch
-// 1.13), whole srm / london methods against golden values, gradients into the student and
+// 1.13; its "srm" keys are srm_lite's, the former one-stage stand-in; the paper's srm is
+// tests/test_srm.cpp), whole srm_lite / london methods against golden values, gradients into the student and
 // its adapters but never into the frozen teacher, the methods' persistent state (SRM's
 // online dictionary, LONDON's power-iteration vectors), refusals, LMA on every registered
 // architecture, and a short training run of each method through kd::Experiment.
@@ -78,7 +79,7 @@ const Sites kSites[] = {
     {"mlp", 1}, {"lenet5", 4}, {"cnn_small", 3}, {"cnn_large", 4},
 };
 
-const char *kNewMethods[] = {"srm", "london", "iekd"};
+const char *kNewMethods[] = {"srm_lite", "london", "iekd"};
 
 } // namespace
 
@@ -247,14 +248,14 @@ void TestMethodsAdvanced::registry_holdsNewMethodsWithHelp()
         }
         QCOMPARE(create(name)->termNames().front(), std::string("ce"));
     }
-    QCOMPARE(create("srm")->termNames(), (std::vector<std::string>{"ce", "srm_pixel", "srm_image"}));
-    QCOMPARE(create("srm", {{"kd_weight", 0.9}})->termNames(),
+    QCOMPARE(create("srm_lite")->termNames(), (std::vector<std::string>{"ce", "srm_pixel", "srm_image"}));
+    QCOMPARE(create("srm_lite", {{"kd_weight", 0.9}})->termNames(),
              (std::vector<std::string>{"ce", "kd", "srm_pixel", "srm_image"}));
     QCOMPARE(create("london")->termNames(), (std::vector<std::string>{"ce", "lipschitz", "feature"}));
     QCOMPARE(create("london", {{"feature_loss", "none"}})->termNames(), (std::vector<std::string>{"ce", "lipschitz"}));
     QCOMPARE(create("iekd")->termNames(), (std::vector<std::string>{"ce", "inherit", "explore", "recon"}));
     // The papers name themselves in the help texts.
-    QVERIFY(m_methods.get("srm").description.find("Tran") != std::string::npos);
+    QVERIFY(m_methods.get("srm_lite").description.find("Tran") != std::string::npos);
     QVERIFY(m_methods.get("london").description.find("Shang") != std::string::npos);
     QVERIFY(m_methods.get("iekd").description.find("Huang") != std::string::npos);
     // LONDON's fsp transmitting matrices (the default) and its ofd feature term read the
@@ -423,7 +424,7 @@ void TestMethodsAdvanced::srmMethod_matchesGolden()
     auto sFeat = tensorOf(c["student_feature"]).requires_grad_(true);
     const auto tFeat = tensorOf(c["teacher_feature"]);
     const auto logits = tensorOf(c["logits"]);
-    auto m = create("srm", {{"student_features", "stage1"}, {"teacher_features", "stage1"}, {"kd_weight", 0.0},
+    auto m = create("srm_lite", {{"student_features", "stage1"}, {"teacher_features", "stage1"}, {"kd_weight", 0.0},
                             {"dictionary_epochs", 0}, {"top_k", c["top_k"]}, {"dictionary_size", c["dictionary_size"]},
                             {"temperature", c["temperature"]}, {"pixel_weight", c["pixel_weight"]},
                             {"image_weight", c["image_weight"]}});
@@ -735,8 +736,8 @@ void TestMethodsAdvanced::gradients_reachStudentAndAdaptersNotTeacher_data()
     QTest::addColumn<QString>("params");
     QTest::addColumn<QString>("feature"); // a student feature the distillation terms must reach
     // ce_weight 0 (and kd_weight 0, the default): only the method's own terms produce gradients.
-    QTest::newRow("srm") << "srm" << R"({"ce_weight": 0.0})" << "stage3";
-    QTest::newRow("srm all stages") << "srm" << R"({"ce_weight": 0.0, "student_features": "all", "teacher_features": "all"})"
+    QTest::newRow("srm_lite") << "srm_lite" << R"({"ce_weight": 0.0})" << "stage3";
+    QTest::newRow("srm_lite all stages") << "srm_lite" << R"({"ce_weight": 0.0, "student_features": "all", "teacher_features": "all"})"
                                     << "stage1";
     QTest::newRow("london ofd") << "london" << R"({"ce_weight": 0.0})" << "stage1_pre";
     QTest::newRow("london lipschitz only") << "london" << R"({"ce_weight": 0.0, "feature_loss": "none"})"
@@ -805,7 +806,7 @@ void TestMethodsAdvanced::srm_dictionaryLearnedThenFrozen()
     auto teacher = model("cnn_small", {{"width", 8}});
     auto student = model("resnet8");
     teacher->eval();
-    auto m = create("srm", {{"dictionary_size", 16}, {"top_k", 3}, {"dictionary_epochs", 1}});
+    auto m = create("srm_lite", {{"dictionary_size", 16}, {"top_k", 3}, {"dictionary_epochs", 1}});
     m->setup(setupFor(*student, teacher.get()));
     auto module = m->trainableModule();
     auto buffers = module->named_buffers();
@@ -1032,8 +1033,8 @@ void TestMethodsAdvanced::refusals_data()
     QTest::newRow("iekd on an mlp") << "iekd" << "{}" << "mlp" << QStringList{"\"iekd\"", "spatial", "[128]"};
     QTest::newRow("iekd with two pairs") << "iekd" << R"({"student_features": "stage1,stage2", "teacher_features": "stage1,stage2"})"
                                          << "resnet8" << QStringList{"\"iekd\"", "one feature pair"};
-    QTest::newRow("srm map onto vector") << "srm" << R"({"teacher_features": "pre_logits"})" << "resnet8"
-                                         << QStringList{"\"srm\"", "map to a map"};
+    QTest::newRow("srm_lite map onto vector") << "srm_lite" << R"({"teacher_features": "pre_logits"})" << "resnet8"
+                                         << QStringList{"\"srm_lite\"", "map to a map"};
     QTest::newRow("london ofd on pre_logits") << "london"
                                               << R"({"student_features": "stage3,pre_logits", "teacher_features": "stage2,pre_logits"})"
                                               << "resnet8" << QStringList{"pre_logits_pre"};
@@ -1053,7 +1054,7 @@ void TestMethodsAdvanced::refusals()
     for (const auto &n : needles)
         QVERIFY2(msg.find(n.toStdString()) != std::string::npos, ("\"" + n.toStdString() + "\" not in: " + msg).c_str());
     // Parameter combinations refused at construction.
-    const auto topK = errorOf([&] { create("srm", {{"top_k", 9}, {"dictionary_size", 8}}); });
+    const auto topK = errorOf([&] { create("srm_lite", {{"top_k", 9}, {"dictionary_size", 8}}); });
     QVERIFY2(topK.find("top_k") != std::string::npos && topK.find("dictionary_size") != std::string::npos, topK.c_str());
     const auto kind = errorOf([&] { create("london", {{"transmitting_matrix", "svd"}}); });
     QVERIFY2(kind.find("transmitting_matrix") != std::string::npos && kind.find("gram") != std::string::npos,
@@ -1228,8 +1229,8 @@ void TestMethodsAdvanced::endToEnd_newMethodsTrain_data()
     QTest::addColumn<QString>("method");
     QTest::addColumn<QString>("methodParams");
     QTest::addColumn<QString>("studentOptions");
-    QTest::newRow("srm") << "srm" << "{}" << "{}";
-    QTest::newRow("srm + kd") << "srm" << R"({"kd_weight": 0.9, "ce_weight": 0.1})" << "{}";
+    QTest::newRow("srm_lite") << "srm_lite" << "{}" << "{}";
+    QTest::newRow("srm_lite + kd") << "srm_lite" << R"({"kd_weight": 0.9, "ce_weight": 0.1})" << "{}";
     QTest::newRow("london") << "london" << "{}" << "{}";
     QTest::newRow("iekd") << "iekd" << "{}" << "{}";
     QTest::newRow("iekd, lma student") << "iekd" << "{}" << R"({"activation": "lma"})";

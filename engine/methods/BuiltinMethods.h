@@ -18,6 +18,7 @@ void registerVidMethod(MethodRegistry &registry);        // vid
 void registerCrdMethod(MethodRegistry &registry);        // crd
 void registerOfdMethod(MethodRegistry &registry);        // ofd
 void registerSrmMethod(MethodRegistry &registry);        // srm
+void registerSrmLiteMethod(MethodRegistry &registry);    // srm_lite
 void registerLondonMethod(MethodRegistry &registry);     // london
 void registerIekdMethod(MethodRegistry &registry);       // iekd
 void registerTakdMethod(MethodRegistry &registry);       // takd (after kd)

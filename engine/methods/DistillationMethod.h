@@ -2,6 +2,7 @@
 
 #include "models/FeatureNet.h"
 
+#include <functional>
 #include <limits>
 #include <string>
 #include <utility>
@@ -21,6 +22,9 @@ struct StepContext {
     torch::Tensor inputs;        ///< the batch's images on the training device
     FeatureNet *student = nullptr; ///< the model being trained (for methods that re-run it)
     FeatureNet *teacher = nullptr; ///< the frozen teacher, or null when its outputs are cached
+    /// Writes a line to the run's log (log.txt and the observer), for methods that report
+    /// their own phases (srm); null outside a training stage.
+    const std::function<void(const std::string &)> *log = nullptr;
 
     /// Training progress in [0, 1): step / totalSteps.
     double progress() const { return totalSteps > 0 ? double(step) / double(totalSteps) : 0.0; }

@@ -64,6 +64,7 @@ void registerBuiltinMethods(MethodRegistry &registry)
     registerCrdMethod(registry);
     registerOfdMethod(registry);
     registerSrmMethod(registry);
+    registerSrmLiteMethod(registry);
     registerLondonMethod(registry);
     registerIekdMethod(registry);
     registerTakdMethod(registry);

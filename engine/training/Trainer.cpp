@@ -6,6 +6,7 @@
 #include "runs/RunStore.h"
 
 #include <cmath>
+#include <functional>
 #include <sstream>
 
 namespace kd {
@@ -122,6 +123,7 @@ public:
         // Drop the last incomplete batch (as the peer scripts do) unless it is the only one.
         m_stepsPerEpoch = std::max<std::int64_t>(1, ctx.data->train.size() / m_batch);
         m_totalSteps = m_stepsPerEpoch * m_epochs;
+        m_methodLog = [&ctx](const std::string &line) { ctx.log(line); };
         for (auto *l : m_learners) {
             m_interval.emplace_back(l->method->termNames());
             m_epochAcc.emplace_back(l->method->termNames());
@@ -205,6 +207,7 @@ private:
         sc.inputs = x;
         sc.student = l.model.get();
         sc.teacher = m_teacher.model();
+        sc.log = &m_methodLog;
         auto out = l.model->forwardFeatures(x);
         auto loss = l.method->compute(out, teacherOut, y, sc);
         l.optimizer->zero_grad();
@@ -356,6 +359,8 @@ private:
     std::int64_t m_stepsPerEpoch = 1;
     std::int64_t m_totalSteps = 1;
     std::vector<TermAccumulator> m_interval, m_epochAcc;
+    /// What methods log from a step (StepContext::log): the run's log.
+    std::function<void(const std::string &)> m_methodLog;
 
     // Per epoch.
     std::vector<std::int64_t> m_correct;
