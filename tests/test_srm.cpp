@@ -14,6 +14,8 @@
 #include "project/Registries.h"
 #include "training/Experiment.h"
 #include "core/TorchFwd.h"
+#include "support/TestSupport.h"
+#include "support/TensorChecks.h"
 
 #include <QFile>
 #include <QTemporaryDir>
@@ -26,6 +28,10 @@
 #include <sstream>
 
 namespace {
+
+using kd::test::termOf;
+
+using kd::test::errorOf;
 
 using nlohmann::json;
 
@@ -61,31 +67,11 @@ std::string mismatch(const torch::Tensor &got, const torch::Tensor &want, double
     return {};
 }
 
-#define CHECK_CLOSE(got, want, rel, abs, what)                                                                         \
+#define CHECK_CLOSE_TOL(got, want, rel, abs, what)                                                                         \
     do {                                                                                                               \
         const auto err_ = mismatch((got), (want), (rel), (abs));                                                       \
         QVERIFY2(err_.empty(), (std::string(what) + ": " + err_).c_str());                                             \
     } while (0)
-
-std::string errorOf(const std::function<void()> &f)
-{
-    try {
-        f();
-    } catch (const kd::Error &e) {
-        return e.what();
-    } catch (const std::exception &e) {
-        return std::string("<not a kd::Error> ") + e.what();
-    }
-    return "<no error>";
-}
-
-const torch::Tensor &termOf(const kd::LossTerms &l, const std::string &name)
-{
-    for (const auto &kv : l.terms)
-        if (kv.first == name)
-            return kv.second;
-    throw std::runtime_error("no term " + name);
-}
 
 kd::FeatureShapes shapesOf(const json &j, int classes)
 {
@@ -203,17 +189,17 @@ void TestSrm::pieces_matchGolden()
     const auto intercept = tensorOf(c["intercept"]);
     const auto k = c["k"].get<std::int64_t>();
     const auto sim = kd::srm::similarity(feature, centers, intercept);
-    CHECK_CLOSE(sim, tensorOf(c["similarity"]), rel, abs, "similarity");
+    CHECK_CLOSE_TOL(sim, tensorOf(c["similarity"]), rel, abs, "similarity");
     const auto sparse = kd::srm::sparsify(sim, k);
-    CHECK_CLOSE(sparse, tensorOf(c["sparse"]), rel, abs, "top-k sparse similarities");
+    CHECK_CLOSE_TOL(sparse, tensorOf(c["sparse"]), rel, abs, "top-k sparse similarities");
     QCOMPARE((sparse > 0).sum(-1).max().item<std::int64_t>(), k);
-    CHECK_CLOSE(kd::srm::reconstruct(sparse, centers), tensorOf(c["reconstruction"]), rel, abs, "reconstruction");
-    CHECK_CLOSE(kd::srm::reconstructionLoss(feature, centers, intercept, k),
+    CHECK_CLOSE_TOL(kd::srm::reconstruct(sparse, centers), tensorOf(c["reconstruction"]), rel, abs, "reconstruction");
+    CHECK_CLOSE_TOL(kd::srm::reconstructionLoss(feature, centers, intercept, k),
                 torch::tensor(c["reconstruction_loss"].get<double>(), torch::kFloat64), rel, abs,
                 "dictionary-learning loss");
 
     const auto image = kd::srm::imageLabels(sparse);
-    CHECK_CLOSE(image, tensorOf(c["image_labels"]), rel, abs, "image-level labels");
+    CHECK_CLOSE_TOL(image, tensorOf(c["image_labels"]), rel, abs, "image-level labels");
     const auto pixel = kd::srm::pixelLabels(sparse);
     const auto wantPixel = torch::tensor(c["pixel_labels"].get<std::vector<std::int64_t>>(), torch::kInt64)
                                .reshape(c["pixel_labels_shape"].get<std::vector<std::int64_t>>());
@@ -222,18 +208,18 @@ void TestSrm::pieces_matchGolden()
 
     const auto pred = kd::srm::similarity(tensorOf(c["student"]), tensorOf(c["head_centers"]),
                                           tensorOf(c["head_intercept"]));
-    CHECK_CLOSE(pred, tensorOf(c["student_similarity"]), rel, abs, "student similarity");
-    CHECK_CLOSE(kd::srm::imageLoss(pred, image), torch::tensor(c["image_loss"].get<double>(), torch::kFloat64), rel,
+    CHECK_CLOSE_TOL(pred, tensorOf(c["student_similarity"]), rel, abs, "student similarity");
+    CHECK_CLOSE_TOL(kd::srm::imageLoss(pred, image), torch::tensor(c["image_loss"].get<double>(), torch::kFloat64), rel,
                 abs, "image-level BCE");
-    CHECK_CLOSE(kd::srm::pixelLoss(pred, pixel), torch::tensor(c["pixel_loss"].get<double>(), torch::kFloat64), rel,
+    CHECK_CLOSE_TOL(kd::srm::pixelLoss(pred, pixel), torch::tensor(c["pixel_loss"].get<double>(), torch::kFloat64), rel,
                 abs, "pixel-level CE");
     // The BCE vanishes only where the prediction is the label (here: labels predicted exactly
     // give the labels' own entropy, not 0, so compare against a label-matching prediction).
     QVERIFY(kd::srm::imageLoss(pred, image).item<double>() > kd::srm::imageLoss(sparse, image).item<double>());
 
-    CHECK_CLOSE(kd::srm::sparsify(tensorOf(c["ties"]), 2), tensorOf(c["ties_sparse_k2"]), rel, abs,
+    CHECK_CLOSE_TOL(kd::srm::sparsify(tensorOf(c["ties"]), 2), tensorOf(c["ties_sparse_k2"]), rel, abs,
                 "ties at the k-th value are kept");
-    CHECK_CLOSE(kd::srm::similarity(tensorOf(c["vector"]), centers, intercept), tensorOf(c["vector_similarity"]), rel,
+    CHECK_CLOSE_TOL(kd::srm::similarity(tensorOf(c["vector"]), centers, intercept), tensorOf(c["vector_similarity"]), rel,
                 abs, "a vector is one position");
 }
 
@@ -283,8 +269,8 @@ void TestSrm::method_phasesMatchGolden()
     for (std::size_t i = 0; i < c["initial"]["heads"].size(); ++i) {
         const auto &h = c["initial"]["heads"][i];
         const auto prefix = "stage" + std::to_string(i) + ".";
-        CHECK_CLOSE(named[prefix + "centers"], tensorOf(h["centers"]), 0, 0, "initial head centers");
-        CHECK_CLOSE(named[prefix + "intercept"], tensorOf(h["intercept"]), 0, 0, "initial head intercept");
+        CHECK_CLOSE_TOL(named[prefix + "centers"], tensorOf(h["centers"]), 0, 0, "initial head centers");
+        CHECK_CLOSE_TOL(named[prefix + "intercept"], tensorOf(h["intercept"]), 0, 0, "initial head intercept");
     }
     QCOMPARE(int(heads->parameters().size()), 4); // the dictionary is not optimised with the student
 
@@ -307,9 +293,9 @@ void TestSrm::method_phasesMatchGolden()
         const auto what = "step " + std::to_string(step) + " ";
         // float32 throughout, as the engine trains.
         const double rel = 2e-5, abs = 1e-6;
-        CHECK_CLOSE(loss.total, torch::tensor(e["total"].get<double>()), rel, abs, what + "total");
+        CHECK_CLOSE_TOL(loss.total, torch::tensor(e["total"].get<double>()), rel, abs, what + "total");
         for (const char *term : {"ce", "kd", "srm_dict", "srm_image", "srm_pixel"})
-            CHECK_CLOSE(termOf(loss, term), torch::tensor(e[term].get<double>()), rel, abs, what + term);
+            CHECK_CLOSE_TOL(termOf(loss, term), torch::tensor(e[term].get<double>()), rel, abs, what + term);
     }
     auto has = [&](const std::string &needle) {
         for (const auto &l : logged)
