@@ -8,6 +8,7 @@ PACKAGES=(
   qt6-base-dev qt6-base-dev-tools libqcustomplot-dev   # GUI (Qt 6 Widgets/Test, QCustomPlot)
   libtorch-dev libopenblas0-pthread                    # LibTorch; OpenBLAS instead of reference BLAS
   libopencv-dev zlib1g-dev nlohmann-json3-dev          # engine I/O and project files
+  libprotobuf-dev protobuf-compiler python3-protobuf   # TensorBoard event files (+ their test)
   dataset-fashion-mnist                                # the real data the examples and tests use
   xvfb xauth                                           # a virtual display for screenshots
 )

@@ -3,15 +3,32 @@
 #include "core/Error.h"
 #include "project/ProjectConfig.h"
 #include "runs/RunProcess.h"
+#include "runs/TfEventsWriter.h"
 
 #include <cmath>
 #include <filesystem>
 #include <iomanip>
+#include <iostream>
 #include <sstream>
 
 namespace kd {
 
 namespace fs = std::filesystem;
+
+template <typename F>
+void RunStore::writeEvents(F &&write)
+{
+    try {
+        write();
+    } catch (const std::exception &e) {
+        // The event file only mirrors metrics.csv: warn once, drop it, train on.
+        m_events.reset();
+        const std::string line = std::string("warning: TensorBoard event file disabled: ") + e.what();
+        m_log << line << '\n';
+        m_log.flush();
+        std::cerr << line << '\n';
+    }
+}
 
 RunStore::RunStore(const std::string &dir, const nlohmann::json &config, std::vector<std::string> lossColumns,
                    std::vector<std::string> extraColumns)
@@ -46,7 +63,15 @@ RunStore::RunStore(const std::string &dir, const nlohmann::json &config, std::ve
     start["status"] = "running";
     start["models"] = nlohmann::json::object();
     writeFileAtomically(path("summary.json"), start.dump(2) + "\n");
+    writeEvents([&] {
+        const double now = TfEventsWriter::nowUnixSeconds();
+        m_events = std::make_unique<TfEventsWriter>(path(TfEventsWriter::fileName(now, TfEventsWriter::hostName())), now);
+        m_eventsPath = m_events->path();
+        m_events->writeSessionStart(TfEventsWriter::flattenHParams(config), now);
+    });
 }
+
+RunStore::~RunStore() = default;
 
 std::string RunStore::path(const std::string &file) const
 {
@@ -77,6 +102,8 @@ void RunStore::appendMetric(const MetricRecord &r)
         cell(m_metrics, r.extraValue(c));
     m_metrics << '\n';
     m_metrics.flush();
+    if (m_events)
+        writeEvents([&] { m_events->writeScalars(r.step, TfEventsWriter::nowUnixSeconds(), TfEventsWriter::scalarsOf(r)); });
 }
 
 void RunStore::appendLog(const std::string &line)
@@ -124,6 +151,14 @@ void RunStore::writeSummary(const RunSummary &summary)
     auto j = summaryToJson(summary);
     j.update(m_process);
     writeFileAtomically(path("summary.json"), j.dump(2) + "\n");
+    // The final summary (not "running") closes the hparams session: results, then status.
+    if (m_events && !m_eventsEnded && summary.status != "running")
+        writeEvents([&] {
+            const double now = TfEventsWriter::nowUnixSeconds();
+            m_events->writeScalars(0, now, TfEventsWriter::finalScalarsOf(summary));
+            m_events->writeSessionEnd(summary.status, now);
+            m_eventsEnded = true;
+        });
 }
 
 } // namespace kd

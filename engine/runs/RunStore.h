@@ -5,17 +5,21 @@
 #include <nlohmann/json.hpp>
 
 #include <fstream>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
 namespace kd {
 
+class TfEventsWriter;
+
 /// The run directory: config.json, metrics.csv (append-only, flushed per row),
-/// summary.json (rewritten atomically), log.txt, checkpoints. summary.json exists from the
-/// start with status "running" and the writing process ("pid", "host", "pid_start",
-/// "started_at", ISO 8601 UTC), kept in every later summary, so readers can tell a live run
-/// from one whose process died (runs/RunReader.h).
+/// summary.json (rewritten atomically), log.txt, checkpoints, and a TensorBoard event file
+/// (events.out.tfevents.*: the same scalars, the hyperparameters and the final results).
+/// summary.json exists from the start with status "running" and the writing process ("pid",
+/// "host", "pid_start", "started_at", ISO 8601 UTC), kept in every later summary, so readers
+/// can tell a live run from one whose process died (runs/RunReader.h).
 class RunStore {
 public:
     /// Creates `dir` (refusing an existing non-empty one) and writes config.json, the metrics
@@ -24,9 +28,12 @@ public:
     /// `extraColumns` the methods' extra metrics (e.g. "robust_acc"), after img_per_s.
     RunStore(const std::string &dir, const nlohmann::json &config, std::vector<std::string> lossColumns,
              std::vector<std::string> extraColumns = {});
+    ~RunStore();
 
     const std::string &dir() const { return m_dir; }
     std::string path(const std::string &file) const;
+    /// The event file's path; empty when it could not be created (training goes on without it).
+    const std::string &eventsPath() const { return m_eventsPath; }
 
     void appendMetric(const MetricRecord &record);
     void appendLog(const std::string &line);
@@ -42,6 +49,13 @@ private:
     std::ofstream m_metrics;
     std::ofstream m_log;
     std::mutex m_mutex;
+    // TensorBoard mirror of the run; a failure to write it is logged once and then it is
+    // dropped, since it must never end a training run.
+    std::unique_ptr<TfEventsWriter> m_events;
+    std::string m_eventsPath;
+    bool m_eventsEnded = false;
+    template <typename F>
+    void writeEvents(F &&write);
 };
 
 } // namespace kd
