@@ -81,6 +81,7 @@ void MainWindow::createRunsDock()
     dock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable | QDockWidget::DockWidgetClosable);
     dock->setWidget(m_runsBrowser);
     addDockWidget(Qt::BottomDockWidgetArea, dock);
+    resizeDocks({dock}, {300}, Qt::Vertical); // the plots stay the largest part of the window
     m_runsBrowser->addFolder(QDir::current().absoluteFilePath(QStringLiteral("runs")));
     connect(m_document, &ProjectDocument::opened, this, [this] {
         const QString out = QString::fromStdString(m_panel->project().outputDir);

@@ -301,8 +301,9 @@ void RunsBrowser::updateWatches()
                 files.insert(metrics);
         }
     }
-    const QSet<QString> watchedDirs(m_watcher->directories().begin(), m_watcher->directories().end());
-    const QSet<QString> watchedFiles(m_watcher->files().begin(), m_watcher->files().end());
+    const QStringList dirList = m_watcher->directories(), fileList = m_watcher->files();
+    const QSet<QString> watchedDirs(dirList.begin(), dirList.end());
+    const QSet<QString> watchedFiles(fileList.begin(), fileList.end());
     QStringList remove, add;
     for (const QString &p : watchedDirs)
         if (!dirs.contains(p))
@@ -436,7 +437,9 @@ QString RunsBrowser::comparisonText() const
     QString text = m_comparison->text();
     text.replace(QLatin1String("<br>"), QLatin1String("\n"));
     text.remove(QRegularExpression(QStringLiteral("<[^>]*>")));
-    return text;
+    text.replace(QLatin1String("&lt;"), QLatin1String("<")).replace(QLatin1String("&gt;"), QLatin1String(">"));
+    text.replace(QLatin1String("&quot;"), QLatin1String("\"")).replace(QLatin1String("&#39;"), QLatin1String("'"));
+    return text.replace(QLatin1String("&amp;"), QLatin1String("&"));
 }
 
 void RunsBrowser::updateStatus()

@@ -26,7 +26,7 @@ struct ColumnDef {
 
 // Keys are what filters ("method:kd", "student_acc>85") and QSettings use; keep them stable.
 const ColumnDef Columns[RunsTableModel::ColumnCount] = {
-    {"name", "Name", "Run directory name (grouped: project name × number of seeds)", false},
+    {"name", "Name", "Run directory name (grouped: project name · hyperparameters ×number of seeds)", false},
     {"status", "Status", "completed, stopped, failed, running, interrupted or damaged", false},
     {"date", "Date", "When the run started", false},
     {"dataset", "Dataset", "dataset.name", false},
@@ -186,6 +186,10 @@ RunsTableModel::Row RunsTableModel::groupRow(const kd::SeedGroup &g) const
     QString name = first.config.is_object() && first.config.contains("name") && first.config["name"].is_string()
         ? qs(first.config["name"].get<std::string>())
         : qs(first.name);
+    // Groups of one project differ in their set-up: the hyperparameters tell them apart.
+    const QString params = formatMethodParams(first.methodParams);
+    if (!params.isEmpty())
+        name += QStringLiteral(" · ") + params;
     set(Name, QStringLiteral("%1 ×%2").arg(name).arg(n), name.toLower());
 
     std::map<int, std::pair<kd::RunState, int>> states; // by severity: state, count
