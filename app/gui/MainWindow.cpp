@@ -11,16 +11,20 @@
 #include <views/ResultsTable.h>
 #include <views/RunSummaryText.h>
 #include <session/TrainingSession.h>
+#include <runs/RunsBrowser.h>
 
 #include <project/ProjectConfig.h>
 #include <project/Registries.h>
+#include <training/Experiment.h>
 #include <training/StagePlan.h>
 
 #include <QAction>
 #include <QApplication>
 #include <QCloseEvent>
 #include <QDir>
+#include <QFileInfo>
 #include <QDockWidget>
+#include <QFileDialog>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QSettings>
@@ -50,6 +54,7 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent), m_session(new Tra
 
     m_document = new ProjectDocument(m_panel, this);
     createCentralArea();
+    createRunsDock();
     createActions();
     createMenusAndToolBar();
     connectSession();
@@ -65,6 +70,34 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent), m_session(new Tra
 }
 
 MainWindow::~MainWindow() = default;
+
+void MainWindow::createRunsDock()
+{
+    // The runs browser: every run under runs/ (relative to the working directory, where kdw
+    // and the window write by default) and under the project's output_dir.
+    m_runsBrowser = new RunsBrowser;
+    auto *dock = new QDockWidget(tr("Runs"), this);
+    dock->setObjectName(QStringLiteral("RunsDock"));
+    dock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable | QDockWidget::DockWidgetClosable);
+    dock->setWidget(m_runsBrowser);
+    addDockWidget(Qt::BottomDockWidgetArea, dock);
+    resizeDocks({dock}, {300}, Qt::Vertical); // the plots stay the largest part of the window
+    m_runsBrowser->addFolder(QDir::current().absoluteFilePath(QStringLiteral("runs")));
+    connect(m_document, &ProjectDocument::opened, this, [this] {
+        const QString out = QString::fromStdString(m_panel->project().outputDir);
+        if (!out.isEmpty())
+            m_runsBrowser->addFolder(QDir::current().absoluteFilePath(out));
+    });
+}
+
+void MainWindow::openRunWithDialog()
+{
+    const QString dir = QFileDialog::getExistingDirectory(this, tr("Open Run"), m_runsBrowser->folders().value(0));
+    if (dir.isEmpty())
+        return;
+    m_runsBrowser->openRun(dir);
+    m_runsBrowser->selectDirs({dir});
+}
 
 void MainWindow::createCentralArea()
 {
@@ -119,6 +152,9 @@ void MainWindow::createActions()
                          tr("Validate the experiment and run it: teacher, student, baseline"), this, [this] { startRun(); });
     m_stopAction = make(tr("S&top"), QKeySequence(Qt::CTRL | Qt::Key_Period),
                         tr("Stop after the current batch; the run directory stays consistent"), this, &MainWindow::stopRun);
+    m_openRunAction = make(tr("Open &Run…"), QKeySequence(), tr("List a run directory in the Runs browser"), this, &MainWindow::openRunWithDialog);
+    m_addRunsFolderAction = make(tr("Add Runs &Folder…"), QKeySequence(), tr("Watch a folder of run directories in the Runs browser"),
+                                 m_runsBrowser, &RunsBrowser::addFolderWithDialog);
     m_aboutAction = make(tr("&About KD Workbench"), QKeySequence(), tr("Version and licence"), this, &MainWindow::about);
     m_startAction->setIcon(style()->standardIcon(QStyle::SP_MediaPlay));
     m_stopAction->setIcon(style()->standardIcon(QStyle::SP_MediaStop));
@@ -133,6 +169,9 @@ void MainWindow::createMenusAndToolBar()
     file->addAction(m_openAction);
     m_recent = new RecentProjectsMenu(this);
     file->addMenu(m_recent);
+    file->addSeparator();
+    file->addAction(m_openRunAction);
+    file->addAction(m_addRunsFolderAction);
     file->addSeparator();
     file->addAction(m_saveAction);
     file->addAction(m_saveAsAction);
@@ -195,6 +234,10 @@ void MainWindow::connectSession()
     connect(m_session, &TrainingSession::runningChanged, this, &MainWindow::setRunning);
     connect(m_session, &TrainingSession::finished, this, &MainWindow::runFinished);
     connect(m_session, &TrainingSession::failed, this, &MainWindow::runFailed);
+    connect(m_session, &TrainingSession::runningChanged, m_runsBrowser, [this](bool running) {
+        if (!running)
+            m_runsBrowser->setCurrentRun({}); // finished: listed, no longer pinned to the selection
+    });
 }
 
 bool MainWindow::openProject(const QString &path)
@@ -233,7 +276,13 @@ bool MainWindow::startRun()
                                   QString::fromStdString(project.student.arch), QString::fromStdString(project.method.name),
                                   project.baseline ? tr(", with scratch baseline") : QString()));
     statusBar()->showMessage(tr("Running…"));
-    return m_session->start(project);
+    // The window picks the run directory, so the runs browser can list and follow it live.
+    const QString runDir = QString::fromStdString(kd::makeRunDirectoryPath(project.outputDir, project.name));
+    if (!m_session->start(project, runDir))
+        return false;
+    m_runsBrowser->addFolder(QFileInfo(runDir).absolutePath());
+    m_runsBrowser->setCurrentRun(runDir);
+    return true;
 }
 
 void MainWindow::stopRun()

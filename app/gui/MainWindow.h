@@ -13,6 +13,7 @@ class LogPanel;
 class LossPlot;
 class ProgressPanel;
 class ResultsTable;
+class RunsBrowser;
 class TrainingSession;
 } // namespace kd::ui
 
@@ -42,6 +43,7 @@ public:
     kd::ui::TrainingSession *session() const { return m_session; }
     kd::ui::ExperimentPanel *experimentPanel() const { return m_panel; }
     ProjectDocument *document() const { return m_document; }
+    kd::ui::RunsBrowser *runsBrowser() const { return m_runsBrowser; }
     QString projectPath() const;
 
 public Q_SLOTS:
@@ -62,6 +64,8 @@ private:
     void runFinished(const kd::RunSummary &summary);
     void runFailed(const QString &message);
     void showError(const QString &title, const QString &message);
+    void createRunsDock();
+    void openRunWithDialog();
 
     kd::ui::TrainingSession *m_session;
     kd::ui::ExperimentPanel *m_panel = nullptr;
@@ -72,6 +76,9 @@ private:
     kd::ui::LogPanel *m_log = nullptr;
     kd::ui::ResultsTable *m_results = nullptr;
     RecentProjectsMenu *m_recent = nullptr;
+    kd::ui::RunsBrowser *m_runsBrowser = nullptr;
+    QAction *m_openRunAction = nullptr;
+    QAction *m_addRunsFolderAction = nullptr;
     QAction *m_newAction = nullptr;
     QAction *m_openAction = nullptr;
     QAction *m_saveAction = nullptr;
