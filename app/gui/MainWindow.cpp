@@ -15,6 +15,7 @@
 
 #include <project/ProjectConfig.h>
 #include <project/Registries.h>
+#include <runs/SeedSpread.h>
 #include <training/Experiment.h>
 #include <training/StagePlan.h>
 
@@ -308,6 +309,9 @@ void MainWindow::runFinished(const kd::RunSummary &summary)
     m_progress->setDone(tr("Run %1").arg(line), completed);
     m_log->appendMessage(tr("Run %1").arg(line), !completed);
     m_log->appendMessage(tr("Run directory: %1").arg(QDir::toNativeSeparators(QString::fromStdString(summary.runDir))));
+    // Is this one seed's KD gain bigger than the seed-to-seed spread of its setting?
+    if (const auto note = kd::seedSpreadNote(summary.runDir).text; !note.empty())
+        m_log->appendMessage(tr("KD gain vs seed noise: %1").arg(QString::fromStdString(note)));
     statusBar()->showMessage(tr("Run %1").arg(line));
 }
 
