@@ -102,16 +102,20 @@ void FeatureMapView::resizeEvent(QResizeEvent *event)
 
 void FeatureMapView::rescale()
 {
-    // Each grid gets half of the width left after the stage names; never enlarged past 2× (the
-    // engine's cells are already scaled up, more only blurs them).
+    // Teacher and student grids of a stage get the same height, so their rows (one per probe
+    // image) line up whatever cell size and channel count each PNG has; each fits in half of
+    // the width left after the stage names, and grows to at most 2× (the engine's cells are
+    // already scaled up).
     const int width = std::max(120, (viewport()->width() - 90) / 2);
-    for (auto &r : m_rows)
-        for (auto pair : {std::make_pair(&r.teacher, r.teacherLabel), std::make_pair(&r.student, r.studentLabel)}) {
-            if (pair.first->isNull())
-                continue;
-            const int w = std::min(width, pair.first->width() * 2);
-            pair.second->setPixmap(pair.first->scaledToWidth(w, Qt::SmoothTransformation));
-        }
+    for (auto &r : m_rows) {
+        double height = 1e9;
+        for (const QPixmap *p : {&r.teacher, &r.student})
+            if (!p->isNull())
+                height = std::min({height, double(width) * p->height() / p->width(), 2.0 * p->height()});
+        for (auto pair : {std::make_pair(&r.teacher, r.teacherLabel), std::make_pair(&r.student, r.studentLabel)})
+            if (!pair.first->isNull())
+                pair.second->setPixmap(pair.first->scaledToHeight(int(height), Qt::SmoothTransformation));
+    }
 }
 
 } // namespace kd::ui

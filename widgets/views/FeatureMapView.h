@@ -14,7 +14,7 @@ namespace kd::ui {
 
 /// The teacher's and the student's feature-map grids side by side, one row per stage (the
 /// engine's PNGs: per probe image the input, the attention map and the strongest channels),
-/// each scaled to half the view's width.
+/// scaled to the same height so their rows line up, each within half of the view's width.
 class FeatureMapView : public QScrollArea {
     Q_OBJECT
 
