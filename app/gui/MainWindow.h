@@ -8,6 +8,7 @@ class QAction;
 
 namespace kd::ui {
 class AccuracyPlot;
+class DistillationView;
 class ExperimentPanel;
 class LogPanel;
 class LossPlot;
@@ -71,6 +72,7 @@ private:
     kd::ui::ProgressPanel *m_progress = nullptr;
     kd::ui::LogPanel *m_log = nullptr;
     kd::ui::ResultsTable *m_results = nullptr;
+    kd::ui::DistillationView *m_distillation = nullptr; ///< the finished run's distillation views
     RecentProjectsMenu *m_recent = nullptr;
     QAction *m_newAction = nullptr;
     QAction *m_openAction = nullptr;

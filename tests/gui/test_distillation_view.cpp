@@ -122,6 +122,11 @@ private Q_SLOTS:
         v.tabs()->setCurrentWidget(cka);
         cka->replot();
         QVERIFY(v.grab().save(shots + "/screenshot-cka.png"));
+        for (int tab = 2; tab < v.tabs()->count(); ++tab) { // the other views, to look at
+            v.tabs()->setCurrentIndex(tab);
+            QTest::qWait(20);
+            QVERIFY(v.grab().save(shots + QStringLiteral("/distillation-tab%1.png").arg(tab)));
+        }
 
         // Epoch 1: the slider shows that epoch's file.
         v.epochSlider()->setValue(0);

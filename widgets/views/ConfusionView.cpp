@@ -29,7 +29,7 @@ ConfusionView::ConfusionView(QWidget *parent)
     m_gain->plotLayout()->addElement(0, 0, m_gainTitle);
     m_gainBars = new QCPBars(m_gain->xAxis, m_gain->yAxis);
     m_gainBars->setWidth(0.7);
-    m_gain->yAxis->setLabel(tr("student − scratch accuracy"));
+    m_gain->yAxis->setLabel(tr("acc. gain"));
     vertical->addWidget(matrices);
     vertical->addWidget(m_gain);
     vertical->setStretchFactor(0, 3);
