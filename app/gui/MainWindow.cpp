@@ -4,6 +4,7 @@
 #include "RecentProjectsMenu.h"
 
 #include <plots/AccuracyPlot.h>
+#include <views/DistillationView.h>
 #include <setup/ExperimentPanel.h>
 #include <views/LogPanel.h>
 #include <plots/LossPlot.h>
@@ -52,6 +53,14 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent), m_session(new Tra
     dock->setWidget(m_panel);
     m_panel->setMinimumWidth(360);
     addDockWidget(Qt::LeftDockWidgetArea, dock);
+
+    // What distillation did inside the networks of the last finished run (analysis files).
+    m_distillation = new DistillationView;
+    auto *distillationDock = new QDockWidget(tr("Distillation"), this);
+    distillationDock->setObjectName(QStringLiteral("DistillationDock"));
+    distillationDock->setWidget(m_distillation);
+    addDockWidget(Qt::RightDockWidgetArea, distillationDock);
+    distillationDock->hide(); // shown when a run with analysis finishes
 
     m_document = new ProjectDocument(m_panel, this);
     createCentralArea();
@@ -312,6 +321,9 @@ void MainWindow::runFinished(const kd::RunSummary &summary)
     // Is this one seed's KD gain bigger than the seed-to-seed spread of its setting?
     if (const auto note = kd::seedSpreadNote(summary.runDir).text; !note.empty())
         m_log->appendMessage(tr("KD gain vs seed noise: %1").arg(QString::fromStdString(note)));
+    m_distillation->setRunDirectory(QString::fromStdString(summary.runDir));
+    if (!m_distillation->epochs().empty())
+        m_distillation->parentWidget()->show(); // the dock
     statusBar()->showMessage(tr("Run %1").arg(line));
 }
 

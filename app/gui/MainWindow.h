@@ -8,6 +8,7 @@ class QAction;
 
 namespace kd::ui {
 class AccuracyPlot;
+class DistillationView;
 class ExperimentPanel;
 class LogPanel;
 class LossPlot;
@@ -75,6 +76,7 @@ private:
     kd::ui::ProgressPanel *m_progress = nullptr;
     kd::ui::LogPanel *m_log = nullptr;
     kd::ui::ResultsTable *m_results = nullptr;
+    kd::ui::DistillationView *m_distillation = nullptr; ///< the finished run's distillation views
     RecentProjectsMenu *m_recent = nullptr;
     kd::ui::RunsBrowser *m_runsBrowser = nullptr;
     QAction *m_openRunAction = nullptr;
