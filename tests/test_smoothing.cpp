@@ -251,7 +251,7 @@ void TestSmoothing::outputIsBoundedByPixels()
 {
     QFETCH(int, n);
     QFETCH(int, pixels);
-    std::vector<double> x(std::size_t(n)), y(std::size_t(n));
+    std::vector<double> x(static_cast<std::size_t>(n)), y(static_cast<std::size_t>(n));
     std::mt19937 rng(5);
     std::exponential_distribution<double> gap(1.0);
     double t = 0;
