@@ -10,6 +10,7 @@
 #include <plots/Smoothing.h>
 
 #include <QCheckBox>
+#include <QColor>
 #include <QComboBox>
 #include <QFile>
 #include <QImage>
@@ -312,7 +313,7 @@ void TestCharts::largeSeriesAreDecimatedForTheView()
     const int n = 300000, spikeAt = 123457;
     for (int i = 0; i < n; ++i) {
         s.x.step.push_back(i);
-        s.y.push_back(1.0 + 0.01 * ((i * 7919) % 13));
+        s.y.push_back(1.0 + 0.01 * double((i * 7919LL) % 13));
     }
     s.y[std::size_t(spikeAt)] = 9.0;
     chart.addSeries(s);
@@ -477,7 +478,7 @@ void TestCharts::exportsImages()
     int coloured = 0;
     for (int y = 0; y < image.height(); y += 3)
         for (int x = 0; x < image.width(); x += 3)
-            coloured += qSaturation(image.pixel(x, y)) > 80;
+            coloured += QColor(image.pixel(x, y)).hsvSaturation() > 80;
     QVERIFY2(coloured > 50, qPrintable(QString::number(coloured)));
 
     const QString svg = dir.filePath(QStringLiteral("chart.svg"));
