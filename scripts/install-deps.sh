@@ -6,6 +6,7 @@ set -euo pipefail
 PACKAGES=(
   cmake g++ make git
   qt6-base-dev qt6-base-dev-tools libqcustomplot-dev   # GUI (Qt 6 Widgets/Test, QCustomPlot)
+  qt6-svg-dev                                          # SVG export of charts
   libtorch-dev libopenblas0-pthread                    # LibTorch; OpenBLAS instead of reference BLAS
   libopencv-dev zlib1g-dev nlohmann-json3-dev          # engine I/O and project files
   libprotobuf-dev protobuf-compiler python3-protobuf   # TensorBoard event files (+ their test)
