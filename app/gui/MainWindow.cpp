@@ -12,7 +12,9 @@
 #include <views/ResultsTable.h>
 #include <views/RunSummaryText.h>
 #include <session/TrainingSession.h>
+#include <plots/MetricsChart.h>
 #include <runs/RunsBrowser.h>
+#include <runs/RunsChartLink.h>
 
 #include <project/ProjectConfig.h>
 #include <project/Registries.h>
@@ -93,6 +95,21 @@ void MainWindow::createRunsDock()
     addDockWidget(Qt::BottomDockWidgetArea, dock);
     resizeDocks({dock}, {300}, Qt::Vertical); // the plots stay the largest part of the window
     m_runsBrowser->addFolder(QDir::current().absoluteFilePath(QStringLiteral("runs")));
+
+    // The selected runs' curves overlaid (one colour per run, line style per role), and the
+    // distillation views of the first selected run.
+    auto *chart = new MetricsChart;
+    chart->setObjectName(QStringLiteral("CompareChart"));
+    auto *chartDock = new QDockWidget(tr("Compare runs"), this);
+    chartDock->setObjectName(QStringLiteral("CompareDock"));
+    chartDock->setWidget(chart);
+    addDockWidget(Qt::BottomDockWidgetArea, chartDock);
+    splitDockWidget(dock, chartDock, Qt::Horizontal);
+    new RunsChartLink(m_runsBrowser, chart, this);
+    connect(m_runsBrowser, &RunsBrowser::runsSelected, this, [this](const QStringList &dirs) {
+        if (!dirs.isEmpty() && !m_session->isRunning())
+            m_distillation->setRunDirectory(dirs.first());
+    });
     connect(m_document, &ProjectDocument::opened, this, [this] {
         const QString out = QString::fromStdString(m_panel->project().outputDir);
         if (!out.isEmpty())

@@ -8,6 +8,7 @@
 #include <plots/ChartPlot.h>
 #include <plots/MetricsChart.h>
 #include <plots/Smoothing.h>
+#include <runs/RunsChartLink.h>
 
 #include <QCheckBox>
 #include <QColor>
@@ -118,6 +119,33 @@ class TestCharts : public QObject {
     Q_OBJECT
 
 private Q_SLOTS:
+    /// The runs browser's series become chart series: a run's epoch-row loss must not replace
+    /// its step-row loss, and every x axis the run logged travels with the values.
+    void runSeriesBecomeChartSeries()
+    {
+        kd::ui::RunSeries s;
+        s.runDir = QStringLiteral("/runs/a");
+        s.runName = QStringLiteral("a");
+        s.role = QStringLiteral("student");
+        s.kind = QStringLiteral("epoch");
+        s.column = QStringLiteral("loss");
+        s.step = {10, 20};
+        s.epoch = {1, 2};
+        s.wallSeconds = {3.5, 7.0};
+        s.y = {0.9, 0.5};
+        auto c = kd::ui::RunsChartLink::toChartSeries(s);
+        QCOMPARE(c.name, QStringLiteral("epoch_loss"));
+        QCOMPARE(c.key(), QStringLiteral("/runs/a/student/epoch_loss"));
+        QCOMPARE(c.x.values(kd::ui::ChartXAxis::Step), (std::vector<double>{10, 20}));
+        QCOMPARE(c.x.values(kd::ui::ChartXAxis::RelativeTime), (std::vector<double>{3.5, 7.0}));
+        QCOMPARE(c.y, (std::vector<double>{0.9, 0.5}));
+        s.kind = QStringLiteral("step");
+        QCOMPARE(kd::ui::RunsChartLink::toChartSeries(s).name, QStringLiteral("loss"));
+        s.kind = QStringLiteral("epoch");
+        s.column = QStringLiteral("test_acc");
+        QCOMPARE(kd::ui::RunsChartLink::toChartSeries(s).name, QStringLiteral("test_acc"));
+    }
+
     void seriesAddAndLegendToggle();
     void seriesChoiceListsEveryLoggedName();
     void xAxisSwitchChangesTheData();
