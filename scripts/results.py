@@ -14,16 +14,12 @@ Standard library only (no numpy), so any python3 runs it.
 """
 import argparse, json, os, shlex, shutil, statistics, subprocess, sys, time
 
+from kdruns import ROOT, commit, ensure_run, j, machine, shown, summary
 from kdstats import welch
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROJECT = "projects/fashion-mnist-methods.json"
 COSINE = {"epochs": 5, "batch_size": 128, "optimizer": "sgd", "lr": 0.05, "momentum": 0.9,
           "weight_decay": 5e-4, "lr_schedule": "cosine"}
-
-
-def j(value):
-    return json.dumps(value, separators=(",", ":"))
 
 
 def rows(teacher, teacher2):
@@ -75,11 +71,6 @@ def rows(teacher, teacher2):
 EXTRA = []
 
 
-def shown(cmd):
-    """The command as the docs print it: the default kdw path, whatever binary ran."""
-    return " ".join(shlex.quote(c) for c in ["build/release/bin/kdw"] + cmd[1:])
-
-
 def kdw_cmd(kdw, sets, out, threads):
     cmd = [kdw, "run", PROJECT]
     for s in sets + EXTRA:
@@ -87,34 +78,6 @@ def kdw_cmd(kdw, sets, out, threads):
     if threads is not None:
         cmd += ["--set", f"threads={threads}"]
     return cmd + ["--out", out, "--quiet"]
-
-
-def summary(run_dir):
-    try:
-        with open(os.path.join(run_dir, "summary.json")) as f:
-            s = json.load(f)
-        return s if s.get("status") == "completed" else None
-    except (OSError, ValueError):
-        return None
-
-
-def ensure_run(cmd, run_dir, log):
-    s = summary(run_dir)
-    if s is not None:
-        return s
-    shutil.rmtree(run_dir, ignore_errors=True)
-    os.makedirs(os.path.dirname(run_dir), exist_ok=True)
-    print("$ " + " ".join(shlex.quote(c) for c in cmd), flush=True)
-    t0 = time.time()
-    with open(log, "a") as lf:
-        rc = subprocess.call(cmd, cwd=ROOT, stdout=lf, stderr=subprocess.STDOUT)
-    if rc != 0:
-        sys.exit(f"kdw failed with exit {rc}; see {log}")
-    s = summary(run_dir)
-    if s is None:
-        sys.exit(f"{run_dir}/summary.json missing or not completed; see {log}")
-    print(f"  done in {time.time() - t0:.0f} s", flush=True)
-    return s
 
 
 def fmt(values):
@@ -256,27 +219,6 @@ def write_doc(a, results, teachers, prep_cmds):
         f.write("\n".join(lines))
     os.replace(tmp, a.doc)
     print(f"wrote {a.doc}")
-
-
-def commit():
-    try:
-        return subprocess.check_output(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
-                                       stderr=subprocess.DEVNULL).strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def machine():
-    cpu = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} hardware threads, {time.strftime('%Y-%m-%d')}."
 
 
 if __name__ == "__main__":

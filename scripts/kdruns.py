@@ -1,0 +1,62 @@
+"""What the result scripts (results.py, examples.py) share: running kdw resumably, reading a
+finished run's summary, and naming the machine and commit the figures come from. Standard
+library only."""
+import json, os, shlex, shutil, subprocess, sys, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def j(value):
+    return json.dumps(value, separators=(",", ":"))
+
+
+def shown(cmd):
+    """The command as the docs print it: the default kdw path, whatever binary ran."""
+    return " ".join(shlex.quote(c) for c in ["build/release/bin/kdw"] + cmd[1:])
+
+
+def summary(run_dir):
+    try:
+        with open(os.path.join(run_dir, "summary.json")) as f:
+            s = json.load(f)
+        return s if s.get("status") == "completed" else None
+    except (OSError, ValueError):
+        return None
+
+
+def ensure_run(cmd, run_dir, log):
+    s = summary(run_dir)
+    if s is not None:
+        return s
+    shutil.rmtree(run_dir, ignore_errors=True)
+    os.makedirs(os.path.dirname(run_dir), exist_ok=True)
+    print("$ " + " ".join(shlex.quote(c) for c in cmd), flush=True)
+    t0 = time.time()
+    with open(log, "a") as lf:
+        rc = subprocess.call(cmd, cwd=ROOT, stdout=lf, stderr=subprocess.STDOUT)
+    s = summary(run_dir)
+    if rc != 0 or s is None:
+        sys.exit(f"kdw failed (exit {rc}) or {run_dir} did not complete; see {log}")
+    print(f"  done in {time.time() - t0:.0f} s", flush=True)
+    return s
+
+
+def commit():
+    try:
+        return subprocess.check_output(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
+                                       stderr=subprocess.DEVNULL).strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def machine():
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} hardware threads, {time.strftime('%Y-%m-%d')}."
