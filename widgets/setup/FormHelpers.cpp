@@ -3,6 +3,7 @@
 #include <QFormLayout>
 #include <QLabel>
 #include <QPalette>
+#include <QStringList>
 
 namespace kd::ui {
 
@@ -36,6 +37,15 @@ void makeSecondaryLabel(QLabel *label)
     p.setColor(QPalette::Active, QPalette::WindowText, faded);
     p.setColor(QPalette::Inactive, QPalette::WindowText, faded);
     label->setPalette(p);
+}
+
+void showNotes(QLabel *label, const std::vector<std::string> &notes)
+{
+    QStringList lines;
+    for (const auto &n : notes)
+        lines << QString::fromStdString(n);
+    label->setText(lines.join(QLatin1Char('\n')));
+    label->setVisible(!lines.isEmpty());
 }
 
 } // namespace kd::ui

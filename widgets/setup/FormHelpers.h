@@ -1,5 +1,8 @@
 #pragma once
 
+#include <string>
+#include <vector>
+
 class QFormLayout;
 class QLabel;
 class QWidget;
@@ -13,5 +16,8 @@ void shareTooltipsWithLabels(QFormLayout *form);
 /// Word-wrapped secondary text (descriptions): the text colour faded toward the background,
 /// so it reads as a note under light and dark palettes alike.
 void makeSecondaryLabel(QLabel *label);
+/// Shows `notes` one per line in `label` (e.g. the options a changed choice dropped); hides
+/// the label when there are none.
+void showNotes(QLabel *label, const std::vector<std::string> &notes);
 
 } // namespace kd::ui

@@ -63,11 +63,7 @@ void MethodEditor::switchMethod()
                                      "method", previous, next);
     methodChanged();
     m_params->setValues(values);
-    QStringList lines;
-    for (const auto &n : notes)
-        lines << QString::fromStdString(n);
-    m_note->setText(lines.join(QLatin1Char('\n')));
-    m_note->setVisible(!lines.isEmpty());
+    showNotes(m_note, notes);
 }
 
 QString MethodEditor::noteText() const

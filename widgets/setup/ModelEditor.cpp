@@ -105,11 +105,7 @@ void ModelEditor::switchArchitecture()
                                      "arch_options", "architecture", previous, next);
     architectureChanged();
     m_options->setValues(values);
-    QStringList lines;
-    for (const auto &n : notes)
-        lines << QString::fromStdString(n);
-    m_note->setText(lines.join(QLatin1Char('\n')));
-    m_note->setVisible(!lines.isEmpty());
+    showNotes(m_note, notes);
 }
 
 QString ModelEditor::noteText() const
