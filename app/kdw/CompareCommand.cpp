@@ -1,4 +1,5 @@
 #include "CompareCommand.h"
+#include "TextFormat.h"
 
 #include "KdwCommands.h"
 #include "core/Error.h"
@@ -45,36 +46,6 @@ std::string meanSd(const SampleSummary &s, double scale, bool sign)
     if (s.n >= 2)
         text += " \xC2\xB1 " + fixed(scale * s.sd, 2);
     return text;
-}
-
-std::string humanCount(std::int64_t n)
-{
-    if (n < 0)
-        return "-";
-    std::ostringstream os;
-    os << std::fixed << std::setprecision(2);
-    if (n >= 1000000)
-        os << double(n) / 1e6 << "M";
-    else if (n >= 1000)
-        os << double(n) / 1e3 << "k";
-    else
-        os << n;
-    return os.str();
-}
-
-std::string duration(double s)
-{
-    if (!std::isfinite(s) || s < 0)
-        return "-";
-    const long t = long(s + 0.5);
-    std::ostringstream os;
-    if (t >= 3600)
-        os << t / 3600 << "h" << std::setw(2) << std::setfill('0') << (t % 3600) / 60 << "m";
-    else if (t >= 60)
-        os << t / 60 << "m" << std::setw(2) << std::setfill('0') << t % 60 << "s";
-    else
-        os << t << "s";
-    return os.str();
 }
 
 std::string pValue(double p)
@@ -229,7 +200,7 @@ Table runsTable(const std::vector<RunInfo> &runs, const KeyColumns &keys, bool c
                                    csvNumber(r.trainSeconds), r.dir, r.problem});
         else
             row.insert(row.end(), {seed, percent(r.teacherAcc), percent(r.studentAcc), percent(r.scratchAcc),
-                                   points(r.kdGain), humanCount(r.studentParams), duration(r.trainSeconds)});
+                                   points(r.kdGain), r.studentParams < 0 ? std::string("-") : humanCount(r.studentParams), formatDuration(r.trainSeconds, "-")});
         t.push_back(std::move(row));
     }
     return t;

@@ -1,4 +1,5 @@
 #include "KdwCommands.h"
+#include "TextFormat.h"
 
 #include "CompareCommand.h"
 
@@ -53,21 +54,6 @@ const char *kUsage =
     "--out DIR writes the run to DIR (which must not exist or be empty) instead of\n"
     "          <output_dir>/<name>-<timestamp>\n"
     "Ctrl-C stops after the current batch and leaves a consistent run directory (exit 130).\n";
-
-std::string formatDuration(double s)
-{
-    if (!std::isfinite(s) || s < 0)
-        return "--";
-    const long t = long(s + 0.5);
-    std::ostringstream os;
-    if (t >= 3600)
-        os << t / 3600 << "h" << std::setw(2) << std::setfill('0') << (t % 3600) / 60 << "m";
-    else if (t >= 60)
-        os << t / 60 << "m" << std::setw(2) << std::setfill('0') << t % 60 << "s";
-    else
-        os << t << "s";
-    return os.str();
-}
 
 /// Prints log lines and throttled progress lines (at most one every two seconds).
 class ConsoleObserver : public ExperimentObserver {
@@ -157,21 +143,6 @@ void printSummary(std::ostream &out, const RunSummary &s)
     out << "status: " << s.status << "  device: " << s.device << "  wall: " << formatDuration(s.wallSeconds)
         << "\n";
     out << "run: " << s.runDir << std::endl;
-}
-
-std::string humanCount(std::int64_t n)
-{
-    std::ostringstream os;
-    os << std::fixed << std::setprecision(2);
-    if (n >= 1000000000)
-        os << double(n) / 1e9 << "G";
-    else if (n >= 1000000)
-        os << double(n) / 1e6 << "M";
-    else if (n >= 1000)
-        os << double(n) / 1e3 << "k";
-    else
-        return std::to_string(n);
-    return os.str();
 }
 
 int listCommand(const std::vector<std::string> &args, std::ostream &out, std::ostream &err)
