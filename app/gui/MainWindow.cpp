@@ -25,6 +25,7 @@
 #include <QAction>
 #include <QApplication>
 #include <QCloseEvent>
+#include <QComboBox>
 #include <QDir>
 #include <QFileInfo>
 #include <QDockWidget>
@@ -105,7 +106,17 @@ void MainWindow::createRunsDock()
     chartDock->setWidget(chart);
     addDockWidget(Qt::BottomDockWidgetArea, chartDock);
     splitDockWidget(dock, chartDock, Qt::Horizontal);
-    new RunsChartLink(m_runsBrowser, chart, this);
+    auto *link = new RunsChartLink(m_runsBrowser, chart, this);
+    auto *bandBox = new QComboBox;
+    bandBox->setObjectName(QStringLiteral("bandKindBox"));
+    bandBox->addItem(tr("band ± sd"), int(ChartBand::Kind::MeanSd));
+    bandBox->addItem(tr("band min–max"), int(ChartBand::Kind::MinMax));
+    bandBox->setToolTip(tr("How a selected seed group (Runs ▸ Seed groups) is drawn: its mean curve inside a band "
+                           "of ± one sample standard deviation, or of the lowest and highest run"));
+    connect(bandBox, &QComboBox::currentIndexChanged, link, [link, bandBox](int) {
+        link->setBandKind(ChartBand::Kind(bandBox->currentData().toInt()));
+    });
+    chart->addControl(bandBox);
     connect(m_runsBrowser, &RunsBrowser::runsSelected, this, [this](const QStringList &dirs) {
         if (!dirs.isEmpty() && !m_session->isRunning())
             m_distillation->setRunDirectory(dirs.first());

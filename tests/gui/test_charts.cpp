@@ -148,6 +148,7 @@ private Q_SLOTS:
 
     void seriesAddAndLegendToggle();
     void seriesChoiceListsEveryLoggedName();
+    void defaultMetricPrefersAccuracyThenLoss();
     void xAxisSwitchChangesTheData();
     void logScales();
     void smoothingDrawsOverTheRawSeries();
@@ -211,7 +212,13 @@ void TestCharts::seriesChoiceListsEveryLoggedName()
     for (int i = 0; i < box->count(); ++i)
         items << box->itemText(i);
     QCOMPARE(items, (QStringList{"loss", "loss_kd", "test_acc"}));
-    QCOMPARE(chart.plot()->metric(), QStringLiteral("loss")); // the first one added
+    // Until the user chooses, test accuracy is preferred over whatever came first.
+    QCOMPARE(chart.plot()->metric(), QStringLiteral("test_acc"));
+    box->setCurrentText(QStringLiteral("loss_kd"));
+    QCOMPARE(chart.plot()->metric(), QStringLiteral("loss_kd"));
+    // A chosen metric stays chosen when a preferred one appears later.
+    chart.addSeries(lossSeries(QStringLiteral("r3"), QStringLiteral("student"), 30, 6, 0.3, QStringLiteral("val_acc")));
+    QCOMPARE(chart.plot()->metric(), QStringLiteral("loss_kd"));
     box->setCurrentText(QStringLiteral("test_acc"));
     QCOMPARE(chart.plot()->metric(), QStringLiteral("test_acc"));
     QCOMPARE(chart.plot()->yAxis->label(), QStringLiteral("test_acc"));
@@ -219,6 +226,24 @@ void TestCharts::seriesChoiceListsEveryLoggedName()
     for (const ChartSeries *s : chart.plot()->shownSeries())
         QCOMPARE(s->name, QStringLiteral("test_acc"));
     QVERIFY(!chart.plot()->lineGraph(QStringLiteral("r1/student/loss"))->visible());
+}
+
+void TestCharts::defaultMetricPrefersAccuracyThenLoss()
+{
+    ChartPlot plot;
+    plot.addSeries(lossSeries(QStringLiteral("r1"), QStringLiteral("student"), 10, 1, 0.3, QStringLiteral("img_per_s")));
+    QCOMPARE(plot.metric(), QStringLiteral("img_per_s")); // nothing preferred yet: the first name
+    plot.addSeries(lossSeries(QStringLiteral("r1"), QStringLiteral("student"), 10, 1, 0.3, QStringLiteral("loss")));
+    QCOMPARE(plot.metric(), QStringLiteral("loss"));
+    plot.addSeries(lossSeries(QStringLiteral("r1"), QStringLiteral("student"), 10, 1, 0.3, QStringLiteral("test_acc")));
+    QCOMPARE(plot.metric(), QStringLiteral("test_acc"));
+    // Removing the shown metric's last series falls back along the same order.
+    plot.removeSeries(QStringLiteral("r1/student/test_acc"));
+    QCOMPARE(plot.metric(), QStringLiteral("loss"));
+    plot.setPreferredMetrics({QStringLiteral("img_per_s")});
+    QCOMPARE(plot.metric(), QStringLiteral("img_per_s"));
+    plot.clearAll();
+    QVERIFY(plot.metric().isEmpty());
 }
 
 void TestCharts::xAxisSwitchChangesTheData()

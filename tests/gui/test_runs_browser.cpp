@@ -7,8 +7,11 @@
 // (KD_SCREENSHOT_RUNS=folder takes the runs for them from there, e.g. real kdw runs).
 
 #include <MainWindow.h>
+#include <plots/ChartPlot.h>
+#include <plots/MetricsChart.h>
 #include <runs/ConfigDiffView.h>
 #include <runs/RunsBrowser.h>
+#include <runs/RunsChartLink.h>
 #include <runs/RunsFilterProxy.h>
 #include <runs/RunsTableModel.h>
 
@@ -189,6 +192,7 @@ private Q_SLOTS:
     void hidesColumnsAndRemembers();
     void followsRunsAppearingGrowingAndRemoved();
     void groupsSeedsAndCompares();
+    void comparisonChartDrawsSeedGroupBands();
     void diffsConfigs();
     void exportsCsv();
     void picksUpKdwRunFromAnotherProcess();
@@ -475,6 +479,71 @@ void TestRunsBrowser::groupsSeedsAndCompares()
     browser.setGrouped(false);
     QCOMPARE(browser.model()->rowCount(), 10);
     QCOMPARE(browser.table()->selectionModel()->selectedRows().size(), 7);
+}
+
+void TestRunsBrowser::comparisonChartDrawsSeedGroupBands()
+{
+    const QString folder = m_dir->path();
+    QStringList dirs;
+    for (int seed : {1, 2, 3})
+        dirs << writeRun(folder, QStringLiteral("t2-seed%1").arg(seed), fixtureProject(seed, 2.0),
+                         {0.90, 0.70 + 0.01 * (seed - 1), 0.79 + 0.01 * (seed - 1)});
+    dirs << writeRun(folder, QStringLiteral("low"), fixtureProject(7, 8.0), {0.90, 0.095, 0.10});
+    for (QString &d : dirs)
+        d = RunsTableModel::normalizeDir(d);
+    RunsBrowser browser;
+    MetricsChart chart;
+    RunsChartLink link(&browser, &chart);
+    browser.addFolder(folder);
+    QVERIFY(waitForRows(browser, 4));
+    ChartPlot *plot = chart.plot();
+
+    // Single runs: one curve per run and role; the chart opens on test accuracy.
+    browser.selectDirs({dirs[0], dirs[1]});
+    const QString member0 = dirs[0] + QStringLiteral("/student/test_acc");
+    QTRY_VERIFY(plot->series(member0) && plot->series(dirs[1] + QStringLiteral("/student/test_acc")));
+    QCOMPARE(plot->metric(), QStringLiteral("test_acc"));
+    QVERIFY(plot->bandKeys().isEmpty());
+
+    // The seed group: its mean curve inside a ± sd band, and no member curves.
+    browser.setGrouped(true);
+    const int row = proxyRowOf(browser, QStringLiteral("browser-test · T=2 α=0.9 ×3"));
+    QVERIFY(row >= 0);
+    browser.selectDirs(browser.model()->dirsAt(browser.proxy()->mapToSource(browser.proxy()->index(row, 0)).row()));
+    QCOMPARE(browser.selectedGroups().size(), 1);
+    const QString group = browser.selectedGroups().front().id;
+    const QString meanKey = group + QStringLiteral("/student/test_acc");
+    const QString bandKey = QStringLiteral("band:") + meanKey;
+    QTRY_VERIFY(plot->band(bandKey) && plot->series(meanKey));
+    QVERIFY(!plot->series(member0));
+    QVERIFY(plot->series(group + QStringLiteral("/student_scratch/test_acc")));
+    // Students reach 65/66/67 % after epoch 1 and 70/71/72 % after epoch 2 (writeRun).
+    const ChartSeries *mean = plot->series(meanKey);
+    QCOMPARE(int(mean->y.size()), 2);
+    QVERIFY(std::abs(mean->y[0] - 0.66) < 1e-9 && std::abs(mean->y[1] - 0.71) < 1e-9);
+    const ChartBand *band = plot->band(bandKey);
+    QVERIFY(std::abs(band->lower[1] - 0.70) < 1e-9 && std::abs(band->upper[1] - 0.72) < 1e-9);
+    QCOMPARE(band->x.epoch, (std::vector<double>{1, 2}));
+    QVERIFY2(band->label.contains(QStringLiteral("(3 of 3 runs) ± sd")), qPrintable(band->label));
+
+    // Min–max instead of ± sd (for three evenly spaced values both bounds happen to agree).
+    link.setBandKind(ChartBand::Kind::MinMax);
+    band = plot->band(bandKey);
+    QVERIFY(band);
+    QCOMPARE(band->kind, ChartBand::Kind::MinMax);
+    QVERIFY2(band->label.contains(QStringLiteral("min–max")), qPrintable(band->label));
+
+    // A member of another setting selected beside the group stays a curve of its own.
+    QStringList both = browser.selectedDirs();
+    both << dirs[3];
+    browser.selectDirs(both);
+    QTRY_VERIFY(plot->series(dirs[3] + QStringLiteral("/student/test_acc")));
+    QVERIFY(plot->band(bandKey));
+
+    // Ungrouped again: the band and mean leave, the members come back as curves.
+    browser.setGrouped(false);
+    QTRY_VERIFY(!plot->band(bandKey) && !plot->series(meanKey) && plot->series(member0));
+    QCOMPARE(plot->metric(), QStringLiteral("test_acc"));
 }
 
 void TestRunsBrowser::diffsConfigs()

@@ -119,11 +119,8 @@ bool ChartPlot::addSeries(const ChartSeries &series, QString *error)
     e->smoothedWeight = -1;
     ++e->version;
 
-    if (m_metric.isEmpty()) {
-        m_metric = e->s.name;
-        applyAxisStyle();
-    }
     emitMetricNamesIfChanged();
+    chooseAutomaticMetric();
     updateLegend();
     followData();
     requestReplot();
@@ -140,8 +137,10 @@ bool ChartPlot::removeSeries(const QString &key)
     removeGraph((*it)->raw);
     m_entries.erase(it);
     emitMetricNamesIfChanged();
-    if (!m_metricNames.contains(m_metric))
-        setMetric(m_metricNames.value(0));
+    if (!m_metricNames.contains(m_metric)) {
+        m_metricChosen = false; // the chosen metric is gone: choose again
+        chooseAutomaticMetric();
+    }
     updateLegend();
     followData();
     requestReplot();
@@ -264,6 +263,7 @@ void ChartPlot::clearAll()
     m_bands.clear();
     m_runColors.clear();
     m_metric.clear();
+    m_metricChosen = false;
     emitMetricNamesIfChanged();
     updateLegend();
     resetView();
@@ -289,6 +289,12 @@ const ChartSeries *ChartPlot::series(const QString &key) const
 {
     const Entry *e = findEntry(key);
     return e ? &e->s : nullptr;
+}
+
+const ChartBand *ChartPlot::band(const QString &key) const
+{
+    const BandEntry *b = findBand(key);
+    return b ? &b->b : nullptr;
 }
 
 QStringList ChartPlot::metricNames() const
@@ -318,6 +324,32 @@ void ChartPlot::emitMetricNamesIfChanged()
 }
 
 void ChartPlot::setMetric(const QString &name)
+{
+    m_metricChosen = !name.isEmpty();
+    showMetric(name);
+}
+
+void ChartPlot::setPreferredMetrics(const QStringList &names)
+{
+    m_preferred = names;
+    chooseAutomaticMetric();
+}
+
+void ChartPlot::chooseAutomaticMetric()
+{
+    if (m_metricChosen)
+        return;
+    for (const QString &name : m_preferred) {
+        if (m_metricNames.contains(name)) {
+            showMetric(name);
+            return;
+        }
+    }
+    if (!m_metricNames.contains(m_metric))
+        showMetric(m_entries.empty() ? QString() : m_entries.front()->s.name);
+}
+
+void ChartPlot::showMetric(const QString &name)
 {
     if (name == m_metric)
         return;

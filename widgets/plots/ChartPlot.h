@@ -46,13 +46,20 @@ public:
     QStringList seriesKeys() const;
     QStringList bandKeys() const;
     const ChartSeries *series(const QString &key) const;
+    const ChartBand *band(const QString &key) const;
     /// The metric names of all series, sorted.
     QStringList metricNames() const;
     /// Series of the shown metric whose legend entry is on, in the order they were added.
     std::vector<const ChartSeries *> shownSeries() const;
 
-    /// The metric shown (series of other names stay loaded but are not drawn).
+    /// The metric shown (series of other names stay loaded but are not drawn). Choosing one
+    /// ends the automatic choice below.
     void setMetric(const QString &name);
+    /// Until the user (or setMetric) chooses, the chart shows the first of these names that
+    /// any series has, else the first series' name. Default: test_acc, val_acc, train_acc,
+    /// loss (what a user opens a comparison for, not e.g. img_per_s).
+    void setPreferredMetrics(const QStringList &names);
+    QStringList preferredMetrics() const { return m_preferred; }
     QString metric() const { return m_metric; }
     void setXAxisKind(ChartXAxis axis);
     ChartXAxis xAxisKind() const { return m_axis; }
@@ -115,12 +122,17 @@ private:
     void followData();
     bool shown(const Entry &e) const;
     void emitMetricNamesIfChanged();
+    void chooseAutomaticMetric();
+    void showMetric(const QString &name);
 
     std::vector<std::unique_ptr<Entry>> m_entries;
     std::vector<std::unique_ptr<BandEntry>> m_bands;
     QHash<QString, int> m_runColors;
     QStringList m_metricNames;
     QString m_metric;
+    QStringList m_preferred{QStringLiteral("test_acc"), QStringLiteral("val_acc"), QStringLiteral("train_acc"),
+                            QStringLiteral("loss")};
+    bool m_metricChosen = false; ///< the user chose m_metric: no automatic choice any more
     ChartXAxis m_axis = ChartXAxis::Step;
     bool m_logX = false, m_logY = false;
     double m_weight = 0;

@@ -36,7 +36,8 @@ MetricsChart::MetricsChart(QWidget *parent)
       m_smoothing(new QSlider(Qt::Horizontal, this)),
       m_smoothingValue(new QLabel(this)),
       m_reset(new QToolButton(this)),
-      m_export(new QToolButton(this))
+      m_export(new QToolButton(this)),
+      m_bar(new QHBoxLayout)
 {
     m_plot->setObjectName(QStringLiteral("chartPlot"));
     m_metricBox->setObjectName(QStringLiteral("metricBox"));
@@ -72,7 +73,7 @@ MetricsChart::MetricsChart(QWidget *parent)
     menu->addAction(tr("Shown series as CSV…"), this, [this] { exportWithDialog(tr("CSV table (*.csv)"), QStringLiteral("csv")); });
     m_export->setMenu(menu);
 
-    auto *bar = new QHBoxLayout;
+    auto *bar = m_bar;
     bar->setContentsMargins(0, 0, 0, 0);
     bar->addWidget(new QLabel(tr("Series"), this));
     bar->addWidget(m_metricBox);
@@ -132,6 +133,12 @@ bool MetricsChart::addBand(const ChartBand &band, QString *error)
 bool MetricsChart::removeBand(const QString &key)
 {
     return m_plot->removeBand(key);
+}
+
+void MetricsChart::addControl(QWidget *control)
+{
+    control->setParent(this);
+    m_bar->insertWidget(m_bar->indexOf(m_reset), control);
 }
 
 void MetricsChart::clear()

@@ -7,6 +7,7 @@
 
 class QCheckBox;
 class QComboBox;
+class QHBoxLayout;
 class QLabel;
 class QSlider;
 class QToolButton;
@@ -40,6 +41,8 @@ public:
     void setMetric(const QString &name);
     void setXAxis(ChartXAxis axis);
     void setSmoothing(double weight);
+    /// Puts a caller's control (e.g. the comparison's band choice) in the bar, before Reset.
+    void addControl(QWidget *control);
 
     /// Saves the chart as PNG, SVG or PDF, chosen by the file's suffix.
     bool exportImage(const QString &path, int width = 0, int height = 0, QString *error = nullptr);
@@ -60,6 +63,7 @@ private:
     QLabel *m_smoothingValue;
     QToolButton *m_reset;
     QToolButton *m_export;
+    QHBoxLayout *m_bar;
 };
 
 } // namespace kd::ui

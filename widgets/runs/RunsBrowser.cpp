@@ -364,17 +364,29 @@ void RunsBrowser::selectionChanged()
 {
     ensureCurrentRunSelected();
     QStringList dirs;
-    for (int row : selectedSourceRows())
-        dirs << m_model->dirsAt(row);
+    QVector<SelectedGroup> groups;
+    for (int row : selectedSourceRows()) {
+        const QStringList members = m_model->dirsAt(row);
+        dirs << members;
+        if (m_model->isGrouped() && m_model->groupAt(row) && members.size() >= 2)
+            groups.push_back({QStringLiteral("group:") + members.front(),
+                              m_model->index(row, RunsTableModel::Name).data().toString(), members});
+    }
     if (!m_currentRun.isEmpty() && !dirs.contains(m_currentRun)) {
         if (const kd::RunInfo *run = m_model->runForDir(m_currentRun))
             dirs.prepend(QString::fromStdString(run->dir));
     }
     dirs.removeDuplicates();
     updatePanels();
-    if (dirs == m_selectedDirs)
+    if (dirs == m_selectedDirs && groups == m_selectedGroups)
         return;
+    const bool dirsChanged = dirs != m_selectedDirs;
     m_selectedDirs = dirs;
+    m_selectedGroups = groups;
+    if (!dirsChanged) {
+        Q_EMIT runsSelected(dirs);
+        return;
+    }
     QMetaObject::invokeMethod(m_scanner, [s = m_scanner, dirs] { s->follow(dirs); }, Qt::QueuedConnection);
     Q_EMIT runsSelected(dirs);
 }

@@ -23,6 +23,15 @@ class RunsFilterProxy;
 class RunsScanner;
 class RunsTableModel;
 
+/// A selected seed group (a row of the grouped table with two or more runs): the comparison
+/// chart draws its members as one mean curve with a band.
+struct SelectedGroup {
+    QString id;        ///< stable while the group exists: "group:" + its first member's directory
+    QString label;     ///< the row's name, e.g. "fashion-mnist-quick · kd T=4 ×3"
+    QStringList dirs;  ///< member run directories
+    bool operator==(const SelectedGroup &o) const { return id == o.id && label == o.label && dirs == o.dirs; }
+};
+
 /// The runs browser (the content of the main window's Runs dock): every run directory under
 /// the watched folders and any run opened on its own, in a sortable, filterable table; seed
 /// groups with mean ± sd and a comparison panel that says whether a difference is real; the
@@ -59,6 +68,9 @@ public:
     void selectDirs(const QStringList &dirs);
     /// Run directories of the selected rows (every member of a selected group).
     QStringList selectedDirs() const { return m_selectedDirs; }
+    /// The selected seed groups (grouped view only; empty otherwise). Their members are also
+    /// in selectedDirs(); runsSelected() is emitted again when only the grouping changes.
+    QVector<SelectedGroup> selectedGroups() const { return m_selectedGroups; }
 
     /// The table as shown (visible rows in their order, visible columns) to CSV.
     bool exportCsv(const QString &path, QString *error = nullptr) const;
@@ -126,6 +138,7 @@ private:
     QStringList m_runDirs; // opened one by one
     QString m_currentRun;
     QStringList m_selectedDirs;
+    QVector<SelectedGroup> m_selectedGroups;
     QStringList m_hiddenColumns; // column keys the user hid
     int m_seriesPollMs = 1000;
 };

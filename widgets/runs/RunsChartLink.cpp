@@ -1,10 +1,9 @@
 #include "RunsChartLink.h"
 
-#include "plots/ChartSeries.h"
 #include "plots/MetricsChart.h"
-#include "runs/RunsBrowser.h"
 
-#include <cmath>
+#include <map>
+#include <tuple>
 
 namespace kd::ui {
 
@@ -26,6 +25,7 @@ std::vector<double> toStd(const QVector<double> &v)
 
 RunsChartLink::RunsChartLink(RunsBrowser *browser, MetricsChart *chart, QObject *parent)
     : QObject(parent)
+    , m_browser(browser)
     , m_chart(chart)
 {
     connect(browser, &RunsBrowser::runsSelected, this, &RunsChartLink::selectionChanged);
@@ -48,30 +48,125 @@ ChartSeries RunsChartLink::toChartSeries(const RunSeries &s)
     return c;
 }
 
+void RunsChartLink::setBandKind(ChartBand::Kind kind)
+{
+    if (kind == m_bandKind)
+        return;
+    m_bandKind = kind;
+    for (const SelectedGroup &g : m_groups)
+        drawGroup(g);
+}
+
 void RunsChartLink::selectionChanged(const QStringList &dirs)
 {
     m_selected = QSet<QString>(dirs.begin(), dirs.end());
-    for (auto it = m_keysByRun.begin(); it != m_keysByRun.end();) {
-        if (m_selected.contains(it.key())) {
-            ++it;
-            continue;
-        }
-        for (const auto &key : it.value())
-            m_chart->removeSeries(key);
-        it = m_keysByRun.erase(it);
+    m_groups = m_browser->selectedGroups();
+    m_groupOf.clear();
+    QSet<QString> owners;
+    for (int i = 0; i < m_groups.size(); ++i) {
+        owners.insert(m_groups[i].id);
+        for (const QString &dir : m_groups[i].dirs)
+            m_groupOf.insert(dir, i);
     }
+    for (const QString &dir : dirs) {
+        if (!m_groupOf.contains(dir))
+            owners.insert(dir);
+    }
+    for (auto it = m_series.begin(); it != m_series.end();)
+        it = m_selected.contains(it.key()) ? std::next(it) : m_series.erase(it);
+
+    // Whatever was drawn for an owner that is gone (a deselected run, a run now shown within
+    // its group, a group no longer selected) leaves the chart.
+    QSet<QString> drawn;
+    for (auto it = m_seriesKeys.cbegin(); it != m_seriesKeys.cend(); ++it)
+        drawn.insert(it.key());
+    for (auto it = m_bandKeys.cbegin(); it != m_bandKeys.cend(); ++it)
+        drawn.insert(it.key());
+    for (const QString &owner : drawn) {
+        if (!owners.contains(owner))
+            keepOnly(owner, {}, {});
+    }
+    // Series already read are drawn in their new form at once (the browser sends a run's
+    // series only when it is newly selected or grows).
+    for (const QString &dir : dirs) {
+        if (!m_groupOf.contains(dir) && m_series.contains(dir))
+            drawRun(dir);
+    }
+    for (const SelectedGroup &g : m_groups)
+        drawGroup(g);
 }
 
 void RunsChartLink::seriesUpdated(const QString &runDir, const QVector<RunSeries> &series)
 {
     if (!m_selected.contains(runDir))
         return;
-    auto &keys = m_keysByRun[runDir];
-    for (const auto &s : series) {
-        const auto c = toChartSeries(s);
+    m_series.insert(runDir, series);
+    const auto group = m_groupOf.constFind(runDir);
+    if (group != m_groupOf.cend())
+        drawGroup(m_groups[*group]);
+    else
+        drawRun(runDir);
+}
+
+void RunsChartLink::drawRun(const QString &dir)
+{
+    QSet<QString> keys;
+    for (const RunSeries &s : m_series.value(dir)) {
+        const ChartSeries c = toChartSeries(s);
         if (m_chart->addSeries(c))
             keys.insert(c.key());
     }
+    keepOnly(dir, keys, {});
+}
+
+void RunsChartLink::drawGroup(const SelectedGroup &group)
+{
+    // The members' series by (role, chart name), in the members' order.
+    std::map<std::pair<QString, QString>, std::vector<ChartSeries>> byName;
+    for (const QString &dir : group.dirs) {
+        for (const RunSeries &s : m_series.value(dir)) {
+            ChartSeries c = toChartSeries(s);
+            byName[{c.role, c.name}].push_back(std::move(c));
+        }
+    }
+    const QString spread = m_bandKind == ChartBand::Kind::MeanSd ? tr("± sd") : tr("min–max");
+    QSet<QString> seriesKeys, bandKeys;
+    for (const auto &[key, members] : byName) {
+        ChartSeries mean;
+        const ChartBand band = seedBand(members, m_bandKind, group.id,
+                                        tr("%1 (%2 of %3 runs) %4").arg(group.label).arg(members.size())
+                                            .arg(group.dirs.size()).arg(spread),
+                                        &mean);
+        mean.runLabel = tr("%1 mean").arg(group.label);
+        if (mean.y.empty())
+            continue;
+        if (m_chart->addSeries(mean))
+            seriesKeys.insert(mean.key());
+        if (m_chart->addBand(band))
+            bandKeys.insert(band.key());
+    }
+    keepOnly(group.id, seriesKeys, bandKeys);
+}
+
+void RunsChartLink::keepOnly(const QString &owner, const QSet<QString> &series, const QSet<QString> &bands)
+{
+    auto prune = [&](QHash<QString, QSet<QString>> &drawn, const QSet<QString> &keep, bool isBand) {
+        const QSet<QString> old = drawn.value(owner);
+        for (const QString &key : old) {
+            if (keep.contains(key))
+                continue;
+            if (isBand)
+                m_chart->removeBand(key);
+            else
+                m_chart->removeSeries(key);
+        }
+        if (keep.isEmpty())
+            drawn.remove(owner);
+        else
+            drawn.insert(owner, keep);
+    };
+    prune(m_seriesKeys, series, false);
+    prune(m_bandKeys, bands, true);
 }
 
 } // namespace kd::ui
