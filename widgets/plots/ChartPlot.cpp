@@ -107,7 +107,7 @@ bool ChartPlot::addSeries(const ChartSeries &series, QString *error)
         e->raw->removeFromLegend();
     }
     const QColor color = colorFor(s.runId);
-    QPen pen(color, 1.8, PlotStyle::roleLineStyle(s.role));
+    QPen pen(color, LinePenWidth, PlotStyle::roleLineStyle(s.role));
     e->line->setPen(pen);
     e->line->setName(s.legendLabel());
     QColor faint = color;

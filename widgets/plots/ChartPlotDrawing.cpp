@@ -28,6 +28,17 @@ void setDrawn(QCPGraph *graph, const std::vector<double> &x, const std::vector<d
     graph->data()->set(data, true);
 }
 
+/// A series' top curve: LinePenWidth, or DenseLinePenWidth when drawn with many points.
+void fitLineWidth(QCPGraph *line)
+{
+    QPen pen = line->pen();
+    const double width = line->data()->size() > DensePoints ? DenseLinePenWidth : LinePenWidth;
+    if (pen.widthF() != width) {
+        pen.setWidthF(width);
+        line->setPen(pen);
+    }
+}
+
 void updateRange(bool &any, double &lo, double &hi, double a, double b)
 {
     lo = any ? std::min(lo, a) : a;
@@ -122,6 +133,7 @@ void ChartPlot::refreshDrawnData(int pixels)
             setDrawn(e->line, x, e->s.y, view);
             e->raw->data()->clear();
         }
+        fitLineWidth(e->line);
         e->drawn = now;
     }
     for (const auto &b : m_bands) {

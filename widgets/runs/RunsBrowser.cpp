@@ -39,6 +39,9 @@ namespace kd::ui {
 
 namespace {
 
+/// At most one table rescan per this many ms while live runs only append metrics.
+constexpr int LiveScanMs = 2000;
+
 const QString HiddenColumnsKey = QStringLiteral("runsBrowser/hiddenColumns");
 const QString FoldersKey = QStringLiteral("runsBrowser/folders");
 
@@ -91,10 +94,20 @@ RunsBrowser::RunsBrowser(QWidget *parent)
     m_debounce.setInterval(250);
     connect(&m_debounce, &QTimer::timeout, this, &RunsBrowser::requestScan);
     connect(m_watcher, &QFileSystemWatcher::directoryChanged, this, [this] { m_debounce.start(); });
+    // A live run appends to metrics.csv many times a second: its curves are polled at once,
+    // but the table (every run re-read) at most every LiveScanMs, so a busy run never keeps
+    // the GUI thread rebuilding rows (measured by bench_charts' real-session phase).
+    m_liveScan.setSingleShot(true);
+    m_liveScan.setInterval(LiveScanMs);
+    connect(&m_liveScan, &QTimer::timeout, this, &RunsBrowser::requestScan);
     connect(m_watcher, &QFileSystemWatcher::fileChanged, this, [this](const QString &path) {
-        m_debounce.start();
-        if (path.endsWith(QLatin1String("metrics.csv")))
-            QMetaObject::invokeMethod(m_scanner, [s = m_scanner] { s->pollSeries(); }, Qt::QueuedConnection);
+        if (!path.endsWith(QLatin1String("metrics.csv"))) {
+            m_debounce.start();
+            return;
+        }
+        if (!m_liveScan.isActive())
+            m_liveScan.start();
+        QMetaObject::invokeMethod(m_scanner, [s = m_scanner] { s->pollSeries(); }, Qt::QueuedConnection);
     });
     // Some file systems (network mounts, some containers) never report changes: poll too.
     m_poll.setInterval(3000);
@@ -264,6 +277,7 @@ void RunsBrowser::requestScan()
     }
     m_scanInFlight = true;
     m_scanPending = false;
+    m_poll.start(); // the low-rate poll only fills the gaps between other scans
     QMetaObject::invokeMethod(
         m_scanner, [s = m_scanner, folders = m_folders, dirs = m_runDirs] { s->scan(folders, dirs); }, Qt::QueuedConnection);
 }

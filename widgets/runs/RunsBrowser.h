@@ -129,6 +129,7 @@ private:
     RunsScanner *m_scanner; // lives on m_thread
     QFileSystemWatcher *m_watcher;
     QTimer m_debounce;
+    QTimer m_liveScan;
     QTimer m_poll;
     bool m_scanInFlight = false;
     bool m_scanPending = false;

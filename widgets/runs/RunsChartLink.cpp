@@ -86,14 +86,17 @@ void RunsChartLink::selectionChanged(const QStringList &dirs)
         if (!owners.contains(owner))
             keepOnly(owner, {}, {});
     }
-    // Series already read are drawn in their new form at once (the browser sends a run's
-    // series only when it is newly selected or grows).
+    // Series already read and not drawn in this form yet are drawn at once (the browser
+    // sends a run's series only when it is newly selected or grows); what is drawn already
+    // stays as it is, so a selection change costs only what changed.
     for (const QString &dir : dirs) {
-        if (!m_groupOf.contains(dir) && m_series.contains(dir))
+        if (!m_groupOf.contains(dir) && m_series.contains(dir) && !m_seriesKeys.contains(dir))
             drawRun(dir);
     }
-    for (const SelectedGroup &g : m_groups)
-        drawGroup(g);
+    for (const SelectedGroup &g : m_groups) {
+        if (!(m_drawnGroups.value(g.id) == g))
+            drawGroup(g);
+    }
 }
 
 void RunsChartLink::seriesUpdated(const QString &runDir, const QVector<RunSeries> &series)
@@ -146,6 +149,7 @@ void RunsChartLink::drawGroup(const SelectedGroup &group)
             bandKeys.insert(band.key());
     }
     keepOnly(group.id, seriesKeys, bandKeys);
+    m_drawnGroups.insert(group.id, group);
 }
 
 void RunsChartLink::keepOnly(const QString &owner, const QSet<QString> &series, const QSet<QString> &bands)
@@ -160,6 +164,8 @@ void RunsChartLink::keepOnly(const QString &owner, const QSet<QString> &series, 
             else
                 m_chart->removeSeries(key);
         }
+        if (keep.isEmpty() && !isBand)
+            m_drawnGroups.remove(owner);
         if (keep.isEmpty())
             drawn.remove(owner);
         else

@@ -51,6 +51,7 @@ private:
     QHash<QString, QVector<RunSeries>> m_series;   ///< the latest series of each selected run
     QHash<QString, QSet<QString>> m_seriesKeys;    ///< chart series drawn, by owner
     QHash<QString, QSet<QString>> m_bandKeys;      ///< chart bands drawn, by owner
+    QHash<QString, SelectedGroup> m_drawnGroups;   ///< each group as it was last drawn
 };
 
 } // namespace kd::ui

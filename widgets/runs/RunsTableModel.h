@@ -89,6 +89,7 @@ private:
 
     std::vector<kd::RunInfo> m_runs;
     std::vector<QString> m_normalizedDirs;
+    QHash<QString, QString> m_resolvedDirs; ///< run directory as scanned → normalizeDir() of it
     std::vector<Row> m_rows;
     bool m_grouped = false;
 };
