@@ -105,6 +105,42 @@ ChartSeries makeSeries(int s, std::size_t n)
     return c;
 }
 
+/// The GUI thread's pulse: a 1 ms timer whose gaps are the stalls (every gap kept).
+struct Heartbeat {
+    QElapsedTimer clock;
+    qint64 lastBeat = 0;
+    std::vector<double> gaps;
+    QTimer timer;
+
+    Heartbeat()
+    {
+        clock.start();
+        lastBeat = clock.nsecsElapsed();
+        timer.setTimerType(Qt::PreciseTimer);
+        timer.setInterval(1);
+        QObject::connect(&timer, &QTimer::timeout, [this] {
+            const qint64 now = clock.nsecsElapsed();
+            gaps.push_back((now - lastBeat) / 1e6);
+            lastBeat = now;
+        });
+    }
+    void start()
+    {
+        lastBeat = clock.nsecsElapsed();
+        timer.start();
+    }
+    double seconds() const { return clock.nsecsElapsed() / 1e9; }
+    /// "longest GUI stall …, 99th percentile …, N beats".
+    void print()
+    {
+        std::sort(gaps.begin(), gaps.end());
+        const double longest = gaps.empty() ? 0 : gaps.back();
+        const double p99 = gaps.empty() ? 0 : gaps[std::size_t(0.99 * double(gaps.size() - 1))];
+        std::printf("    heartbeat (1 ms timer): longest GUI stall %.1f ms, 99th percentile %.1f ms, %zu beats\n",
+                    longest, p99, gaps.size());
+    }
+};
+
 struct FrameStats {
     int frames = 0;
     double seconds = 0, longestMs = 0;
@@ -231,21 +267,7 @@ void benchLiveGrowth(const Options &o)
     });
 
     // GUI thread: 1 ms heartbeat and a 30 Hz drain.
-    QElapsedTimer clock;
-    clock.start();
-    qint64 lastBeat = clock.nsecsElapsed();
-    double longestGapMs = 0;
-    std::vector<double> gaps;
-    QTimer heartbeat;
-    heartbeat.setTimerType(Qt::PreciseTimer);
-    heartbeat.setInterval(1);
-    QObject::connect(&heartbeat, &QTimer::timeout, [&] {
-        const qint64 now = clock.nsecsElapsed();
-        const double gap = (now - lastBeat) / 1e6;
-        gaps.push_back(gap);
-        longestGapMs = std::max(longestGapMs, gap);
-        lastBeat = now;
-    });
+    Heartbeat heartbeat;
     int replots = 0;
     QObject::connect(chart.plot(), &QCustomPlot::afterReplot, [&] { ++replots; });
     std::size_t drained = 0;
@@ -273,14 +295,11 @@ void benchLiveGrowth(const Options &o)
     QCoreApplication::exec();
     stop = true;
     producer.join();
-    const double seconds = clock.nsecsElapsed() / 1e9;
-    std::sort(gaps.begin(), gaps.end());
-    const double p99 = gaps.empty() ? 0 : gaps[std::size_t(0.99 * double(gaps.size() - 1))];
+    const double seconds = heartbeat.seconds();
     std::printf("  live growth to %d x %zu points in %.1f s (smoothing 0.6, following the data):\n",
                 o.series, drained, seconds);
     std::printf("    %d replots (%.1f/s), longest drain+append %.1f ms\n", replots, replots / seconds, longestDrainMs);
-    std::printf("    heartbeat (1 ms timer): longest GUI stall %.1f ms, 99th percentile %.1f ms, %zu beats\n",
-                longestGapMs, p99, gaps.size());
+    heartbeat.print();
     std::fflush(stdout);
 }
 
@@ -423,18 +442,7 @@ int benchRealSession(const Options &o)
     });
     chart->setMetric(QStringLiteral("loss"));
 
-    QElapsedTimer clock;
-    clock.start();
-    qint64 lastBeat = clock.nsecsElapsed();
-    std::vector<double> gaps;
-    QTimer heartbeat;
-    heartbeat.setTimerType(Qt::PreciseTimer);
-    heartbeat.setInterval(1);
-    QObject::connect(&heartbeat, &QTimer::timeout, [&] {
-        const qint64 now = clock.nsecsElapsed();
-        gaps.push_back((now - lastBeat) / 1e6);
-        lastBeat = now;
-    });
+    Heartbeat heartbeat;
     int replots = 0;
     double longestReplotMs = 0;
     QElapsedTimer replotClock;
@@ -461,15 +469,12 @@ int benchRealSession(const Options &o)
     drag.start();
     QCoreApplication::exec();
     drag.stop();
-    heartbeat.stop();
-    const double seconds = clock.nsecsElapsed() / 1e9;
+    heartbeat.timer.stop();
+    const double seconds = heartbeat.seconds();
     const bool runningAtEnd = kdw.state() == QProcess::Running;
     kdw.kill();
     kdw.waitForFinished(10000);
 
-    std::sort(gaps.begin(), gaps.end());
-    const double longest = gaps.empty() ? 0 : gaps.back();
-    const double p99 = gaps.empty() ? 0 : gaps[std::size_t(0.99 * double(gaps.size() - 1))];
     std::printf("  over %.1f s, kdw %s (threads %s), %zu runs listed, %d scans, chart %zu points:\n", seconds,
                 runningAtStart && runningAtEnd ? "training throughout" : "NOT training throughout",
                 o.kdwThreads > 0 ? qPrintable(QString::number(o.kdwThreads)) : "default",
@@ -478,8 +483,7 @@ int benchRealSession(const Options &o)
                 o.dragHz, longestReplotMs);
     std::printf("    live run: made current and its curves drawn in %.0f ms (before the window); then %d series updates,"
                 " teacher loss at %lld points\n", selectMs, liveUpdates, (long long)livePoints);
-    std::printf("    heartbeat (1 ms timer): longest GUI stall %.1f ms, 99th percentile %.1f ms, %zu beats\n", longest,
-                p99, gaps.size());
+    heartbeat.print();
     std::fflush(stdout);
     return 0;
 }
