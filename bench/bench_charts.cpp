@@ -441,6 +441,8 @@ int benchRealSession(const Options &o)
                 livePoints = s.y.size();
     });
     chart->setMetric(QStringLiteral("loss"));
+    chart->plot()->replot(QCustomPlot::rpImmediateRefresh); // the switch itself is not streaming
+    QCoreApplication::processEvents();
 
     Heartbeat heartbeat;
     int replots = 0;
