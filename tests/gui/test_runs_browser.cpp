@@ -514,7 +514,9 @@ void TestRunsBrowser::comparisonChartDrawsSeedGroupBands()
     const QString group = browser.selectedGroups().front().id;
     const QString meanKey = group + QStringLiteral("/student/test_acc");
     const QString bandKey = QStringLiteral("band:") + meanKey;
-    QTRY_VERIFY(plot->band(bandKey) && plot->series(meanKey));
+    // Members' series arrive one run at a time: wait until all three are in the band.
+    QTRY_VERIFY(plot->band(bandKey) && plot->series(meanKey)
+                && plot->band(bandKey)->label.contains(QStringLiteral("3 of 3 runs")));
     QVERIFY(!plot->series(member0));
     QVERIFY(plot->series(group + QStringLiteral("/student_scratch/test_acc")));
     // Students reach 65/66/67 % after epoch 1 and 70/71/72 % after epoch 2 (writeRun).
@@ -524,7 +526,7 @@ void TestRunsBrowser::comparisonChartDrawsSeedGroupBands()
     const ChartBand *band = plot->band(bandKey);
     QVERIFY(std::abs(band->lower[1] - 0.70) < 1e-9 && std::abs(band->upper[1] - 0.72) < 1e-9);
     QCOMPARE(band->x.epoch, (std::vector<double>{1, 2}));
-    QVERIFY2(band->label.contains(QStringLiteral("(3 of 3 runs) ± sd")), qPrintable(band->label));
+    QVERIFY2(band->label.contains(QStringLiteral("3 of 3 runs, ± sd")), qPrintable(band->label));
 
     // Min–max instead of ± sd (for three evenly spaced values both bounds happen to agree).
     link.setBandKind(ChartBand::Kind::MinMax);
@@ -656,10 +658,14 @@ void TestRunsBrowser::screenshots()
     }
     RunsBrowser browser;
     browser.resize(1280, 640);
+    MetricsChart chart;
+    chart.resize(1000, 560);
+    RunsChartLink link(&browser, &chart);
     browser.addFolder(runs);
     QSignalSpy updated(&browser, &RunsBrowser::runsUpdated);
     QVERIFY(updated.wait(10000));
     browser.show();
+    chart.show();
     browser.setGrouped(true);
     browser.table()->sortByColumn(Col::StudentAcc, Qt::DescendingOrder);
     browser.table()->resizeColumnsToContents();
@@ -674,6 +680,15 @@ void TestRunsBrowser::screenshots()
     browser.table()->selectionModel()->select(selection, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
     QTest::qWait(200);
     QVERIFY(browser.grab().save(QDir(out).filePath(QStringLiteral("screenshot-runs-browser.png"))));
+    // The largest group alone in the comparison chart: its mean test accuracy in a ± sd band.
+    if (!rows.isEmpty()) {
+        browser.table()->selectionModel()->select(browser.proxy()->index(rows.front(), 0),
+                                                  QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+        QTRY_VERIFY_WITH_TIMEOUT(!chart.plot()->bandKeys().isEmpty(), 10000);
+        chart.setXAxis(ChartXAxis::Epoch);
+        QTest::qWait(300);
+        QVERIFY(chart.grab().save(QDir(out).filePath(QStringLiteral("screenshot-compare-band.png"))));
+    }
 
     browser.setGrouped(false);
     browser.table()->resizeColumnsToContents();

@@ -1,6 +1,7 @@
 #include "RunsChartLink.h"
 
 #include "plots/MetricsChart.h"
+#include "plots/PlotStyle.h"
 
 #include <map>
 #include <tuple>
@@ -137,8 +138,8 @@ void RunsChartLink::drawGroup(const SelectedGroup &group)
     for (const auto &[key, members] : byName) {
         ChartSeries mean;
         const ChartBand band = seedBand(members, m_bandKind, group.id,
-                                        tr("%1 (%2 of %3 runs) %4").arg(group.label).arg(members.size())
-                                            .arg(group.dirs.size()).arg(spread),
+                                        tr("%1 · %2, %3 of %4 runs, %5").arg(group.label, PlotStyle::roleLabel(key.first))
+                                            .arg(members.size()).arg(group.dirs.size()).arg(spread),
                                         &mean);
         mean.runLabel = tr("%1 mean").arg(group.label);
         if (mean.y.empty())
