@@ -8,6 +8,11 @@
 #include <views/LogPanel.h>
 #include <plots/LossPlot.h>
 #include <MainWindow.h>
+#include <plots/ChartPlot.h>
+#include <plots/MetricsChart.h>
+#include <runs/RunsBrowser.h>
+#include <runs/RunsTableModel.h>
+#include <views/DistillationView.h>
 #include <setup/MethodEditor.h>
 #include <setup/ModelListEditor.h>
 #include <setup/ModelEditor.h>
@@ -25,6 +30,7 @@
 #include <QAbstractItemView>
 #include <QCheckBox>
 #include <QDir>
+#include <QDockWidget>
 #include <QDoubleSpinBox>
 #include <QElapsedTimer>
 #include <QFile>
@@ -131,6 +137,7 @@ private Q_SLOTS:
     void sessionReportsFailure();
 
     void mainWindowOpensAndValidates();
+    void mainWindowFollowsItsRunLive();
 
 private:
     void requireDataset();
@@ -780,6 +787,57 @@ void TestGui::sessionReportsFailure()
 }
 
 // --- The window's composition -----------------------------------------------------------
+
+void TestGui::mainWindowFollowsItsRunLive()
+{
+    requireDataset();
+    QTemporaryDir out;
+    kd::app::MainWindow window;
+    window.show();
+    kd::Project project = tinyProject(out.path(), 2);
+    project.name = "live-window";
+    window.experimentPanel()->setProject(project);
+    auto *chart = window.findChild<MetricsChart *>(QStringLiteral("CompareChart"));
+    auto *distillation = window.findChild<DistillationView *>();
+    QVERIFY(chart && distillation);
+    RunsBrowser *browser = window.runsBrowser();
+    QVERIFY(window.startRun());
+
+    // While it trains: listed, selected (the current run), and its curves grow in the Compare
+    // chart from the run directory's metrics.csv.
+    const QString runDir = RunsTableModel::normalizeDir(browser->currentRun());
+    QVERIFY(!runDir.isEmpty());
+    bool listedWhileRunning = false, curvesWhileRunning = false;
+    std::size_t pointsSeen = 0;
+    QElapsedTimer clock;
+    clock.start();
+    while (window.session()->isRunning() && clock.elapsed() < 240000) {
+        QTest::qWait(50);
+        if (!window.session()->isRunning())
+            break;
+        listedWhileRunning = listedWhileRunning || browser->selectedDirs().contains(runDir);
+        if (const ChartSeries *s = chart->plot()->series(runDir + QStringLiteral("/teacher/loss"))) {
+            curvesWhileRunning = true;
+            pointsSeen = std::max(pointsSeen, s->y.size());
+        }
+    }
+    QVERIFY(!window.session()->isRunning());
+    QVERIFY2(listedWhileRunning, "the running run was never selected in the runs browser");
+    QVERIFY2(curvesWhileRunning, "the running run's curves never reached the Compare chart");
+    QVERIFY(pointsSeen > 0);
+
+    // Finished: no longer pinned, still listed as completed; its distillation views are shown.
+    QTRY_VERIFY(browser->currentRun().isEmpty());
+    QTRY_VERIFY_WITH_TIMEOUT(browser->model()->runForDir(runDir)
+                                 && browser->model()->runForDir(runDir)->state == kd::RunState::Completed, 15000);
+    QCOMPARE(RunsTableModel::normalizeDir(distillation->runDirectory()), runDir);
+    QVERIFY(!distillation->epochs().empty());
+    QVERIFY(window.findChild<QDockWidget *>(QStringLiteral("DistillationDock"))->isVisible());
+    // The whole run's curve is in the chart once it has been read again after the end.
+    QTRY_VERIFY_WITH_TIMEOUT(chart->plot()->series(runDir + QStringLiteral("/teacher/loss"))
+                                 && chart->plot()->series(runDir + QStringLiteral("/teacher/loss"))->y.size() >= pointsSeen,
+                             10000);
+}
 
 void TestGui::mainWindowOpensAndValidates()
 {
