@@ -193,6 +193,7 @@ private Q_SLOTS:
     void followsRunsAppearingGrowingAndRemoved();
     void groupsSeedsAndCompares();
     void comparisonChartDrawsSeedGroupBands();
+    void groupNamesSaySettingsApart();
     void diffsConfigs();
     void exportsCsv();
     void picksUpKdwRunFromAnotherProcess();
@@ -546,6 +547,30 @@ void TestRunsBrowser::comparisonChartDrawsSeedGroupBands()
     browser.setGrouped(false);
     QTRY_VERIFY(!plot->band(bandKey) && !plot->series(meanKey) && plot->series(member0));
     QCOMPARE(plot->metric(), QStringLiteral("test_acc"));
+}
+
+void TestRunsBrowser::groupNamesSaySettingsApart()
+{
+    const QString folder = m_dir->path();
+    for (int seed : {1, 2}) {
+        writeRun(folder, QStringLiteral("short-seed%1").arg(seed), fixtureProject(seed, 2.0), {0.9, 0.7, 0.7});
+        kd::Project longer = fixtureProject(seed, 2.0);
+        longer.student.train.epochs = 7;
+        longer.student.train.limit = 500;
+        longer.threads = 2; // does not change results: never named
+        writeRun(folder, QStringLiteral("long-seed%1").arg(seed), longer, {0.9, 0.75, 0.7});
+    }
+    RunsBrowser browser;
+    browser.addFolder(folder);
+    QVERIFY(waitForRows(browser, 4));
+    browser.setGrouped(true);
+    QCOMPARE(browser.model()->rowCount(), 2);
+    const QStringList names = column(browser, Col::Name);
+    const QString shortName = QStringLiteral("browser-test · T=2 α=0.9 · student.train.epochs=%1 student.train.limit=0 ×2")
+                                  .arg(fixtureProject(1, 2.0).student.train.epochs);
+    QVERIFY2(names.contains(shortName), qPrintable(names.join(QStringLiteral(" | "))));
+    QVERIFY2(names.contains(QStringLiteral("browser-test · T=2 α=0.9 · student.train.epochs=7 student.train.limit=500 ×2")),
+             qPrintable(names.join(QStringLiteral(" | "))));
 }
 
 void TestRunsBrowser::diffsConfigs()

@@ -17,6 +17,57 @@ namespace kd::ui {
 
 namespace {
 
+/// Config keys that never tell two settings apart in a name: they do not change results
+/// (settingKey() ignores them) or have their own column (the method and its parameters).
+bool shownElsewhere(const std::string &key)
+{
+    static const char *const ignored[] = {"seed", "threads", "device", "eval_batch_size", "log_every", "analysis"};
+    const std::string leaf = key.substr(key.rfind('.') == std::string::npos ? 0 : key.rfind('.') + 1);
+    for (const char *i : ignored)
+        if (leaf == i || key.rfind(std::string(i) + ".", 0) == 0)
+            return true;
+    return key == "method" || key.rfind("method.", 0) == 0;
+}
+
+/// For each seed group, the settings that set it apart from the other multi-run groups of
+/// the same project name ("student.train.limit=1000 · student.arch=cnn_small"), at most
+/// three keys; empty for a group whose project has no other group.
+std::vector<QString> distinctSettings(const std::vector<kd::SeedGroup> &groups, const std::vector<kd::RunInfo> &runs)
+{
+    std::vector<QString> out(groups.size());
+    std::map<std::string, std::vector<std::size_t>> byProject;
+    for (std::size_t i = 0; i < groups.size(); ++i) {
+        const nlohmann::json &config = runs[groups[i].members.front()].config;
+        if (groups[i].members.size() < 2 || !config.is_object())
+            continue;
+        byProject[config.value("name", std::string())].push_back(i);
+    }
+    for (const auto &[project, members] : byProject) {
+        if (members.size() < 2)
+            continue;
+        std::vector<nlohmann::json> configs;
+        for (std::size_t i : members)
+            configs.push_back(runs[groups[i].members.front()].config);
+        std::vector<kd::ConfigDiffRow> keys;
+        for (auto &row : kd::diffConfigs(configs))
+            if (!shownElsewhere(row.key))
+                keys.push_back(std::move(row));
+        for (std::size_t k = 0; k < members.size(); ++k) {
+            QStringList parts;
+            for (std::size_t r = 0; r < keys.size() && parts.size() < 3; ++r) {
+                QString value = QString::fromStdString(keys[r].values[k]);
+                if (value.size() >= 2 && value.startsWith(QLatin1Char('"')) && value.endsWith(QLatin1Char('"')))
+                    value = value.mid(1, value.size() - 2);
+                parts << QStringLiteral("%1=%2").arg(QString::fromStdString(keys[r].key), value.isEmpty() ? QStringLiteral("∅") : value);
+            }
+            if (keys.size() > 3)
+                parts << QStringLiteral("…");
+            out[members[k]] = parts.join(QStringLiteral(" "));
+        }
+    }
+    return out;
+}
+
 struct ColumnDef {
     const char *key;
     const char *title;
@@ -136,9 +187,12 @@ std::vector<RunsTableModel::Row> RunsTableModel::buildRows() const
         return rows;
     }
     // A lone run keeps its seed group too, so the comparison panel can use it.
-    for (const auto &g : kd::groupBySeed(m_runs)) {
+    const auto groups = kd::groupBySeed(m_runs);
+    const std::vector<QString> distinct = distinctSettings(groups, m_runs);
+    for (std::size_t i = 0; i < groups.size(); ++i) {
+        const auto &g = groups[i];
         if (g.members.size() > 1) {
-            rows.push_back(groupRow(g));
+            rows.push_back(groupRow(g, distinct[i]));
             continue;
         }
         rows.push_back(runRow(g.members.front()));
@@ -181,7 +235,7 @@ RunsTableModel::Row RunsTableModel::runRow(std::size_t index) const
     return row;
 }
 
-RunsTableModel::Row RunsTableModel::groupRow(const kd::SeedGroup &g) const
+RunsTableModel::Row RunsTableModel::groupRow(const kd::SeedGroup &g, const QString &distinct) const
 {
     Row row = runRow(g.members.front());
     row.key = QStringLiteral("group:") + qs(g.key);
@@ -199,6 +253,8 @@ RunsTableModel::Row RunsTableModel::groupRow(const kd::SeedGroup &g) const
     const QString params = formatMethodParams(first.methodParams);
     if (!params.isEmpty())
         name += QStringLiteral(" · ") + params;
+    if (!distinct.isEmpty())
+        name += QStringLiteral(" · ") + distinct;
     set(Name, QStringLiteral("%1 ×%2").arg(name).arg(n), name.toLower());
 
     std::map<int, std::pair<kd::RunState, int>> states; // by severity: state, count

@@ -84,7 +84,9 @@ private:
     };
     std::vector<Row> buildRows() const;
     Row runRow(std::size_t index) const;
-    Row groupRow(const kd::SeedGroup &group) const;
+    /// `distinct`: what sets this group apart from other groups of the same project (e.g.
+    /// "student.train.limit=1000"), shown in its name; empty when nothing needs saying.
+    Row groupRow(const kd::SeedGroup &group, const QString &distinct = {}) const;
     void merge(std::vector<Row> rows);
 
     std::vector<kd::RunInfo> m_runs;
