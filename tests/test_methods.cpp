@@ -16,6 +16,7 @@
 #include "core/TorchFwd.h"
 #include "methods/FeatureLosses.h"
 #include "methods/Schedule.h"
+#include "support/MethodFixture.h"
 #include "support/TestSupport.h"
 #include "support/TensorChecks.h"
 
@@ -49,76 +50,14 @@ const char *kMethodsTestedElsewhere[] = {"takd", "ensemble", "rc", "dmc", "ard",
 
 } // namespace
 
-class TestMethods : public QObject {
+class TestMethods : public kd::test::MethodFixture {
     Q_OBJECT
 
 private:
-    json m_golden;
-    kd::MethodRegistry m_methods{"method"};
-    kd::ArchitectureRegistry m_archs{"architecture"};
-
-    std::unique_ptr<kd::DistillationMethod> create(const std::string &name, const json &params = json::object()) const
-    {
-        const auto &entry = m_methods.get(name);
-        return entry.create(kd::resolveParams(entry.params, params, "method"));
-    }
-    std::shared_ptr<kd::FeatureNet> model(const std::string &arch, const json &options = json::object(),
-                                          kd::InputShape shape = {1, 28, 28}) const
-    {
-        const auto &e = m_archs.get(arch);
-        return e.create(kd::resolveParams(e.params, options, arch), shape, 10);
-    }
-    static kd::FeatureShapes shapesOf(kd::FeatureNet &net, kd::InputShape shape = {1, 28, 28})
-    {
-        torch::NoGradGuard noGrad;
-        const bool training = net.is_training();
-        net.eval();
-        const auto f = net.forwardFeatures(torch::zeros({2, shape.channels, shape.height, shape.width}));
-        net.train(training);
-        kd::FeatureShapes out;
-        for (const auto &kv : f.items())
-            out.emplace_back(kv.first, kv.second.sizes().slice(1).vec());
-        return out;
-    }
-    static kd::MethodSetup setupFor(kd::FeatureNet &student, kd::FeatureNet *teacher, std::int64_t trainSize = 64)
-    {
-        kd::MethodSetup s;
-        s.student = shapesOf(student);
-        if (teacher)
-            s.teacher = shapesOf(*teacher);
-        s.numClasses = 10;
-        s.trainSize = trainSize;
-        return s;
-    }
-    /// Builds `name` with `params` for the pair, runs setup(), one forward of each model
-    /// (the teacher under NoGradGuard) and compute(); returns the loss.
     kd::LossTerms runOnce(kd::DistillationMethod &method, kd::FeatureNet &student, kd::FeatureNet &teacher,
                           std::int64_t batch = 8, int epoch = 1, kd::Features *studentOut = nullptr)
     {
-        const auto x = torch::randn({batch, 1, 28, 28});
-        const auto y = torch::arange(batch, torch::kInt64) % 10;
-        kd::Features t;
-        {
-            torch::NoGradGuard noGrad;
-            t = teacher.forwardFeatures(x);
-        }
-        auto s = student.forwardFeatures(x);
-        for (auto &kv : s.items())
-            if (kv.second.requires_grad())
-                const_cast<torch::Tensor &>(kv.second).retain_grad();
-        kd::StepContext ctx;
-        ctx.epoch = epoch;
-        ctx.epochs = 2;
-        ctx.step = 0;
-        ctx.totalSteps = 10;
-        ctx.indices = torch::arange(batch, torch::kInt64);
-        ctx.inputs = x;
-        ctx.student = &student;
-        ctx.teacher = &teacher;
-        auto loss = method.compute(s, &t, y, ctx);
-        if (studentOut)
-            *studentOut = s;
-        return loss;
+        return runStep(method, student, teacher, {batch, epoch}, studentOut);
     }
 
 private Q_SLOTS:

@@ -21,6 +21,7 @@
 #include "methods/SrmLosses.h"
 #include "models/Activation.h"
 #include "models/Lma.h"
+#include "support/MethodFixture.h"
 #include "support/TestSupport.h"
 #include "support/TensorChecks.h"
 
@@ -83,75 +84,14 @@ const char *kNewMethods[] = {"srm_lite", "london", "iekd"};
 
 } // namespace
 
-class TestMethodsAdvanced : public QObject {
+class TestMethodsAdvanced : public kd::test::MethodFixture {
     Q_OBJECT
 
 private:
-    json m_golden;
-    kd::MethodRegistry m_methods{"method"};
-    kd::ArchitectureRegistry m_archs{"architecture"};
-
-    std::unique_ptr<kd::DistillationMethod> create(const std::string &name, const json &params = json::object()) const
-    {
-        const auto &entry = m_methods.get(name);
-        return entry.create(kd::resolveParams(entry.params, params, "method"));
-    }
-    std::shared_ptr<kd::FeatureNet> model(const std::string &arch, const json &options = json::object(),
-                                          kd::InputShape shape = {1, 28, 28}) const
-    {
-        const auto &e = m_archs.get(arch);
-        return e.create(kd::resolveParams(e.params, options, arch), shape, 10);
-    }
-    static kd::FeatureShapes shapesOf(kd::FeatureNet &net, kd::InputShape shape = {1, 28, 28})
-    {
-        torch::NoGradGuard noGrad;
-        const bool training = net.is_training();
-        net.eval();
-        const auto f = net.forwardFeatures(torch::zeros({2, shape.channels, shape.height, shape.width}));
-        net.train(training);
-        kd::FeatureShapes out;
-        for (const auto &kv : f.items())
-            out.emplace_back(kv.first, kv.second.sizes().slice(1).vec());
-        return out;
-    }
-    static kd::MethodSetup setupFor(kd::FeatureNet &student, kd::FeatureNet *teacher)
-    {
-        kd::MethodSetup s;
-        s.student = shapesOf(student);
-        if (teacher)
-            s.teacher = shapesOf(*teacher);
-        s.numClasses = 10;
-        s.trainSize = 64;
-        return s;
-    }
-    /// One forward of each model (the teacher under NoGradGuard) and compute().
     kd::LossTerms runOnce(kd::DistillationMethod &method, kd::FeatureNet &student, kd::FeatureNet &teacher,
                           int epoch = 1, kd::Features *studentOut = nullptr)
     {
-        const std::int64_t batch = 8;
-        const auto x = torch::randn({batch, 1, 28, 28});
-        const auto y = torch::arange(batch, torch::kInt64) % 10;
-        kd::Features t;
-        {
-            torch::NoGradGuard noGrad;
-            t = teacher.forwardFeatures(x);
-        }
-        auto s = student.forwardFeatures(x);
-        for (auto &kv : s.items())
-            if (kv.second.requires_grad())
-                const_cast<torch::Tensor &>(kv.second).retain_grad();
-        kd::StepContext ctx;
-        ctx.epoch = epoch;
-        ctx.epochs = 2;
-        ctx.totalSteps = 10;
-        ctx.indices = torch::arange(batch, torch::kInt64);
-        ctx.inputs = x;
-        ctx.student = &student;
-        ctx.teacher = &teacher;
-        auto loss = method.compute(s, &t, y, ctx);
-        if (studentOut)
-            *studentOut = s;
-        return loss;
+        return runStep(method, student, teacher, {8, epoch}, studentOut);
     }
     /// Copies golden parameters (and buffers) into a method's module by name.
     static void load(torch::nn::Module &module, const json &values)
@@ -1236,10 +1176,6 @@ void TestMethodsAdvanced::endToEnd_newMethodsTrain_data()
     QTest::newRow("iekd, lma student") << "iekd" << "{}" << R"({"activation": "lma"})";
 }
 
-namespace {
-class NullObserver : public kd::ExperimentObserver {};
-} // namespace
-
 void TestMethodsAdvanced::endToEnd_newMethodsTrain()
 {
     QFETCH(QString, method);
@@ -1248,7 +1184,6 @@ void TestMethodsAdvanced::endToEnd_newMethodsTrain()
     static QTemporaryDir tmp;
     static std::string teacherCheckpoint;
     static int runs = 0;
-    const auto registries = kd::Registries::builtin();
     json j = {
         {"name", "m"},
         {"seed", 1},
@@ -1268,12 +1203,9 @@ void TestMethodsAdvanced::endToEnd_newMethodsTrain()
     if (!teacherCheckpoint.empty())
         j["teacher"]["checkpoint"] = teacherCheckpoint;
     const auto runDir = tmp.filePath(QString("run%1").arg(runs++)).toStdString();
-    kd::Experiment exp(kd::Project::fromJson(j), registries);
-    NullObserver observer;
-    std::atomic<bool> stop{false};
     kd::RunSummary summary;
     try {
-        summary = exp.run(observer, stop, runDir);
+        summary = kd::test::runProject(j, runDir);
     } catch (const std::exception &e) {
         QFAIL(e.what());
     }

@@ -18,6 +18,7 @@
 #include "project/Registries.h"
 #include "training/BatchStatisticsScope.h"
 #include "training/Experiment.h"
+#include "support/MethodFixture.h"
 #include "support/TestSupport.h"
 #include "support/TensorChecks.h"
 
@@ -57,66 +58,15 @@ std::string joinedNotes(const kd::DistillationMethod &m)
 
 } // namespace
 
-class TestMethodsFidelity : public QObject {
+class TestMethodsFidelity : public kd::test::MethodFixture {
     Q_OBJECT
 
 private:
-    json m_golden;
-    kd::MethodRegistry m_methods{"method"};
-    kd::ArchitectureRegistry m_archs{"architecture"};
-
-    std::unique_ptr<kd::DistillationMethod> create(const std::string &name, const json &params = json::object()) const
-    {
-        const auto &entry = m_methods.get(name);
-        return entry.create(kd::resolveParams(entry.params, params, "method"));
-    }
-    std::shared_ptr<kd::FeatureNet> model(const std::string &arch, const json &options = json::object()) const
-    {
-        const auto &e = m_archs.get(arch);
-        return e.create(kd::resolveParams(e.params, options, arch), {1, 28, 28}, 10);
-    }
-    static kd::FeatureShapes shapesOf(kd::FeatureNet &net)
-    {
-        torch::NoGradGuard noGrad;
-        const bool training = net.is_training();
-        net.eval();
-        const auto f = net.forwardFeatures(torch::zeros({2, 1, 28, 28}));
-        net.train(training);
-        kd::FeatureShapes out;
-        for (const auto &kv : f.items())
-            out.emplace_back(kv.first, kv.second.sizes().slice(1).vec());
-        return out;
-    }
-    static kd::MethodSetup setupFor(kd::FeatureNet &student, kd::FeatureNet &teacher, int epochs = 0)
-    {
-        kd::MethodSetup s;
-        s.student = shapesOf(student);
-        s.teacher = shapesOf(teacher);
-        s.numClasses = 10;
-        s.trainSize = 64;
-        s.epochs = epochs;
-        return s;
-    }
-    /// One forward of each model (the teacher under NoGradGuard) and compute() at `epoch`
-    /// of `epochs`.
+    /// One step at `epoch` of `epochs` (progress() 0: one total step).
     static kd::LossTerms step(kd::DistillationMethod &m, kd::FeatureNet &student, kd::FeatureNet &teacher, int epoch,
                               int epochs)
     {
-        const auto x = torch::randn({8, 1, 28, 28});
-        kd::Features t;
-        {
-            torch::NoGradGuard noGrad;
-            t = teacher.forwardFeatures(x);
-        }
-        const auto s = student.forwardFeatures(x);
-        kd::StepContext ctx;
-        ctx.epoch = epoch;
-        ctx.epochs = epochs;
-        ctx.indices = torch::arange(8, torch::kInt64);
-        ctx.inputs = x;
-        ctx.student = &student;
-        ctx.teacher = &teacher;
-        return m.compute(s, &t, torch::arange(8, torch::kInt64) % 10, ctx);
+        return runStep(m, student, teacher, {8, epoch, epochs, 1});
     }
 
 private Q_SLOTS:
@@ -657,10 +607,6 @@ void TestMethodsFidelity::batchStatistics_leaveDropoutAlone()
 // ---------------------------------------------------------------------------------------
 // Through kd::Experiment: the session logs the methods' notes and the teacher's BN mode
 
-namespace {
-class NullObserver : public kd::ExperimentObserver {};
-} // namespace
-
 void TestMethodsFidelity::endToEnd_notesAndTeacherModeLogged_data()
 {
     QTest::addColumn<QString>("method");
@@ -706,13 +652,9 @@ void TestMethodsFidelity::endToEnd_notesAndTeacherModeLogged()
     if (!teacherCheckpoint.empty()) // the teacher is trained once and reused
         j["teacher"]["checkpoint"] = teacherCheckpoint;
     const auto runDir = tmp.filePath(QString("run%1").arg(runs++)).toStdString();
-    const auto registries = kd::Registries::builtin();
-    kd::Experiment exp(kd::Project::fromJson(j), registries);
-    NullObserver observer;
-    std::atomic<bool> stop{false};
     kd::RunSummary summary;
     try {
-        summary = exp.run(observer, stop, runDir);
+        summary = kd::test::runProject(j, runDir);
     } catch (const std::exception &e) {
         QFAIL(e.what());
     }

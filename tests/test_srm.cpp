@@ -14,6 +14,7 @@
 #include "project/Registries.h"
 #include "training/Experiment.h"
 #include "core/TorchFwd.h"
+#include "support/MethodFixture.h"
 #include "support/TestSupport.h"
 #include "support/TensorChecks.h"
 
@@ -89,8 +90,6 @@ kd::Features featuresOf(const json &j, bool requireGrad)
         f.add(name, tensorOf(value, torch::kFloat32).set_requires_grad(requireGrad));
     return f;
 }
-
-class NullObserver : public kd::ExperimentObserver {};
 
 } // namespace
 
@@ -453,13 +452,9 @@ void TestSrm::tinyRun_logsPhasesAndTerms()
         {"method", {{"name", "srm"}}},
     };
     const auto runDir = tmp.filePath("run").toStdString();
-    const auto registries = kd::Registries::builtin();
-    kd::Experiment exp(kd::Project::fromJson(j), registries);
-    NullObserver observer;
-    std::atomic<bool> stop{false};
     kd::RunSummary summary;
     try {
-        summary = exp.run(observer, stop, runDir);
+        summary = kd::test::runProject(j, runDir);
     } catch (const std::exception &e) {
         QFAIL(e.what());
     }
