@@ -125,4 +125,22 @@ std::vector<ParamSpec> featureMethodParams(const std::string &studentDefault, co
     return out;
 }
 
+PairLossMethod::PairLossMethod(const std::string &name, const nlohmann::json &params, PairLoss loss)
+    : FeatureKdMethod(name, params)
+    , m_loss(loss)
+{
+    m_terms = {{name, params.at("beta").get<double>()}};
+}
+
+std::vector<torch::Tensor> PairLossMethod::featureTerms(const Features &student, const Features &teacher,
+                                                        const torch::Tensor &, const StepContext &)
+{
+    torch::Tensor sum;
+    for (const auto &pair : m_pairs) {
+        const auto l = m_loss(student.get(pair.student), teacher.get(pair.teacher));
+        sum = sum.defined() ? sum + l : l;
+    }
+    return {sum};
+}
+
 } // namespace kd

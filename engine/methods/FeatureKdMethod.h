@@ -63,6 +63,24 @@ private:
     std::shared_ptr<torch::nn::Module> m_module;
 };
 
+/// A feature method with one term, the sum over its feature pairs of loss(student, teacher),
+/// weighted by its "beta" parameter; no adapters (the loss takes any pair of shapes it is
+/// given). PKT and SP are such methods.
+class PairLossMethod : public FeatureKdMethod {
+public:
+    using PairLoss = torch::Tensor (*)(const torch::Tensor &student, const torch::Tensor &teacher);
+    /// `name` is also the term's name.
+    PairLossMethod(const std::string &name, const nlohmann::json &params, PairLoss loss);
+
+protected:
+    void setupPairs(const MethodSetup &) override {}
+    std::vector<torch::Tensor> featureTerms(const Features &student, const Features &teacher, const torch::Tensor &,
+                                            const StepContext &) override;
+
+private:
+    PairLoss m_loss;
+};
+
 /// The parameters every feature method has: student_features / teacher_features (with the
 /// given defaults and a help text saying what they select), then `specific`, then ce_weight,
 /// kd_weight and kd_temperature.

@@ -5,35 +5,9 @@
 
 namespace kd {
 
-namespace {
-
 /// Similarity-preserving KD (Tung & Mori, ICCV 2019): β·‖Ĝ_t − Ĝ_s‖²_F / N² between the
 /// row-normalised batch Gram matrices of the flattened features. Needs no adapter: the Gram
 /// matrices are N×N whatever the feature sizes.
-class SimilarityPreservingMethod : public FeatureKdMethod {
-public:
-    explicit SimilarityPreservingMethod(const nlohmann::json &p)
-        : FeatureKdMethod("sp", p)
-    {
-        m_terms = {{"sp", p.at("beta").get<double>()}};
-    }
-
-protected:
-    void setupPairs(const MethodSetup &) override {}
-    std::vector<torch::Tensor> featureTerms(const Features &s, const Features &t, const torch::Tensor &,
-                                            const StepContext &) override
-    {
-        torch::Tensor sum;
-        for (const auto &pair : m_pairs) {
-            const auto l = similarityLoss(s.get(pair.student), t.get(pair.teacher));
-            sum = sum.defined() ? sum + l : l;
-        }
-        return {sum};
-    }
-};
-
-} // namespace
-
 void registerSimilarityPreservingMethod(MethodRegistry &registry)
 {
     registry.add("sp",
@@ -43,7 +17,7 @@ void registerSimilarityPreservingMethod(MethodRegistry &registry)
                   featureMethodParams("last", "last", "whose batch similarity matrices are matched (any shape)",
                                       {ParamSpec::number("beta", 3000.0, 0.0, 1e7,
                                                          "weight gamma of the similarity loss (paper/RepDistiller: 3000)")}),
-                  [](const nlohmann::json &p) { return std::make_unique<SimilarityPreservingMethod>(p); }});
+                  [](const nlohmann::json &p) { return std::make_unique<PairLossMethod>("sp", p, &similarityLoss); }});
 }
 
 } // namespace kd
