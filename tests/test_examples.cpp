@@ -10,10 +10,12 @@
 namespace {
 
 /// The smallest gain (percentage points) the test accepts. Measured by scripts/examples.py
-/// over 5 seeds on the 2-core machine (docs/RESULTS.md, "Example projects"): see
-/// QuickGainMeasured; the margin sits more than four sample sd below the mean, so seed noise
-/// alone fails it with odds under 1 in 10,000, while KD that stopped helping (gain ≤ 0) fails it.
-constexpr double QuickMarginPoints = 0.4;
+/// (docs/RESULTS.md, "Example projects"), the quick example over seeds 1–5 on the 2-core
+/// machine: gains +1.11 (seed 1, the one run here), +0.74, +1.49, +1.12, +1.89 — mean +1.27,
+/// sd 0.44. Seed 1 is deterministic on one platform; elsewhere float differences can move it
+/// about as much as a new seed would. The margin sits below the lowest seed and 2.2 sd below
+/// the mean, so such noise passes it with ~98 % odds, while KD that stopped helping fails it.
+constexpr double QuickMarginPoints = 0.3;
 
 } // namespace
 
@@ -40,6 +42,8 @@ private Q_SLOTS:
         const double student = summary["models"]["student"]["final_test_acc"].get<double>();
         const double scratch = summary["models"]["student_scratch"]["final_test_acc"].get<double>();
         const double gain = 100.0 * (student - scratch);
+        qInfo("quick example, seed 1: KD student %.2f %%, scratch %.2f %%, gain %+.2f pt (measured: +1.11)",
+              100 * student, 100 * scratch, gain);
         QVERIFY2(gain > QuickMarginPoints,
                  qPrintable(QStringLiteral("KD student %1 %, scratch %2 %: gain %3 pt, below the %4 pt margin")
                                 .arg(100 * student, 0, 'f', 2).arg(100 * scratch, 0, 'f', 2).arg(gain, 0, 'f', 2)
