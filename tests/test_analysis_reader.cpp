@@ -2,6 +2,7 @@
 // files; kd::softTargets against golden values from scripts/soft_targets_golden.py (torch's
 // softmax and kl_div) and the identities a temperature must satisfy.
 
+#include "support/TestSupport.h"
 #include <analysis/SoftTargets.h>
 #include <core/Error.h>
 #include <runs/AnalysisReader.h>
@@ -56,16 +57,8 @@ private Q_SLOTS:
     {
         QVERIFY(m_tmp.isValid());
         m_run = m_tmp.filePath(QStringLiteral("run"));
-        // A CNN student (lenet5) so both sides have 4-D stages to draw; tiny and one thread.
-        QProcess p;
-        p.setWorkingDirectory(KD_SOURCE_DIR);
-        p.setProcessChannelMode(QProcess::MergedChannels);
-        p.start(KDW_EXECUTABLE, {"run", "projects/fashion-mnist-quick.json", "--set", "dataset.limit=300", "--set",
-                                 "dataset.test_limit=200", "--set", "teacher.train.epochs=1", "--set",
-                                 "student.train.epochs=2", "--set", "student.arch=lenet5", "--set", "threads=1",
-                                 "--out", m_run});
-        QVERIFY(p.waitForFinished(300000));
-        QVERIFY2(p.exitStatus() == QProcess::NormalExit && p.exitCode() == 0, p.readAll().constData());
+        const QString problem = kd::test::runKdwIn(KDW_EXECUTABLE, KD_SOURCE_DIR, kd::test::tinyAnalysedRunArgs(m_run));
+        QVERIFY2(problem.isEmpty(), qPrintable(problem));
     }
 
     void epochsOfTheRun()

@@ -3,7 +3,6 @@
 #include "support/TestSupport.h"
 
 #include <QFile>
-#include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -29,14 +28,12 @@ private Q_SLOTS:
             QSKIP("Fashion-MNIST is not installed (scripts/install-deps.sh installs it)");
         QTemporaryDir tmp;
         const QString out = tmp.filePath("quick");
-        QProcess p;
-        p.setWorkingDirectory(KD_SOURCE_DIR);
-        p.setProcessChannelMode(QProcess::MergedChannels);
         // Seed 1 is one of the measured seeds; 2 threads as on the machine that measured it.
-        p.start(KDW_EXECUTABLE, {"run", "projects/fashion-mnist-quick.json", "--set", "seed=1", "--set", "threads=2",
-                                 "--quiet", "--out", out});
-        QVERIFY(p.waitForFinished(900000));
-        QVERIFY2(p.exitStatus() == QProcess::NormalExit && p.exitCode() == 0, p.readAll().constData());
+        const QString problem = kd::test::runKdwIn(KDW_EXECUTABLE, KD_SOURCE_DIR,
+                                                   {"run", "projects/fashion-mnist-quick.json", "--set", "seed=1", "--set",
+                                                    "threads=2", "--quiet", "--out", out},
+                                                   900000);
+        QVERIFY2(problem.isEmpty(), qPrintable(problem));
         const auto summary = kd::test::readJson(out + "/summary.json");
         QCOMPARE(QString::fromStdString(summary["status"].get<std::string>()), QStringLiteral("completed"));
         const double student = summary["models"]["student"]["final_test_acc"].get<double>();

@@ -3,6 +3,7 @@
 // temperature slider changes the bars and the entropy text. With KD_SCREENSHOT_DIR=docs it
 // saves docs/screenshot-feature-maps.png and docs/screenshot-cka.png.
 
+#include "../support/TestSupport.h"
 #include <views/CkaHeatmap.h>
 #include <views/ConfusionView.h>
 #include <views/DistillationView.h>
@@ -37,15 +38,8 @@ private Q_SLOTS:
     {
         QVERIFY(m_tmp.isValid());
         m_run = m_tmp.filePath(QStringLiteral("run"));
-        QProcess p;
-        p.setWorkingDirectory(KD_SOURCE_DIR);
-        p.setProcessChannelMode(QProcess::MergedChannels);
-        p.start(KDW_EXECUTABLE, {"run", "projects/fashion-mnist-quick.json", "--set", "dataset.limit=300", "--set",
-                                 "dataset.test_limit=200", "--set", "teacher.train.epochs=1", "--set",
-                                 "student.train.epochs=2", "--set", "student.arch=lenet5", "--set", "threads=1",
-                                 "--out", m_run});
-        QVERIFY(p.waitForFinished(300000));
-        QVERIFY2(p.exitStatus() == QProcess::NormalExit && p.exitCode() == 0, p.readAll().constData());
+        const QString problem = kd::test::runKdwIn(KDW_EXECUTABLE, KD_SOURCE_DIR, kd::test::tinyAnalysedRunArgs(m_run));
+        QVERIFY2(problem.isEmpty(), qPrintable(problem));
     }
 
     void emptyAndMissingRuns()

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <QFile>
+#include <QProcess>
 #include <QStringList>
 #include <QtTest>
 
@@ -49,6 +50,34 @@ inline QStringList readLines(const QString &path)
     if (!f.open(QIODevice::ReadOnly))
         return {};
     return QString::fromUtf8(f.readAll()).split('\n', Qt::SkipEmptyParts);
+}
+
+/// Runs kdw (`kdw`: the build's executable) in `workDir` with `args`, waiting up to
+/// `timeoutMs`. Empty when it exits 0; otherwise its exit and everything it printed.
+inline QString runKdwIn(const QString &kdw, const QString &workDir, const QStringList &args, int timeoutMs = 300000)
+{
+    QProcess p;
+    p.setWorkingDirectory(workDir);
+    p.setProcessChannelMode(QProcess::MergedChannels);
+    p.start(kdw, args);
+    if (!p.waitForFinished(timeoutMs)) {
+        p.kill();
+        p.waitForFinished();
+        return QStringLiteral("kdw did not finish within %1 s: %2").arg(timeoutMs / 1000).arg(QString::fromUtf8(p.readAll()));
+    }
+    if (p.exitStatus() == QProcess::NormalExit && p.exitCode() == 0)
+        return {};
+    return QStringLiteral("kdw exited %1: %2").arg(p.exitCode()).arg(QString::fromUtf8(p.readAll()));
+}
+
+/// The small analysed run the analysis suites read (run from the source tree): the quick
+/// example on 300 images, a CNN student (lenet5) so both sides have 4-D stages to draw, two
+/// student epochs, one thread, into `out`.
+inline QStringList tinyAnalysedRunArgs(const QString &out)
+{
+    return {"run", "projects/fashion-mnist-quick.json", "--set", "dataset.limit=300", "--set", "dataset.test_limit=200",
+            "--set", "teacher.train.epochs=1", "--set", "student.train.epochs=2", "--set", "student.arch=lenet5",
+            "--set", "threads=1", "--out", out};
 }
 
 } // namespace kd::test
