@@ -26,7 +26,21 @@ bool shownElsewhere(const std::string &key)
     for (const char *i : ignored)
         if (leaf == i || key.rfind(std::string(i) + ".", 0) == 0)
             return true;
+    // The architectures and the dataset have columns of their own.
+    if (key == "student.arch" || key == "teacher.arch" || key == "dataset.name")
+        return true;
     return key == "method" || key.rfind("method.", 0) == 0;
+}
+
+/// A config value as a name shows it: unquoted, long ones (paths) cut to their end.
+QString shortValue(const std::string &raw)
+{
+    QString value = QString::fromStdString(raw);
+    if (value.size() >= 2 && value.startsWith(QLatin1Char('"')) && value.endsWith(QLatin1Char('"')))
+        value = value.mid(1, value.size() - 2);
+    if (value.size() > 28)
+        value = QStringLiteral("…") + value.right(24);
+    return value;
 }
 
 /// For each seed group, the settings that set it apart from the other multi-run groups of
@@ -53,14 +67,16 @@ std::vector<QString> distinctSettings(const std::vector<kd::SeedGroup> &groups, 
             if (!shownElsewhere(row.key))
                 keys.push_back(std::move(row));
         for (std::size_t k = 0; k < members.size(); ++k) {
+            // Keys this group sets (one it lacks says little: another architecture's option).
             QStringList parts;
-            for (std::size_t r = 0; r < keys.size() && parts.size() < 3; ++r) {
-                QString value = QString::fromStdString(keys[r].values[k]);
-                if (value.size() >= 2 && value.startsWith(QLatin1Char('"')) && value.endsWith(QLatin1Char('"')))
-                    value = value.mid(1, value.size() - 2);
-                parts << QStringLiteral("%1=%2").arg(QString::fromStdString(keys[r].key), value.isEmpty() ? QStringLiteral("∅") : value);
+            std::size_t present = 0;
+            for (const auto &row : keys) {
+                if (row.values[k].empty())
+                    continue;
+                if (++present <= 3)
+                    parts << QStringLiteral("%1=%2").arg(QString::fromStdString(row.key), shortValue(row.values[k]));
             }
-            if (keys.size() > 3)
+            if (present > 3)
                 parts << QStringLiteral("…");
             out[members[k]] = parts.join(QStringLiteral(" "));
         }
