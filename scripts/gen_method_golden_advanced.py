@@ -43,33 +43,18 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from goldenlib import Draws, enc, rounded
+
 SEED = 20210331  # SRM on arXiv
 
 torch.set_default_dtype(torch.float64)
-GEN = torch.Generator().manual_seed(SEED)
-
-
-def rounded(t):
-    return torch.round(t * 1e4) / 1e4
-
-
-def randn(*shape, scale=1.0):
-    return rounded(torch.randn(*shape, generator=GEN) * scale)
-
-
-def rand(*shape, lo=0.0, hi=1.0):
-    return rounded(torch.rand(*shape, generator=GEN) * (hi - lo) + lo)
+DRAWS = Draws(SEED)
+GEN, randn, rand = DRAWS.gen, DRAWS.randn, DRAWS.rand
 
 
 def unit_rows(x):
     return F.normalize(x, p=2, dim=1)
 
-
-def enc(t):
-    t = t.detach()
-    data = t.flatten().tolist()
-    assert all(math.isfinite(v) for v in data)
-    return {"shape": list(t.shape), "data": data}
 
 
 # ---------------------------------------------------------------------------------------

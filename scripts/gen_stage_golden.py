@@ -23,27 +23,19 @@ Deterministic (fixed seed); rerunning it must not change the checked-in file.
 """
 
 import json
-import math
 import os
 import sys
 
 import torch
 import torch.nn.functional as F
 
+from goldenlib import Draws, enc
+
 SEED = 20200207  # TAKD, AAAI 2020
 
 torch.set_default_dtype(torch.float64)
-GEN = torch.Generator().manual_seed(SEED)
-
-
-def randn(*shape, scale=1.0):
-    return torch.round(torch.randn(*shape, generator=GEN) * scale * 1e4) / 1e4
-
-
-def enc(t):
-    data = t.detach().flatten().tolist()
-    assert all(math.isfinite(v) for v in data)
-    return {"shape": list(t.shape), "data": data}
+DRAWS = Draws(SEED)
+GEN, randn = DRAWS.gen, DRAWS.randn
 
 
 def kd(student, teacher_probs, T):
