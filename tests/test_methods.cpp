@@ -98,13 +98,8 @@ private Q_SLOTS:
 
 void TestMethods::initTestCase()
 {
-    const std::string path = std::string(KD_TEST_DATA_DIR) + "/method_golden.json";
-    std::ifstream in(path);
-    QVERIFY2(in.good(), ("cannot open " + path + "; regenerate it with /usr/bin/python3 scripts/gen_method_golden.py").c_str());
-    m_golden = json::parse(in);
-    kd::registerBuiltinMethods(m_methods);
-    kd::registerBuiltinArchitectures(m_archs);
-    at::set_num_threads(1);
+    const std::string problem = prepare("method_golden.json", "gen_method_golden.py");
+    QVERIFY2(problem.empty(), problem.c_str());
 }
 
 void TestMethods::registry_holdsEveryMethodWithHelp()

@@ -165,14 +165,8 @@ private Q_SLOTS:
 
 void TestMethodsAdvanced::initTestCase()
 {
-    const std::string path = std::string(KD_TEST_DATA_DIR) + "/method_golden_advanced.json";
-    std::ifstream in(path);
-    QVERIFY2(in.good(),
-             ("cannot open " + path + "; regenerate it with /usr/bin/python3 scripts/gen_method_golden_advanced.py").c_str());
-    m_golden = json::parse(in);
-    kd::registerBuiltinMethods(m_methods);
-    kd::registerBuiltinArchitectures(m_archs);
-    at::set_num_threads(1);
+    const std::string problem = prepare("method_golden_advanced.json", "gen_method_golden_advanced.py");
+    QVERIFY2(problem.empty(), problem.c_str());
 }
 
 void TestMethodsAdvanced::registry_holdsNewMethodsWithHelp()

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <fstream>
 #include <memory>
 #include <string>
 
@@ -49,6 +50,22 @@ protected:
     nlohmann::json m_golden;
     kd::MethodRegistry m_methods{"method"};
     kd::ArchitectureRegistry m_archs{"architecture"};
+
+    /// A suite's initTestCase(): golden values from tests/data/`goldenFile` (written by
+    /// scripts/`script`), the built-in methods and architectures, one torch thread. Returns
+    /// what went wrong, empty when ready.
+    std::string prepare(const std::string &goldenFile, const std::string &script)
+    {
+        const std::string path = std::string(KD_TEST_DATA_DIR) + "/" + goldenFile;
+        std::ifstream in(path);
+        if (!in.good())
+            return "cannot open " + path + "; regenerate it with /usr/bin/python3 scripts/" + script;
+        m_golden = nlohmann::json::parse(in);
+        kd::registerBuiltinMethods(m_methods);
+        kd::registerBuiltinArchitectures(m_archs);
+        at::set_num_threads(1);
+        return {};
+    }
 
     std::unique_ptr<kd::DistillationMethod> create(const std::string &name,
                                                    const nlohmann::json &params = nlohmann::json::object()) const
