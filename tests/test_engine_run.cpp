@@ -5,6 +5,7 @@
 #include "core/Error.h"
 #include "training/Experiment.h"
 #include "project/Registries.h"
+#include "support/RunRecorder.h"
 #include "support/TestSupport.h"
 
 #include <QFile>
@@ -41,32 +42,7 @@ kd::Project tinyProject(const QString &outDir)
     return kd::Project::fromJson(j);
 }
 
-/// Records events; optionally asks for a stop after N step records.
-class Recorder : public kd::ExperimentObserver {
-public:
-    std::vector<kd::MetricRecord> metrics;
-    std::vector<kd::ProgressInfo> progress;
-    std::vector<std::string> stages;
-    std::atomic<bool> *stopFlag = nullptr;
-    int stopAfterSteps = -1;
-    bool finished = false;
-
-    void onMetric(const kd::MetricRecord &r) override
-    {
-        metrics.push_back(r);
-        if (stopFlag && r.kind == kd::MetricRecord::Kind::Step && --stopAfterSteps == 0)
-            stopFlag->store(true);
-    }
-    void onProgress(const kd::ProgressInfo &p) override { progress.push_back(p); }
-    void onStageStarted(const std::string &role, int, int) override { stages.push_back(role); }
-    void onFinished(const kd::RunSummary &s) override
-    {
-        finished = true;
-        lastStatus = s.status;
-        lastRunDir = s.runDir;
-    }
-    std::string lastStatus, lastRunDir;
-};
+using Recorder = kd::test::RunRecorder;
 
 } // namespace
 
@@ -182,7 +158,7 @@ private Q_SLOTS:
             kd::loadCheckpoint(probe, corrupt.toStdString());
             QFAIL("a corrupt checkpoint was accepted");
         } catch (const kd::Error &e) {
-            QVERIFY2(QString(e.what()).contains("corrupt"), e.what());
+            QVERIFY2(QString(e.what()).contains("damaged") && QString(e.what()).contains("SHA-256"), e.what());
         }
     }
 

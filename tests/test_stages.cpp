@@ -436,7 +436,7 @@ void TestStages::ensemble_endToEnd()
         QVERIFY2(summary.find(role) && summary.find(role)->completed, role);
         QVERIFY2(QFile::exists(QString::fromStdString(runDir + "/" + role + ".pt")), role);
     }
-    QVERIFY(kd::readCheckpointMeta(runDir + "/teacher1.pt")["crc32"] != kd::readCheckpointMeta(runDir + "/teacher2.pt")["crc32"]);
+    QVERIFY(kd::readCheckpointMeta(runDir + "/teacher1.pt")["sha256"] != kd::readCheckpointMeta(runDir + "/teacher2.pt")["sha256"]);
     QVERIFY(rec.has("student: learns from the average of teacher1, teacher2 (softened probabilities at T = 2)"));
     // The cache holds the ensemble's logits only: one row of 10 per training image.
     QVERIFY2(rec.has("teacher cache: 512 x 10 logits"), "ensemble logits cached");

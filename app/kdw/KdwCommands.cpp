@@ -41,6 +41,12 @@ const char *kUsage =
     "                                        every named feature (default input 3x32x32, 10 classes)\n"
     "  run PROJECT.json [--set path=value]... [--out DIR] [--quiet]\n"
     "                                        train the project's stages and write a run directory\n"
+    "  resume RUN_DIR [--checkpoint FILE] [--set path=value]... [--quiet]\n"
+    "                                        continue a stopped, interrupted or failed run in\n"
+    "                                        place from its newest checkpoint (or FILE, one of\n"
+    "                                        RUN_DIR/checkpoints/); --set may change only\n"
+    "                                        threads, device, eval_batch_size, numerics.* and\n"
+    "                                        checkpoints.*\n"
     "  compare RUN_OR_FOLDER... [--csv] [--group-seeds] [--diff]\n"
     "                                        runs side by side (folders are searched for runs);\n"
     "                                        --group-seeds: mean +- sd over seeds, 95 % CIs and\n"
@@ -53,7 +59,8 @@ const char *kUsage =
     "      previous choice had, with a note each; options you --set are still checked)\n"
     "--out DIR writes the run to DIR (which must not exist or be empty) instead of\n"
     "          <output_dir>/<name>-<timestamp>\n"
-    "Ctrl-C stops after the current batch and leaves a consistent run directory (exit 130).\n";
+    "Ctrl-C stops after the current batch, writes a checkpoint and leaves a consistent run\n"
+    "directory (exit 130) that `kdw resume` continues.\n";
 
 /// Prints log lines and throttled progress lines (at most one every two seconds).
 class ConsoleObserver : public ExperimentObserver {
@@ -261,35 +268,52 @@ int infoCommand(const std::vector<std::string> &args, std::ostream &out, std::os
     return Ok;
 }
 
-int runCommand(const std::vector<std::string> &args, std::ostream &out, std::ostream &err)
-{
-    std::string projectPath, outDir;
+/// The arguments of `kdw run` and `kdw resume`: one positional (project or run directory),
+/// --set (repeated), --quiet, and the value option `valueOption` (--out, --checkpoint).
+struct TrainingArgs {
+    std::string positional, value;
     std::vector<std::string> overrides;
     bool quiet = false;
+};
+
+TrainingArgs parseTrainingArgs(const std::vector<std::string> &args, const std::string &valueOption,
+                               const std::string &what)
+{
+    TrainingArgs r;
+    const std::string cmd = "kdw " + args.front();
     for (std::size_t i = 1; i < args.size(); ++i) {
         const auto &a = args[i];
         auto value = [&](const std::string &opt) -> std::string {
             if (i + 1 >= args.size())
-                throw Error("kdw run: " + opt + " needs a value");
+                throw Error(cmd + ": " + opt + " needs a value");
             return args[++i];
         };
         if (a == "--set")
-            overrides.push_back(value(a));
+            r.overrides.push_back(value(a));
         else if (a.rfind("--set=", 0) == 0)
-            overrides.push_back(a.substr(6));
-        else if (a == "--out")
-            outDir = value(a);
-        else if (a.rfind("--out=", 0) == 0)
-            outDir = a.substr(6);
+            r.overrides.push_back(a.substr(6));
+        else if (a == valueOption)
+            r.value = value(a);
+        else if (a.rfind(valueOption + "=", 0) == 0)
+            r.value = a.substr(valueOption.size() + 1);
         else if (a == "--quiet" || a == "-q")
-            quiet = true;
+            r.quiet = true;
         else if (!a.empty() && a[0] == '-')
-            throw Error("kdw run: unknown option " + a + "\n" + kUsage);
-        else if (projectPath.empty())
-            projectPath = a;
+            throw Error(cmd + ": unknown option " + a + "\n" + kUsage);
+        else if (r.positional.empty())
+            r.positional = a;
         else
-            throw Error("kdw run: only one project file, got \"" + projectPath + "\" and \"" + a + "\"");
+            throw Error(cmd + ": only one " + what + ", got \"" + r.positional + "\" and \"" + a + "\"");
     }
+    return r;
+}
+
+int runCommand(const std::vector<std::string> &args, std::ostream &out, std::ostream &err)
+{
+    const auto parsed = parseTrainingArgs(args, "--out", "project file");
+    const std::string &projectPath = parsed.positional, &outDir = parsed.value;
+    const auto &overrides = parsed.overrides;
+    const bool quiet = parsed.quiet;
     if (projectPath.empty()) {
         err << "kdw run: give a project file, e.g. kdw run projects/fashion-mnist-quick.json\n";
         return Usage;
@@ -315,6 +339,25 @@ int runCommand(const std::vector<std::string> &args, std::ostream &out, std::ost
     return summary.status == "completed" ? Ok : Stopped;
 }
 
+int resumeCommand(const std::vector<std::string> &args, std::ostream &out, std::ostream &err)
+{
+    const auto parsed = parseTrainingArgs(args, "--checkpoint", "run directory");
+    const std::string &runDir = parsed.positional, &checkpoint = parsed.value;
+    const auto &overrides = parsed.overrides;
+    const bool quiet = parsed.quiet;
+    if (runDir.empty()) {
+        err << "kdw resume: give a run directory, e.g. kdw resume runs/fashion-mnist-quick-20261201-101500\n";
+        return Usage;
+    }
+    const auto registries = Registries::builtin();
+    Experiment experiment(resumableProject(runDir, overrides), registries);
+    ConsoleObserver observer(out, quiet);
+    out << "resuming: " << runDir << " (" << experiment.project().name << ")" << std::endl;
+    const auto summary = experiment.resume(observer, g_stop, runDir, checkpoint);
+    printSummary(out, summary);
+    return summary.status == "completed" ? Ok : Stopped;
+}
+
 } // namespace
 
 int runKdw(const std::vector<std::string> &args, std::ostream &out, std::ostream &err)
@@ -335,6 +378,8 @@ int runKdw(const std::vector<std::string> &args, std::ostream &out, std::ostream
             return runCommand(args, out, err);
         if (cmd == "info")
             return infoCommand(args, out, err);
+        if (cmd == "resume")
+            return resumeCommand(args, out, err);
         if (cmd == "compare")
             return compareCommand(args, out, err);
         err << "kdw: unknown command \"" << cmd << "\"\n" << kUsage;

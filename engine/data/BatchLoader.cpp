@@ -47,12 +47,14 @@ torch::Tensor augmentBatch(const torch::Tensor &images, const Augmentation &aug,
 }
 
 BatchLoader::BatchLoader(const TensorDataset &set, std::uint64_t seed, int epoch, int batchSize,
-                         std::int64_t steps, Augmentation augmentation, bool channelsLast, int prefetch)
+                         std::int64_t steps, Augmentation augmentation, bool channelsLast, int prefetch,
+                         std::int64_t firstStep)
     : m_set(set)
     , m_seed(seed)
     , m_epoch(epoch)
     , m_batchSize(batchSize)
     , m_steps(steps)
+    , m_firstStep(std::max<std::int64_t>(0, firstStep))
     , m_aug(std::move(augmentation))
     , m_channelsLast(channelsLast)
     , m_capacity(std::size_t(std::max(1, prefetch)))
@@ -78,7 +80,7 @@ void BatchLoader::produce()
         torch::NoGradGuard noGrad;
         const auto n = m_set.size();
         const auto order = torch::tensor(shuffledIndices(n, m_seed, m_epoch), torch::kInt64);
-        for (std::int64_t s = 0; s < m_steps; ++s) {
+        for (std::int64_t s = m_firstStep; s < m_steps; ++s) {
             const auto len = std::min<std::int64_t>(m_batchSize, n - s * m_batchSize);
             Batch b;
             b.indices = order.narrow(0, s * m_batchSize, len);

@@ -29,11 +29,13 @@ struct Batch {
 
 /// Produces an epoch's batches on a background thread, a few batches ahead, so a training
 /// step never waits on gathering or augmentation. The order and the augmentation are fixed
-/// by (seed, epoch): a run is reproducible whatever the thread timing.
+/// by (seed, epoch): a run is reproducible whatever the thread timing. `firstStep` > 0 starts
+/// the epoch there (a resumed run): the batches are those an uninterrupted epoch has there.
 class BatchLoader {
 public:
     BatchLoader(const TensorDataset &set, std::uint64_t seed, int epoch, int batchSize,
-                std::int64_t steps, Augmentation augmentation, bool channelsLast = false, int prefetch = 3);
+                std::int64_t steps, Augmentation augmentation, bool channelsLast = false, int prefetch = 3,
+                std::int64_t firstStep = 0);
     ~BatchLoader();
     BatchLoader(const BatchLoader &) = delete;
     BatchLoader &operator=(const BatchLoader &) = delete;
@@ -50,6 +52,7 @@ private:
     int m_epoch;
     int m_batchSize;
     std::int64_t m_steps;
+    std::int64_t m_firstStep;
     Augmentation m_aug;
     bool m_channelsLast;
     std::size_t m_capacity;

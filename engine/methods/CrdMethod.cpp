@@ -85,6 +85,24 @@ protected:
         m_state = module().register_module(
             "crd", CrdState(numel(m_pairs[0].studentShape), numel(m_pairs[0].teacherShape), m_dim, m_nData));
     }
+    /// The memory banks are buffers of trainableModule(); the sampler's pools are its own.
+    void saveState(torch::serialize::OutputArchive &archive) override
+    {
+        const auto parts = m_sampler->state();
+        archive.write("sampler_parts", torch::tensor({std::int64_t(parts.size())}, torch::kInt64));
+        for (std::size_t i = 0; i < parts.size(); ++i)
+            archive.write("sampler_" + std::to_string(i), parts[i]);
+    }
+    void loadState(torch::serialize::InputArchive &archive) override
+    {
+        torch::Tensor count;
+        archive.read("sampler_parts", count);
+        std::vector<torch::Tensor> parts(std::size_t(count[0].item<std::int64_t>()));
+        for (std::size_t i = 0; i < parts.size(); ++i)
+            archive.read("sampler_" + std::to_string(i), parts[i]);
+        m_sampler->setState(parts);
+    }
+
     std::vector<torch::Tensor> featureTerms(const Features &s, const Features &t, const torch::Tensor &,
                                             const StepContext &ctx) override
     {

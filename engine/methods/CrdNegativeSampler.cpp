@@ -98,4 +98,48 @@ torch::Tensor CrdNegativeSampler::draw(const torch::Tensor &anchorsIn, std::int6
     return out;
 }
 
+namespace {
+
+torch::Tensor toTensor(const std::vector<std::int32_t> &v)
+{
+    return torch::tensor(at::ArrayRef<std::int32_t>(v), torch::kInt32);
+}
+
+std::vector<std::int32_t> fromTensor(const torch::Tensor &t)
+{
+    const auto c = t.to(torch::kInt32).contiguous();
+    return std::vector<std::int32_t>(c.data_ptr<std::int32_t>(), c.data_ptr<std::int32_t>() + c.numel());
+}
+
+} // namespace
+
+std::vector<torch::Tensor> CrdNegativeSampler::state() const
+{
+    std::vector<torch::Tensor> out;
+    for (const auto &pool : m_pools)
+        out.push_back(toTensor(pool));
+    out.push_back(toTensor(m_all));
+    out.push_back(toTensor(m_position));
+    return out;
+}
+
+void CrdNegativeSampler::setState(const std::vector<torch::Tensor> &state)
+{
+    if (state.size() != m_pools.size() + 2)
+        throw Error("CRD's negative sampler state has " + std::to_string(state.size()) + " parts, not "
+                    + std::to_string(m_pools.size() + 2) + "; it belongs to another training set");
+    std::vector<std::vector<std::int32_t>> pools;
+    for (std::size_t c = 0; c < m_pools.size(); ++c) {
+        pools.push_back(fromTensor(state[c]));
+        if (!pools.back().empty() && std::int64_t(pools.back().size()) != m_nData - m_classCount[c])
+            throw Error("CRD's negative sampler state does not fit this training set's classes");
+    }
+    auto all = fromTensor(state[m_pools.size()]), position = fromTensor(state[m_pools.size() + 1]);
+    if (all.size() != m_all.size() || position.size() != m_position.size())
+        throw Error("CRD's negative sampler state does not fit this training set");
+    m_pools = std::move(pools);
+    m_all = std::move(all);
+    m_position = std::move(position);
+}
+
 } // namespace kd

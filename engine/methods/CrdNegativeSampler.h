@@ -32,6 +32,12 @@ public:
     /// an anchor's pool holds or an anchor lies outside 0..nData−1.
     torch::Tensor draw(const torch::Tensor &anchors, std::int64_t k);
 
+    /// The pools' current order (what the next draws depend on), for checkpoints: int32
+    /// tensors, one per class pool (empty: not built yet), then every index and position.
+    std::vector<torch::Tensor> state() const;
+    /// Restores state() of a sampler built on the same labels; throws kd::Error otherwise.
+    void setState(const std::vector<torch::Tensor> &state);
+
 private:
     std::vector<std::int32_t> &classPool(std::int64_t c);
 

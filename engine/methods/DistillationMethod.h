@@ -8,6 +8,11 @@
 #include <utility>
 #include <vector>
 
+namespace torch::serialize {
+class OutputArchive;
+class InputArchive;
+} // namespace torch::serialize
+
 namespace kd {
 
 /// Where training is, for methods whose weights change over time (schedules), and what
@@ -76,6 +81,12 @@ public:
     /// Extra trainable modules (adapters, heads; none by default). Their parameters are
     /// optimised with the student's; they are put in train mode with it.
     virtual std::shared_ptr<torch::nn::Module> trainableModule() { return nullptr; }
+    /// State a resumed run needs beyond trainableModule()'s parameters and buffers (which the
+    /// checkpoint holds already) and the global RNG: a module or optimiser of the method's own,
+    /// a phase counter. Called after setup(); loadState() gets what saveState() wrote. Memory
+    /// banks, EMA copies and margins kept as buffers of trainableModule() need nothing here.
+    virtual void saveState(torch::serialize::OutputArchive &archive) {}
+    virtual void loadState(torch::serialize::InputArchive &archive) {}
     /// Lines the session logs after setup(): choices this run makes for the user that the
     /// parameters alone do not show (a clamped count, a phase scaled to the epochs).
     virtual std::vector<std::string> setupNotes() const { return {}; }

@@ -7,6 +7,8 @@
 #include "methods/KdLosses.h"
 #include "methods/SrmCodebook.h"
 
+#include <torch/serialize/archive.h>
+
 #include <algorithm>
 #include <cmath>
 #include <iomanip>
@@ -129,6 +131,37 @@ public:
         m_dictionaryOptimizer = std::make_unique<torch::optim::Adam>(
             m_dictionary->parameters(), torch::optim::AdamOptions(m_dictionaryLr).weight_decay(0.0));
         m_isSetUp = true;
+    }
+
+    /// The dictionary and its optimiser are the method's own; the phase and its running loss
+    /// make the resumed log lines match.
+    void saveState(torch::serialize::OutputArchive &archive) override
+    {
+        torch::serialize::OutputArchive dict, opt;
+        m_dictionary->save(dict);
+        m_dictionaryOptimizer->save(opt);
+        archive.write("dictionary", dict);
+        archive.write("dictionary_optimizer", opt);
+        archive.write("phase", torch::tensor({std::int64_t(m_phase), m_phaseSteps}, torch::kInt64));
+        archive.write("phase_sum", torch::tensor({m_phaseSum}, torch::kFloat64));
+    }
+
+    void loadState(torch::serialize::InputArchive &archive) override
+    {
+        torch::serialize::InputArchive dict, opt;
+        archive.read("dictionary", dict);
+        archive.read("dictionary_optimizer", opt);
+        m_dictionary->load(dict);
+        m_dictionaryOptimizer->load(opt);
+        torch::Tensor phase, sum;
+        archive.read("phase", phase);
+        archive.read("phase_sum", sum);
+        m_phase = int(phase[0].item<std::int64_t>());
+        m_phaseSteps = phase[1].item<std::int64_t>();
+        m_phaseSum = sum[0].item<double>();
+        if (m_phase == 3)
+            for (auto &p : m_heads->parameters())
+                p.set_requires_grad(false);
     }
 
     LossTerms compute(const Features &s, const Features *t, const torch::Tensor &labels,

@@ -1,5 +1,6 @@
 #include "ProjectConfig.h"
 
+#include "core/DurableFile.h"
 #include "core/Error.h"
 #include "project/JsonReader.h"
 
@@ -180,6 +181,19 @@ Project Project::fromJson(const nlohmann::json &json)
         p.analysis.featureMaps = a.boolean("feature_maps", p.analysis.featureMaps);
         a.finish();
     }
+    {
+        JsonReader c(r.section("checkpoints"), "checkpoints");
+        p.checkpoints.everyEpochs = int(c.integer("every_epochs", p.checkpoints.everyEpochs, 0, 1 << 20));
+        p.checkpoints.everyMinutes = c.number("every_minutes", p.checkpoints.everyMinutes, 0, 1e6);
+        p.checkpoints.keep = int(c.integer("keep", p.checkpoints.keep, 1, 1000));
+        c.finish();
+    }
+    {
+        JsonReader n(r.section("numerics"), "numerics");
+        p.numerics.onNonFinite = n.string("on_nonfinite", p.numerics.onNonFinite, {"stop", "skip"});
+        p.numerics.maxConsecutiveSkips = int(n.integer("max_consecutive_skips", p.numerics.maxConsecutiveSkips, 1, 1 << 20));
+        n.finish();
+    }
     p.dataset = readDataset(r.section("dataset"), "dataset", p.dataset);
     {
         const auto &proxy = r.section("proxy");
@@ -245,6 +259,12 @@ nlohmann::json Project::toJson() const
              {{"enabled", analysis.enabled},
               {"probe_per_class", analysis.probePerClass},
               {"feature_maps", analysis.featureMaps}}},
+            {"checkpoints",
+             {{"every_epochs", checkpoints.everyEpochs},
+              {"every_minutes", checkpoints.everyMinutes},
+              {"keep", checkpoints.keep}}},
+            {"numerics",
+             {{"on_nonfinite", numerics.onNonFinite}, {"max_consecutive_skips", numerics.maxConsecutiveSkips}}},
             {"dataset", datasetToJson(dataset)},
             {"proxy", hasProxy ? datasetToJson(proxy) : nlohmann::json(nullptr)},
             {"teacher", model(teacher, true)},
@@ -360,15 +380,14 @@ void writeFileAtomically(const std::string &path, const std::string &text)
             throw Error("cannot write " + tmp + " (check that the folder exists and is writable)");
         out << text;
         out.flush();
-        if (!out)
-            throw Error("writing " + tmp + " failed (disk full?)");
+        if (!out) {
+            out.close();
+            std::error_code ec;
+            fs::remove(tmp, ec);
+            throw Error("writing " + tmp + " failed (disk full?); " + path + " was left as it was");
+        }
     }
-    std::error_code ec;
-    fs::rename(tmp, target, ec);
-    if (ec) {
-        fs::remove(tmp, ec);
-        throw Error("cannot replace " + path + ": " + ec.message());
-    }
+    commitFile(tmp, path);
 }
 
 } // namespace kd

@@ -71,6 +71,20 @@ struct AnalysisOptions {
     bool featureMaps = true; ///< also draw the feature maps of the probe images as PNG
 };
 
+/// When a training stage writes a resumable checkpoint (docs/PROJECT_FORMAT.md,
+/// "checkpoints"); always also when a stop is requested and when a stage ends.
+struct CheckpointOptions {
+    int everyEpochs = 1;       ///< after every N epochs (0: not by epochs)
+    double everyMinutes = 10;  ///< and at the first step after M minutes since the last one (0: not by time)
+    int keep = 2;              ///< how many of a run's latest checkpoints are kept
+};
+
+/// What a NaN or Inf in a loss term or a gradient does.
+struct NumericsOptions {
+    std::string onNonFinite = "stop"; ///< "stop": the run fails naming model, step and term; "skip": the step is skipped
+    int maxConsecutiveSkips = 10;     ///< "skip": more skipped steps in a row than this stop the run
+};
+
 /// A whole experiment as stored in a project file. Plain values; fromJson() checks
 /// structure and ranges, Registries::validate() checks names against the registries.
 struct Project {
@@ -103,6 +117,8 @@ struct Project {
     /// oneDNN convolutions are faster; see docs/PERFORMANCE.md), "channels_last" or "contiguous".
     std::string memoryFormat = "auto";
     AnalysisOptions analysis;
+    CheckpointOptions checkpoints;
+    NumericsOptions numerics;
 
     Project();
 

@@ -57,6 +57,17 @@ bool processAlive(std::int64_t pid, std::int64_t startTicks)
     // EPERM: it exists but belongs to another user.
     if (::kill(pid_t(pid), 0) != 0 && errno != EPERM)
         return false;
+    {
+        // A killed process not yet reaped by its parent is a zombie: it runs nothing.
+        std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+        std::string text;
+        if (in && std::getline(in, text)) {
+            const auto close = text.rfind(')');
+            if (close != std::string::npos && close + 2 < text.size()
+                && (text[close + 2] == 'Z' || text[close + 2] == 'X'))
+                return false;
+        }
+    }
     if (startTicks >= 0) {
         const auto now = processStartTicks(pid);
         if (now >= 0 && now != startTicks)

@@ -6,6 +6,7 @@
 #include "runs/TfEventsWriter.h"
 
 #include <cmath>
+#include <fstream>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
@@ -48,13 +49,7 @@ RunStore::RunStore(const std::string &dir, const nlohmann::json &config, std::ve
     m_log.open(path("log.txt"), std::ios::out | std::ios::trunc);
     if (!m_metrics || !m_log)
         throw Error("cannot write in run directory " + dir);
-    m_metrics << "model,kind,epoch,step,wall_s";
-    for (const auto &c : m_lossColumns)
-        m_metrics << "," << (c == "loss" ? std::string("loss") : "loss_" + c);
-    m_metrics << ",lr,train_acc,val_acc,test_acc,img_per_s";
-    for (const auto &c : m_extraColumns)
-        m_metrics << "," << c;
-    m_metrics << "\n";
+    m_metrics << metricsHeader() << "\n";
     m_metrics.flush();
     const auto pid = currentProcessId();
     m_process = {{"pid", pid}, {"host", currentHostName()}, {"pid_start", processStartTicks(pid)},
@@ -69,6 +64,81 @@ RunStore::RunStore(const std::string &dir, const nlohmann::json &config, std::ve
         m_eventsPath = m_events->path();
         m_events->writeSessionStart(TfEventsWriter::flattenHParams(config), now);
     });
+}
+
+RunStore::RunStore(const std::string &dir, const FilePositions &at, const nlohmann::json &config,
+                   std::vector<std::string> lossColumns, std::vector<std::string> extraColumns)
+    : m_dir(dir)
+    , m_lossColumns(std::move(lossColumns))
+    , m_extraColumns(std::move(extraColumns))
+{
+    const std::string metrics = path("metrics.csv");
+    std::error_code ec;
+    const auto size = fs::file_size(metrics, ec);
+    if (ec || size < at.metricsBytes)
+        throw Error(metrics + " is missing or shorter than when the checkpoint was written; the run directory "
+                              "was changed, so it cannot be resumed");
+    {
+        std::ifstream in(metrics);
+        std::string header;
+        std::getline(in, header);
+        if (header != metricsHeader())
+            throw Error(metrics + " has other columns than this run's methods log; the run directory does not "
+                                  "belong to its config.json, so it cannot be resumed");
+    }
+    fs::resize_file(metrics, at.metricsBytes, ec);
+    if (ec)
+        throw Error("cannot cut " + metrics + " back to the checkpoint: " + ec.message());
+    m_metrics.open(metrics, std::ios::out | std::ios::app);
+    m_log.open(path("log.txt"), std::ios::out | std::ios::app);
+    if (!m_metrics || !m_log)
+        throw Error("cannot write in run directory " + dir + " (check its permissions)");
+    nlohmann::json previous;
+    try {
+        previous = nlohmann::json::parse(readTextFile(path("summary.json")));
+    } catch (const std::exception &) {
+        previous = nlohmann::json::object(); // damaged by the crash: rewritten below
+    }
+    const auto pid = currentProcessId();
+    m_process = {{"pid", pid}, {"host", currentHostName()}, {"pid_start", processStartTicks(pid)},
+                 {"started_at", previous.is_object() && previous.value("started_at", nlohmann::json()).is_string()
+                                    ? previous["started_at"].get<std::string>()
+                                    : isoUtcNow()}};
+    try {
+        if (nlohmann::json::parse(readTextFile(path("config.json"))) != config)
+            writeFileAtomically(path("config.json"), config.dump(2) + "\n");
+    } catch (const nlohmann::json::exception &) {
+        writeFileAtomically(path("config.json"), config.dump(2) + "\n");
+    }
+    if (!at.eventsFile.empty() && at.eventsFile.find('/') == std::string::npos && fs::exists(path(at.eventsFile), ec))
+        writeEvents([&] {
+            m_events = std::make_unique<TfEventsWriter>(path(at.eventsFile), at.eventsBytes);
+            m_eventsPath = m_events->path();
+        });
+}
+
+std::string RunStore::metricsHeader() const
+{
+    std::string h = "model,kind,epoch,step,wall_s";
+    for (const auto &c : m_lossColumns)
+        h += "," + (c == "loss" ? std::string("loss") : "loss_" + c);
+    h += ",lr,train_acc,val_acc,test_acc,img_per_s";
+    for (const auto &c : m_extraColumns)
+        h += "," + c;
+    return h;
+}
+
+RunStore::FilePositions RunStore::positions()
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    FilePositions at;
+    m_metrics.flush();
+    at.metricsBytes = std::uint64_t(std::streamoff(m_metrics.tellp()));
+    if (m_events) {
+        at.eventsFile = fs::path(m_events->path()).filename().string();
+        at.eventsBytes = m_events->bytes();
+    }
+    return at;
 }
 
 RunStore::~RunStore() = default;
@@ -118,24 +188,29 @@ static nlohmann::json numberOrNull(double v)
     return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
 }
 
+nlohmann::json RunStore::roleToJson(const RoleSummary &r)
+{
+    nlohmann::json j = {{"arch", r.arch},
+                        {"method", r.method},
+                        {"params", r.params},
+                        {"best_test_acc", numberOrNull(r.bestTestAcc)},
+                        {"final_test_acc", numberOrNull(r.finalTestAcc)},
+                        {"train_seconds", r.trainSeconds},
+                        {"epochs_done", r.epochsDone},
+                        {"completed", r.completed},
+                        {"checkpoint", r.checkpoint}};
+    for (const auto &e : r.extras) {
+        j["best_" + e.name] = numberOrNull(e.best);
+        j["final_" + e.name] = numberOrNull(e.finalValue);
+    }
+    return j;
+}
+
 nlohmann::json RunStore::summaryToJson(const RunSummary &s)
 {
     nlohmann::json models = nlohmann::json::object();
-    for (const auto &r : s.roles) {
-        models[r.role] = {{"arch", r.arch},
-                          {"method", r.method},
-                          {"params", r.params},
-                          {"best_test_acc", numberOrNull(r.bestTestAcc)},
-                          {"final_test_acc", numberOrNull(r.finalTestAcc)},
-                          {"train_seconds", r.trainSeconds},
-                          {"epochs_done", r.epochsDone},
-                          {"completed", r.completed},
-                          {"checkpoint", r.checkpoint}};
-        for (const auto &e : r.extras) {
-            models[r.role]["best_" + e.name] = numberOrNull(e.best);
-            models[r.role]["final_" + e.name] = numberOrNull(e.finalValue);
-        }
-    }
+    for (const auto &r : s.roles)
+        models[r.role] = roleToJson(r);
     nlohmann::json j = {{"status", s.status}, {"device", s.device}, {"wall_seconds", s.wallSeconds},
                         {"models", models}};
     const auto *st = s.find("student");

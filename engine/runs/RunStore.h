@@ -28,7 +28,23 @@ public:
     /// `extraColumns` the methods' extra metrics (e.g. "robust_acc"), after img_per_s.
     RunStore(const std::string &dir, const nlohmann::json &config, std::vector<std::string> lossColumns,
              std::vector<std::string> extraColumns = {});
+
+    /// Where the run's appended files stood at some moment (a checkpoint).
+    struct FilePositions {
+        std::uint64_t metricsBytes = 0;
+        std::string eventsFile; ///< file name inside the run directory; empty: none
+        std::uint64_t eventsBytes = 0;
+    };
+    /// Reopens an existing run directory to continue it (a resumed run): metrics.csv (whose
+    /// header must be the one these columns give) and the event file are cut back to `at`,
+    /// so the records after the checkpoint are written once; log.txt is appended to. The
+    /// summary keeps the run's first "started_at". `config` replaces config.json if it differs.
+    RunStore(const std::string &dir, const FilePositions &at, const nlohmann::json &config,
+             std::vector<std::string> lossColumns, std::vector<std::string> extraColumns);
     ~RunStore();
+
+    /// The positions now: every record written so far is flushed.
+    FilePositions positions();
 
     const std::string &dir() const { return m_dir; }
     std::string path(const std::string &file) const;
@@ -40,8 +56,12 @@ public:
     void writeSummary(const RunSummary &summary);
 
     static nlohmann::json summaryToJson(const RunSummary &summary);
+    /// One model's entry of summary.json's "models".
+    static nlohmann::json roleToJson(const RoleSummary &role);
 
 private:
+    std::string metricsHeader() const;
+
     std::string m_dir;
     std::vector<std::string> m_lossColumns;
     std::vector<std::string> m_extraColumns;

@@ -96,6 +96,22 @@ TfEventsWriter::TfEventsWriter(const std::string &path, double wallTime)
     writeRecord(e.SerializeAsString());
 }
 
+TfEventsWriter::TfEventsWriter(const std::string &path, std::uint64_t keepBytes)
+    : m_path(path)
+{
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(path, ec);
+    if (ec || size < keepBytes)
+        throw Error("the TensorBoard event file " + path + " is shorter than when the checkpoint was written");
+    std::filesystem::resize_file(path, keepBytes, ec);
+    if (ec)
+        throw Error("cannot cut the TensorBoard event file " + path + " back to the checkpoint: " + ec.message());
+    m_out.open(path, std::ios::out | std::ios::binary | std::ios::app);
+    if (!m_out)
+        throw Error("cannot append to the TensorBoard event file " + path);
+    m_bytes = keepBytes;
+}
+
 std::string TfEventsWriter::fileName(double unixSeconds, const std::string &host)
 {
     return "events.out.tfevents." + std::to_string(static_cast<long long>(std::floor(unixSeconds))) + "." + host
@@ -131,6 +147,7 @@ void TfEventsWriter::writeRecord(const std::string &data)
     m_out.write(data.data(), std::streamsize(data.size()));
     m_out.write(footer, sizeof footer);
     m_out.flush();
+    m_bytes += sizeof header + data.size() + sizeof footer;
     if (!m_out)
         throw Error("cannot write the TensorBoard event file " + m_path + " (disk full or file removed?)");
 }

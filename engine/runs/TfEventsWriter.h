@@ -40,8 +40,13 @@ public:
     /// Creates (truncates) `path` and writes the first record, `file_version: "brain.Event:2"`.
     /// Throws kd::Error naming the file when it cannot be created or written.
     TfEventsWriter(const std::string &path, double wallTime);
+    /// Continues an existing event file (a resumed run): cuts it back to its first `keepBytes`
+    /// bytes, a record boundary this writer reported by bytes(), and appends from there.
+    TfEventsWriter(const std::string &path, std::uint64_t keepBytes);
 
     const std::string &path() const { return m_path; }
+    /// Bytes in the file so far (every record is flushed when written).
+    std::uint64_t bytes() const { return m_bytes; }
 
     /// `events.out.tfevents.<unix seconds>.<host>.kdw`: TensorBoard loads any file whose name
     /// contains "tfevents" and orders a directory's files by the number.
@@ -86,6 +91,7 @@ public:
 private:
     std::string m_path;
     std::ofstream m_out;
+    std::uint64_t m_bytes = 0;
     std::set<std::string> m_describedTags; ///< tags whose metadata has been written
 };
 

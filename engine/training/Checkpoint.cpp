@@ -1,53 +1,105 @@
 #include "Checkpoint.h"
 
+#include "core/DurableFile.h"
 #include "core/Error.h"
+#include "core/Sha256.h"
 #include "project/ProjectConfig.h"
+
+#include <torch/serialize/archive.h>
+#include <torch/nn/module.h>
 
 #include <zlib.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 namespace kd {
 
 namespace fs = std::filesystem;
 
-std::uint32_t crc32OfFile(const std::string &path, std::uint64_t *size)
+namespace {
+
+/// Writes `bytes` to `tmp` with POSIX calls, so a full disk is an error and not a short file.
+void writeAll(const std::string &tmp, const std::string &bytes, const std::string &target)
+{
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        throw Error("cannot write " + tmp + ": " + std::strerror(errno) + " (check that the folder is writable)");
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+        const auto n = ::write(fd, bytes.data() + done, bytes.size() - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            const int err = n < 0 ? errno : ENOSPC;
+            ::close(fd);
+            std::error_code ec;
+            fs::remove(tmp, ec);
+            throw Error("cannot write " + target + ": " + std::strerror(err)
+                        + "; the previous file (if any) is intact. Free disk space and try again");
+        }
+        done += std::size_t(n);
+    }
+    if (::close(fd) != 0) {
+        const int err = errno;
+        std::error_code ec;
+        fs::remove(tmp, ec);
+        throw Error("cannot write " + target + ": " + std::strerror(err));
+    }
+}
+
+std::string metaDigest(nlohmann::json meta)
+{
+    meta.erase("meta_sha256");
+    return Sha256::ofText(meta.dump());
+}
+
+std::uint32_t crc32Of(const std::string &path)
 {
     std::ifstream in(path, std::ios::binary);
-    if (!in)
-        throw Error("cannot open " + path);
     uLong crc = crc32(0L, Z_NULL, 0);
-    std::uint64_t total = 0;
     char buf[1 << 16];
     while (in) {
         in.read(buf, sizeof buf);
-        const auto n = in.gcount();
-        crc = crc32(crc, reinterpret_cast<const Bytef *>(buf), uInt(n));
-        total += std::uint64_t(n);
+        crc = crc32(crc, reinterpret_cast<const Bytef *>(buf), uInt(in.gcount()));
     }
-    if (size)
-        *size = total;
     return std::uint32_t(crc);
+}
+
+} // namespace
+
+void saveArchive(torch::serialize::OutputArchive &archive, const std::string &path, nlohmann::json meta)
+{
+    std::ostringstream buffer;
+    try {
+        archive.save_to(buffer);
+    } catch (const c10::Error &e) {
+        throw Error("cannot serialise checkpoint " + path + ": " + e.what_without_backtrace());
+    }
+    const std::string bytes = buffer.str();
+    meta["sha256"] = Sha256::ofText(bytes);
+    meta["bytes"] = std::uint64_t(bytes.size());
+    meta["file"] = fs::path(path).filename().string();
+    meta["meta_sha256"] = metaDigest(meta);
+    const std::string tmp = path + ".tmp";
+    writeAll(tmp, bytes, path);
+    commitFile(tmp, path);
+    // The sidecar second: a crash in between leaves a new archive with the old sidecar, which
+    // the checksum refuses, never a silently mismatched pair.
+    writeFileAtomically(path + ".json", meta.dump(2) + "\n");
 }
 
 void saveCheckpoint(torch::nn::Module &module, const std::string &path, nlohmann::json meta)
 {
-    const std::string tmp = path + ".tmp";
-    {
-        torch::serialize::OutputArchive archive;
-        module.save(archive);
-        archive.save_to(tmp);
-    }
-    std::uint64_t size = 0;
-    meta["crc32"] = crc32OfFile(tmp, &size);
-    meta["bytes"] = size;
-    meta["file"] = fs::path(path).filename().string();
-    std::error_code ec;
-    fs::rename(tmp, path, ec);
-    if (ec)
-        throw Error("cannot write checkpoint " + path + ": " + ec.message());
-    writeFileAtomically(path + ".json", meta.dump(2) + "\n");
+    torch::serialize::OutputArchive archive;
+    module.save(archive);
+    saveArchive(archive, path, std::move(meta));
 }
 
 nlohmann::json readCheckpointMeta(const std::string &path)
@@ -56,32 +108,58 @@ nlohmann::json readCheckpointMeta(const std::string &path)
     if (!fs::is_regular_file(path, ec))
         throw Error("checkpoint not found: " + path);
     const std::string sidecar = path + ".json";
+    const std::string sidecarName = fs::path(sidecar).filename().string();
     if (!fs::is_regular_file(sidecar, ec))
-        throw Error("checkpoint " + path + " has no " + fs::path(sidecar).filename().string()
+        throw Error("checkpoint " + path + " has no " + sidecarName
                     + " beside it (written by KD Workbench with the checksum); copy both files together");
     nlohmann::json meta;
     try {
         meta = nlohmann::json::parse(readTextFile(sidecar));
     } catch (const nlohmann::json::exception &e) {
-        throw Error(sidecar + " is not valid JSON (" + std::string(e.what()) + ")");
+        throw Error(sidecar + " is not valid JSON (" + std::string(e.what())
+                    + "); the sidecar is damaged: copy it again with its checkpoint");
     }
-    if (!meta.contains("crc32") || !meta.contains("bytes"))
-        throw Error(sidecar + " lacks crc32/bytes; it was not written by KD Workbench");
-    std::uint64_t size = 0;
-    const auto crc = crc32OfFile(path, &size);
-    if (size != meta["bytes"].get<std::uint64_t>() || crc != meta["crc32"].get<std::uint32_t>())
-        throw Error("checkpoint " + path + " is corrupt: its checksum does not match "
-                    + fs::path(sidecar).filename().string() + " (the file was changed or damaged); "
-                    "retrain or copy it again");
+    if (!meta.is_object() || !meta.contains("bytes") || !meta["bytes"].is_number_unsigned()
+        || !(meta.contains("sha256") ? meta["sha256"].is_string() : meta.contains("crc32") && meta["crc32"].is_number()))
+        throw Error(sidecar + " lacks its checksum (sha256 and bytes); it was not written by KD Workbench");
+    if (meta.contains("meta_sha256")
+        && (!meta["meta_sha256"].is_string() || meta["meta_sha256"].get<std::string>() != metaDigest(meta)))
+        throw Error(sidecar + " is damaged: its own checksum does not match its contents; copy it again "
+                              "with its checkpoint");
+    const auto size = fs::file_size(path, ec);
+    const auto expectedSize = meta["bytes"].get<std::uint64_t>();
+    const std::string refusal = "checkpoint " + path + " is damaged and was not loaded: ";
+    if (ec || size != expectedSize)
+        throw Error(refusal + "it has " + std::to_string(size) + " bytes, " + sidecarName + " says "
+                    + std::to_string(expectedSize) + " (truncated or replaced); copy it again, or use an earlier one");
+    if (meta.contains("sha256")) {
+        if (Sha256::ofFile(path) != meta["sha256"].get<std::string>())
+            throw Error(refusal + "its SHA-256 does not match " + sidecarName
+                        + " (the file was changed or damaged); copy it again, or use an earlier one");
+    } else if (crc32Of(path) != meta["crc32"].get<std::uint32_t>()) {
+        throw Error(refusal + "its CRC-32 does not match " + sidecarName
+                    + " (the file was changed or damaged); copy it again, or use an earlier one");
+    }
+    return meta;
+}
+
+nlohmann::json loadArchive(torch::serialize::InputArchive &archive, const std::string &path)
+{
+    auto meta = readCheckpointMeta(path);
+    try {
+        archive.load_from(path);
+    } catch (const c10::Error &e) {
+        throw Error("checkpoint " + path + " cannot be read (" + std::string(e.what_without_backtrace()).substr(0, 300)
+                    + ")");
+    }
     return meta;
 }
 
 nlohmann::json loadCheckpoint(torch::nn::Module &module, const std::string &path)
 {
-    auto meta = readCheckpointMeta(path);
+    torch::serialize::InputArchive archive;
+    auto meta = loadArchive(archive, path);
     try {
-        torch::serialize::InputArchive archive;
-        archive.load_from(path);
         module.load(archive);
     } catch (const c10::Error &e) {
         std::string msg = e.what_without_backtrace();

@@ -6,20 +6,35 @@
 
 #include <string>
 
+namespace torch::serialize {
+class OutputArchive;
+class InputArchive;
+} // namespace torch::serialize
+
 namespace kd {
 
-/// Writes `module`'s parameters and buffers to `path` (atomically: temporary file + rename)
-/// and a sidecar `path.json` holding `meta` plus the file's size and CRC-32, because
-/// torch::load does not notice a flipped byte.
+/// Checkpoint files and their sidecars. A checkpoint `x.pt` is a torch archive; beside it
+/// `x.pt.json` holds the caller's metadata plus "sha256" and "bytes" of `x.pt` and
+/// "meta_sha256" of the sidecar itself, because torch::load does not notice a flipped byte.
+/// Both are written atomically and durably (temporary file, fsync, rename, folder fsync), the
+/// archive first, so a crash leaves either the previous pair or the new one.
+
+/// Writes `archive` to `path` with its sidecar. Throws kd::Error (disk full, not writable)
+/// leaving any previous `path` untouched and no temporary file behind.
+void saveArchive(torch::serialize::OutputArchive &archive, const std::string &path, nlohmann::json meta);
+
+/// Writes `module`'s parameters and buffers as a checkpoint (see saveArchive()).
 void saveCheckpoint(torch::nn::Module &module, const std::string &path, nlohmann::json meta);
 
-/// Reads the sidecar, verifies size and CRC-32, then loads into `module` (which must have
-/// the same architecture). Throws kd::Error saying what is wrong and what to do.
-nlohmann::json loadCheckpoint(torch::nn::Module &module, const std::string &path);
-
-/// Reads and verifies only the sidecar of a checkpoint.
+/// Reads the sidecar and verifies the checkpoint against it (size and SHA-256; sidecars of
+/// older runs carry a CRC-32 instead, still accepted). Returns the metadata; throws kd::Error
+/// naming the file, what is wrong and what to do.
 nlohmann::json readCheckpointMeta(const std::string &path);
 
-std::uint32_t crc32OfFile(const std::string &path, std::uint64_t *size = nullptr);
+/// Verifies (readCheckpointMeta()) and then reads the archive.
+nlohmann::json loadArchive(torch::serialize::InputArchive &archive, const std::string &path);
+
+/// Verifies, then loads into `module` (which must have the same architecture).
+nlohmann::json loadCheckpoint(torch::nn::Module &module, const std::string &path);
 
 } // namespace kd

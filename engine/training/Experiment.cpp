@@ -1,5 +1,6 @@
 #include "Experiment.h"
 
+#include "core/Error.h"
 #include "project/Registries.h"
 #include "training/ExperimentRun.h"
 
@@ -79,6 +80,38 @@ RunSummary Experiment::run(ExperimentObserver &observer, const std::atomic<bool>
 {
     ExperimentRun run(d->project, d->registries, d->stages, d->notes, observer, stop);
     return run.execute(runDir);
+}
+
+RunSummary Experiment::resume(ExperimentObserver &observer, const std::atomic<bool> &stop, const std::string &runDir,
+                              const std::string &checkpoint)
+{
+    ExperimentRun run(d->project, d->registries, d->stages, d->notes, observer, stop);
+    return run.resume(runDir, checkpoint);
+}
+
+Project resumableProject(const std::string &runDir, const std::vector<std::string> &overrides)
+{
+    const std::string path = (fs::path(runDir) / "config.json").string();
+    std::error_code ec;
+    if (!fs::is_directory(runDir, ec))
+        throw Error(runDir + " is not a run directory (no such folder)");
+    if (!fs::is_regular_file(path, ec))
+        throw Error(runDir + " is not a run directory: it has no config.json");
+    auto json = parseJsonText(readTextFile(path), path);
+    for (const auto &o : overrides) {
+        const auto key = o.substr(0, o.find('='));
+        const bool allowed = key == "threads" || key == "device" || key == "eval_batch_size"
+            || key.rfind("numerics.", 0) == 0 || key.rfind("checkpoints.", 0) == 0;
+        if (!allowed)
+            throw Error("--set " + o + ": a resumed run can change only threads, device, eval_batch_size, "
+                        "numerics.* and checkpoints.*; anything else makes it another experiment (start a new run)");
+        applyOverride(json, o);
+    }
+    try {
+        return Project::fromJson(json);
+    } catch (const Error &e) {
+        throw Error(path + ": " + e.what());
+    }
 }
 
 } // namespace kd

@@ -39,10 +39,25 @@ public:
     RunSummary run(ExperimentObserver &observer, const std::atomic<bool> &stop,
                    const std::string &runDir = {});
 
+    /// Continues the stopped, interrupted or failed run in `runDir` in place, from its newest
+    /// checkpoint (or `checkpoint`, a file of its checkpoints/ folder): the project must be
+    /// the one in the run's config.json, except threads, device, numerics and checkpoints
+    /// (resumableProject()). Every metric after the checkpoint is written as an uninterrupted
+    /// run writes it. Refused with kd::Error, changing nothing, for a completed or still
+    /// running run, a damaged checkpoint (named, with the earlier one to use), or another
+    /// project.
+    RunSummary resume(ExperimentObserver &observer, const std::atomic<bool> &stop, const std::string &runDir,
+                      const std::string &checkpoint = {});
+
 private:
     struct Impl;
     std::unique_ptr<Impl> d;
 };
+
+/// The project stored in a run directory's config.json with `overrides` ("dotted.key=value")
+/// applied, for resume(). Throws kd::Error when it is missing or damaged, or an override
+/// touches a key that would make the resumed run another experiment.
+Project resumableProject(const std::string &runDir, const std::vector<std::string> &overrides = {});
 
 /// A unique run directory name under `outputDir` for a project called `name`.
 std::string makeRunDirectoryPath(const std::string &outputDir, const std::string &name);

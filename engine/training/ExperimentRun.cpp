@@ -11,7 +11,10 @@
 #include "project/Registries.h"
 #include "runs/RunStore.h"
 #include "training/BatchStatisticsScope.h"
+#include "core/Sha256.h"
+#include "runs/RunProcess.h"
 #include "training/Checkpoint.h"
+#include "training/RunCheckpoint.h"
 #include "training/Experiment.h"
 #include "training/Optim.h"
 #include "training/TeacherGroup.h"
@@ -19,11 +22,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <functional>
 #include <iomanip>
 #include <sstream>
 
 namespace kd {
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -187,6 +193,21 @@ ExperimentRun::~ExperimentRun() = default;
 
 RunSummary ExperimentRun::execute(const std::string &runDirArg)
 {
+    prepareModels();
+    openRunDirectory(runDirArg);
+    return train();
+}
+
+RunSummary ExperimentRun::resume(const std::string &runDir, const std::string &checkpoint)
+{
+    chooseResumePoint(runDir, checkpoint);
+    prepareModels();
+    reopenRunDirectory(runDir);
+    return train();
+}
+
+void ExperimentRun::prepareModels()
+{
     prepareDevice();
     // Everything that can fail on bad input happens before the run directory exists.
     loadData();
@@ -194,10 +215,15 @@ RunSummary ExperimentRun::execute(const std::string &runDirArg)
     createMethods();
     setUpMethods();
     loadCheckpointedModels();
-    openRunDirectory(runDirArg);
+}
+
+RunSummary ExperimentRun::train()
+{
     estimateStageWork();
     makeTrainingContext();
     try {
+        if (!resumePoint.active)
+            writeBoundaryCheckpoint(0);
         runStages();
     } catch (const std::exception &e) {
         summary.status = "failed";
@@ -421,6 +447,7 @@ void ExperimentRun::openRunDirectory(const std::string &runDirArg)
 {
     const std::string runDir = runDirArg.empty() ? makeRunDirectoryPath(p.outputDir, p.name) : runDirArg;
     store = std::make_unique<RunStore>(runDir, p.toJson(), lossColumns, extraColumns);
+    checkpoints = std::make_unique<CheckpointFolder>(runDir);
     summary.runDir = runDir;
     summary.status = "running";
     summary.device = describeDevice(device, threads);
@@ -435,6 +462,227 @@ void ExperimentRun::openRunDirectory(const std::string &runDirArg)
     for (const auto &n : notes)
         store->appendLog("note: " + n);
     info("run directory: " + runDir);
+}
+
+void ExperimentRun::reopenRunDirectory(const std::string &runDir)
+{
+    const auto &m = resumePoint.meta;
+    RunStore::FilePositions at;
+    at.metricsBytes = m.value("metrics_bytes", std::uint64_t(0));
+    at.eventsFile = m.value("events_file", std::string());
+    at.eventsBytes = m.value("events_bytes", std::uint64_t(0));
+    store = std::make_unique<RunStore>(runDir, at, p.toJson(), lossColumns, extraColumns);
+    checkpoints = std::make_unique<CheckpointFolder>(runDir);
+    summary.runDir = runDir;
+    summary.status = "running";
+    summary.device = describeDevice(device, threads);
+    const auto roles = m.value("roles", nlohmann::json::array());
+    for (std::size_t i = 0; i < stages.size(); ++i)
+        summary.roles.push_back(roleSummaryFromJson(roles.at(i)));
+    std::ostringstream os;
+    os << "resumed from checkpoint " << fs::path(resumePoint.path).filename().string() << " (";
+    if (resumePoint.training)
+        os << stages[resumePoint.stage].role << ", epoch " << m.value("epoch", 0) + 1 << " after step "
+           << m.value("step_in_epoch", std::int64_t(0)) << " of it";
+    else if (resumePoint.stage < stages.size())
+        os << "before " << stages[resumePoint.stage].role;
+    else
+        os << "every stage done";
+    os << "); metrics.csv continues from there";
+    store->appendLog(os.str());
+    store->writeSummary(summary);
+    info("run directory: " + runDir + " (resumed)");
+}
+
+void ExperimentRun::chooseResumePoint(const std::string &runDir, const std::string &checkpoint)
+{
+    // The run's own state first: a finished or live run is not resumed.
+    {
+        nlohmann::json sum;
+        try {
+            sum = nlohmann::json::parse(readTextFile((fs::path(runDir) / "summary.json").string()));
+        } catch (const std::exception &) {
+            sum = nlohmann::json::object(); // missing or torn: the run died early
+        }
+        const std::string status = sum.is_object() ? sum.value("status", std::string()) : std::string();
+        if (status == "completed")
+            throw Error("run " + runDir + " is complete; there is nothing to resume (start a new run instead)");
+        if (status == "running" && sum.value("host", std::string()) == currentHostName()
+            && processAlive(sum.value("pid", std::int64_t(-1)), sum.value("pid_start", std::int64_t(-1))))
+            throw Error("run " + runDir + " is still running (process " + std::to_string(sum.value("pid", 0))
+                        + "); stop it first, then resume it");
+    }
+    CheckpointFolder folder(runDir);
+    std::string path = checkpoint;
+    if (path.empty()) {
+        const auto all = folder.list();
+        if (all.empty())
+            throw Error("run " + runDir + " has no checkpoints (" + folder.folder()
+                        + " is missing or empty), so it cannot be resumed; start it again with `kdw run`");
+        path = all.back();
+        try {
+            readCheckpointMeta(path);
+        } catch (const Error &e) {
+            std::string earlier;
+            for (auto it = all.rbegin() + 1; it != all.rend() && earlier.empty(); ++it) {
+                try {
+                    readCheckpointMeta(*it);
+                    earlier = *it;
+                } catch (const Error &) {
+                }
+            }
+            throw Error(std::string(e.what()) + ". Nothing was resumed. "
+                        + (earlier.empty() ? "No earlier checkpoint of this run is intact; start it again with `kdw run`"
+                                           : "To continue from the previous checkpoint instead: kdw resume " + runDir
+                                                 + " --checkpoint " + earlier));
+        }
+    } else {
+        std::error_code ec;
+        const auto inside = fs::weakly_canonical(folder.folder(), ec);
+        const auto given = fs::weakly_canonical(path, ec);
+        if (given.parent_path() != inside)
+            throw Error("--checkpoint " + path + " is not one of this run's checkpoints (in " + folder.folder() + ")");
+    }
+    auto meta = readCheckpointMeta(path);
+    const std::string kind = meta.value("kind", std::string());
+    if (meta.value("format", 0) != 1 || (kind != "boundary" && kind != "training") || !meta.contains("stage")
+        || !meta["stage"].is_number_unsigned() || !meta.contains("roles") || !meta["roles"].is_array())
+        throw Error("checkpoint " + path + " is not a resumable KD Workbench checkpoint (its sidecar lacks kind, stage "
+                    "or roles)");
+    const auto stage = meta["stage"].get<std::size_t>();
+    if (meta.value("config_sha256", std::string()) != configIdentity())
+        throw Error("checkpoint " + path + " was written by another configuration than " + runDir
+                    + "/config.json (with the --set given); resume changes only threads, device, eval_batch_size, "
+                      "numerics.* and checkpoints.*");
+    if (stage > stages.size() || meta["roles"].size() != stages.size()
+        || (kind == "training" && (stage == stages.size() || stages[stage].loaded()
+                                   || meta.value("role", std::string()) != stages[stage].role)))
+        throw Error("checkpoint " + path + " does not match the stages of " + runDir + "/config.json");
+    resumePoint.active = true;
+    resumePoint.path = path;
+    resumePoint.meta = std::move(meta);
+    resumePoint.stage = stage;
+    resumePoint.training = kind == "training";
+}
+
+std::string ExperimentRun::configIdentity() const
+{
+    auto j = p.toJson();
+    for (const char *k : {"threads", "device", "eval_batch_size", "numerics", "checkpoints", "output_dir"})
+        j.erase(k);
+    return Sha256::ofText(j.dump());
+}
+
+nlohmann::json ExperimentRun::checkpointMeta(const std::string &kind, std::size_t stage)
+{
+    const auto at = store->positions();
+    auto roles = nlohmann::json::array();
+    for (const auto &r : summary.roles)
+        roles.push_back(roleSummaryToJson(r));
+    return {{"format", 1},
+            {"kind", kind},
+            {"stage", stage},
+            {"config_sha256", configIdentity()},
+            {"wall_seconds", ctx.wallSeconds()},
+            {"written_at", isoUtcNow()},
+            {"metrics_bytes", at.metricsBytes},
+            {"events_file", at.eventsFile},
+            {"events_bytes", at.eventsBytes},
+            {"roles", roles}};
+}
+
+void ExperimentRun::commitCheckpoint(torch::serialize::OutputArchive &archive, const std::string &label,
+                                     nlohmann::json meta)
+{
+    archive.write("rng_cpu", cpuRngState());
+    const auto cuda = cudaRngStates();
+    archive.write("rng_cuda_count", torch::tensor({std::int64_t(cuda.size())}, torch::kInt64));
+    for (std::size_t k = 0; k < cuda.size(); ++k)
+        archive.write("rng_cuda_" + std::to_string(k), cuda[k]);
+    const auto path = checkpoints->nextPath(label);
+    saveArchive(archive, path, std::move(meta));
+    checkpoints->prune(p.checkpoints.keep);
+}
+
+void ExperimentRun::writeBoundaryCheckpoint(std::size_t stage)
+{
+    torch::serialize::OutputArchive archive;
+    commitCheckpoint(archive, stage < stages.size() ? "before-" + stages[stage].role : "done",
+                     checkpointMeta("boundary", stage));
+}
+
+void ExperimentRun::writeTrainingCheckpoint(std::size_t i, const std::vector<Learner *> &learners,
+                                            const StagePosition &pos)
+{
+    torch::serialize::OutputArchive archive;
+    auto states = nlohmann::json::array();
+    for (std::size_t k = 0; k < learners.size(); ++k) {
+        auto &l = *learners[k];
+        const auto key = "learner" + std::to_string(k) + "_";
+        torch::serialize::OutputArchive model, method, methodState, optimizer;
+        l.model->save(model);
+        archive.write(key + "model", model);
+        if (auto extra = l.method->trainableModule()) {
+            extra->save(method);
+            archive.write(key + "method", method);
+        }
+        l.method->saveState(methodState);
+        archive.write(key + "method_state", methodState);
+        l.optimizer->save(optimizer);
+        archive.write(key + "optimizer", optimizer);
+        states.push_back({{"role", l.role}, {"state", learnerStateToJson(l.state)}});
+    }
+    writeStagePosition(archive, pos);
+    auto meta = checkpointMeta("training", i);
+    meta["role"] = stages[i].role;
+    meta["epoch"] = pos.epoch;
+    meta["step_in_epoch"] = pos.stepInEpoch;
+    meta["seen"] = pos.seen;
+    meta["consecutive_skips"] = pos.consecutiveSkips;
+    meta["learners"] = states;
+    std::ostringstream label;
+    label << stages[i].role << "-epoch" << pos.epoch + (pos.stepInEpoch > 0 ? 1 : 0) << "-step"
+          << learners.front()->state.step;
+    commitCheckpoint(archive, label.str(), std::move(meta));
+}
+
+void ExperimentRun::restoreLearner(Learner &learner, StagePosition &position)
+{
+    const auto &meta = resumePoint.meta;
+    torch::serialize::InputArchive archive;
+    loadArchive(archive, resumePoint.path);
+    try {
+        torch::serialize::InputArchive model, method, methodState, optimizer;
+        archive.read("learner0_model", model);
+        learner.model->load(model);
+        if (channelsLast)
+            toChannelsLast(*learner.model);
+        if (auto extra = learner.method->trainableModule()) {
+            archive.read("learner0_method", method);
+            extra->load(method);
+        }
+        archive.read("learner0_method_state", methodState);
+        learner.method->loadState(methodState);
+        archive.read("learner0_optimizer", optimizer);
+        learner.optimizer->load(optimizer);
+        readStagePosition(archive, 1, position);
+        torch::Tensor rng, cudaCount;
+        archive.read("rng_cpu", rng);
+        archive.read("rng_cuda_count", cudaCount);
+        std::vector<torch::Tensor> cuda(std::size_t(cudaCount[0].item<std::int64_t>()));
+        for (std::size_t k = 0; k < cuda.size(); ++k)
+            archive.read("rng_cuda_" + std::to_string(k), cuda[k]);
+        setCpuRngState(rng);
+        setCudaRngStates(cuda);
+    } catch (const c10::Error &e) {
+        throw Error("checkpoint " + resumePoint.path + " does not fit this run's models ("
+                    + std::string(e.what_without_backtrace()).substr(0, 300) + ")");
+    }
+    learner.state = learnerStateFromJson(meta.at("learners").at(0).at("state"));
+    position.epoch = meta.value("epoch", 0);
+    position.stepInEpoch = meta.value("step_in_epoch", std::int64_t(0));
+    position.seen = meta.value("seen", std::int64_t(0));
+    position.consecutiveSkips = meta.value("consecutive_skips", 0);
 }
 
 void ExperimentRun::estimateStageWork()
@@ -479,12 +727,27 @@ void ExperimentRun::makeTrainingContext()
     }
     ctx.stop = &stop;
     ctx.start = start;
+    if (resumePoint.active)
+        ctx.start -= std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+            std::chrono::duration<double>(resumePoint.meta.value("wall_seconds", 0.0)));
+    ctx.checkpoints = p.checkpoints;
+    ctx.numerics = p.numerics;
 }
 
 void ExperimentRun::runStages()
 {
     bool stopped = false;
-    for (std::size_t i = 0; i < stages.size() && !stopped; ++i) {
+    const std::size_t from = resumePoint.active ? resumePoint.stage : 0;
+    for (std::size_t i = 0; i < from; ++i)
+        restoreFinishedStage(i);
+    if (resumePoint.active && !resumePoint.training) {
+        torch::serialize::InputArchive archive;
+        loadArchive(archive, resumePoint.path);
+        torch::Tensor rng;
+        archive.read("rng_cpu", rng);
+        setCpuRngState(rng);
+    }
+    for (std::size_t i = from; i < stages.size() && !stopped; ++i) {
         const auto &st = stages[i];
         ctx.data = &viewOf(st.data);
         ctx.seed = p.seed + st.seedOffset;
@@ -499,6 +762,21 @@ void ExperimentRun::runStages()
             stopped = !runTrainedStage(i);
     }
     summary.status = stopped ? "stopped" : "completed";
+}
+
+void ExperimentRun::restoreFinishedStage(std::size_t i)
+{
+    const auto &st = stages[i];
+    if (st.loaded())
+        return; // loadCheckpointedModels() has it
+    const auto file = store->path(st.role + ".pt");
+    auto model = newModel(st.role);
+    loadCheckpoint(*model, file);
+    if (channelsLast)
+        toChannelsLast(*model);
+    models[st.role] = model;
+    finishedMethods[st.role] = std::move(methods[i]);
+    ctx.log(st.role + ": finished before the resume; loaded from " + st.role + ".pt (checksum ok)");
 }
 
 void ExperimentRun::runLoadedStage(std::size_t i)
@@ -520,6 +798,7 @@ void ExperimentRun::runLoadedStage(std::size_t i)
     else
         os << roleClasses.at(st.role) << " classes of its own; not evaluated here";
     ctx.log(os.str());
+    writeBoundaryCheckpoint(i + 1);
 }
 
 Learner ExperimentRun::makeLearner(std::size_t i)
@@ -620,12 +899,25 @@ bool ExperimentRun::runTrainedStage(std::size_t i)
         if (learner.method->teacherBatchStatistics())
             teacherBatchStats = useTeacherBatchStatistics(st, *teacher);
     }
+    StagePosition position;
+    ctx.resumeAt = nullptr;
+    if (resumePoint.active && resumePoint.training && resumePoint.stage == i) {
+        restoreLearner(learner, position);
+        ctx.resumeAt = &position;
+    }
+    ctx.checkpoint = [this, i](const std::vector<Learner *> &ls, const StagePosition &pos) {
+        writeTrainingCheckpoint(i, ls, pos);
+    };
     const bool finished = trainStage({&learner}, teacherSource, ctx);
+    ctx.checkpoint = nullptr;
+    ctx.resumeAt = nullptr;
     recordStageResult(i, learner, finished);
     models[st.role] = learner.model;
     finishedMethods[st.role] = std::move(learner.method);
     summary.wallSeconds = ctx.wallSeconds();
     store->writeSummary(summary);
+    if (finished)
+        writeBoundaryCheckpoint(i + 1);
     return finished;
 }
 

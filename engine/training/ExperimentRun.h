@@ -16,6 +16,7 @@ namespace kd {
 
 struct Registries;
 class BatchStatisticsScope;
+class CheckpointFolder;
 class EpochAnalyzer;
 class RunStore;
 
@@ -27,6 +28,10 @@ class RunStore;
 ///   → loadCheckpointedModels → openRunDirectory → estimateStageWork → makeTrainingContext
 ///   → runStages (runLoadedStage / runTrainedStage per stage) → finish
 ///
+/// resume() first picks and verifies the checkpoint (chooseResumePoint), then runs the same
+/// phases with reopenRunDirectory in place of openRunDirectory; runStages restores the
+/// finished stages and continues the one the checkpoint is in (training/RunCheckpoint.h).
+///
 /// Everything that can fail on bad input happens before openRunDirectory(), so a refused
 /// project leaves nothing on disk. Internal to the engine: use Experiment.
 class ExperimentRun {
@@ -37,9 +42,13 @@ public:
     ~ExperimentRun();
 
     RunSummary execute(const std::string &runDirArg);
+    /// Continues the run in `runDir` from `checkpoint` (empty: its newest). See Experiment::resume().
+    RunSummary resume(const std::string &runDir, const std::string &checkpoint);
 
 private:
     // Phases, in execution order.
+    void chooseResumePoint(const std::string &runDir, const std::string &checkpoint);
+    void prepareModels();
     void prepareDevice();
     void loadData();
     void resolveOutputClasses();
@@ -47,9 +56,12 @@ private:
     void setUpMethods();
     void loadCheckpointedModels();
     void openRunDirectory(const std::string &runDirArg);
+    void reopenRunDirectory(const std::string &runDir);
+    RunSummary train();
     void estimateStageWork();
     void makeTrainingContext();
     void runStages();
+    void restoreFinishedStage(std::size_t i);
     void runLoadedStage(std::size_t i);
     bool runTrainedStage(std::size_t i);
     void finish(const std::string &status);
@@ -65,6 +77,15 @@ private:
     /// The method asks for a teacher in train mode (OFD, LONDON): BatchNorm on batch statistics.
     std::unique_ptr<BatchStatisticsScope> useTeacherBatchStatistics(const Stage &st, FeatureNet &teacher);
     void info(const std::string &text) const;
+
+    // Checkpoints (training/RunCheckpoint.h).
+    nlohmann::json checkpointMeta(const std::string &kind, std::size_t stage);
+    void writeBoundaryCheckpoint(std::size_t stage);
+    void writeTrainingCheckpoint(std::size_t i, const std::vector<Learner *> &learners, const StagePosition &position);
+    void commitCheckpoint(torch::serialize::OutputArchive &archive, const std::string &label, nlohmann::json meta);
+    void restoreLearner(Learner &learner, StagePosition &position);
+    /// The project minus what a resume may change, as a SHA-256: a checkpoint's "config_sha256".
+    std::string configIdentity() const;
 
     const Project &p;
     const Registries &registries;
@@ -103,6 +124,16 @@ private:
     std::unique_ptr<EpochAnalyzer> analyzer;
     RunSummary summary;
     TrainingContext ctx;
+
+    std::unique_ptr<CheckpointFolder> checkpoints;
+    /// The checkpoint a resumed run continues from.
+    struct ResumePoint {
+        bool active = false;
+        std::string path;
+        nlohmann::json meta;
+        std::size_t stage = 0;
+        bool training = false; ///< "training" (in stage `stage`) or "boundary" (before it)
+    } resumePoint;
 };
 
 } // namespace kd

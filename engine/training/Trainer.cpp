@@ -74,6 +74,13 @@ struct TermAccumulator {
             sums[i] += values[i];
         ++count;
     }
+    void restore(const std::vector<double> &values, std::int64_t n)
+    {
+        if (values.size() == sums.size()) {
+            sums = values;
+            count = n;
+        }
+    }
     std::vector<std::pair<std::string, double>> meanAndReset()
     {
         std::vector<std::pair<std::string, double>> out;
@@ -127,34 +134,66 @@ public:
         for (auto *l : m_learners) {
             m_interval.emplace_back(l->method->termNames());
             m_epochAcc.emplace_back(l->method->termNames());
+            // Every optimised tensor by name, to say which gradient became NaN or Inf.
+            std::vector<std::pair<std::string, torch::Tensor>> named;
+            for (const auto &kv : l->model->named_parameters())
+                named.emplace_back(l->role + "." + kv.key(), kv.value());
+            if (auto extra = l->method->trainableModule())
+                for (const auto &kv : extra->named_parameters())
+                    named.emplace_back(l->role + " method." + kv.key(), kv.value());
+            m_params.push_back(std::move(named));
         }
     }
 
     /// False when a stop request ended the stage early.
     bool run()
     {
-        for (int epoch = m_first.state.epochsDone; epoch < m_epochs; ++epoch) {
+        const StagePosition *resume = m_ctx.resumeAt;
+        const int firstEpoch = resume ? resume->epoch : m_first.state.epochsDone;
+        if (resume)
+            m_skips = resume->consecutiveSkips;
+        m_lastCheckpoint = std::chrono::steady_clock::now();
+        for (int epoch = firstEpoch; epoch < m_epochs; ++epoch) {
             beginEpoch(epoch);
+            std::int64_t firstStep = 0;
+            if (resume && epoch == firstEpoch && resume->stepInEpoch > 0) {
+                restoreProgress(*resume);
+                firstStep = resume->stepInEpoch;
+            }
             BatchLoader loader(m_ctx.data->train, m_ctx.seed, epoch, m_batch, m_stepsPerEpoch, m_ctx.augmentation,
-                               m_ctx.channelsLast);
-            for (std::int64_t s = 0; s < m_stepsPerEpoch; ++s) {
+                               m_ctx.channelsLast, 3, firstStep);
+            for (std::int64_t s = firstStep; s < m_stepsPerEpoch; ++s) {
                 Batch b;
                 if (!loader.next(b))
                     throw std::logic_error("batch loader ended early");
                 trainBatch(b, epoch);
                 const bool last = s + 1 == m_stepsPerEpoch;
                 const bool stopNow = m_ctx.stopRequested();
-                if ((s + 1) % m_first.train.logEvery == 0 || last || stopNow)
+                const bool logNow = (s + 1) % m_first.train.logEvery == 0 || last;
+                if (logNow)
                     logInterval(epoch, s);
                 if (stopNow) {
+                    // The checkpoint first: it keeps this epoch's seconds and the losses since
+                    // the last record as running sums. The partial record after it shows the
+                    // user where the stop came; a resume cuts it off and logs the full one.
+                    writeCheckpoint(epoch, s + 1);
+                    if (!logNow)
+                        logInterval(epoch, s);
                     for (std::size_t li = 0; li < m_learners.size(); ++li)
                         m_learners[li]->state.trainSeconds += m_stageSeconds[li];
                     m_ctx.log(m_first.role + ": stop requested; ended in epoch " + std::to_string(epoch + 1)
                               + " after step " + std::to_string(m_first.state.step));
                     return false;
                 }
+                if (!last && timeForCheckpoint())
+                    writeCheckpoint(epoch, s + 1);
             }
             endEpoch(epoch);
+            const bool final = epoch + 1 == m_epochs;
+            const bool byEpochs = m_ctx.checkpoints.everyEpochs > 0 && (epoch + 1) % m_ctx.checkpoints.everyEpochs == 0;
+            // After the final epoch the stage's end is the experiment's checkpoint.
+            if (!final && (m_ctx.stopRequested() || byEpochs || timeForCheckpoint()))
+                writeCheckpoint(epoch + 1, 0);
             if (m_ctx.stopRequested())
                 return false;
         }
@@ -172,10 +211,63 @@ private:
         }
         m_correct.assign(m_learners.size(), 0);
         m_seen = 0;
+        m_seenBefore = 0;
         m_epochStart = std::chrono::steady_clock::now();
         m_intervalStart = m_epochStart;
         m_intervalImages = 0;
         m_stageSeconds.assign(m_learners.size(), 0.0);
+    }
+
+    bool timeForCheckpoint() const
+    {
+        const double minutes = m_ctx.checkpoints.everyMinutes;
+        return minutes > 0
+            && std::chrono::duration<double>(std::chrono::steady_clock::now() - m_lastCheckpoint).count()
+            >= minutes * 60.0;
+    }
+
+    /// Hands the experiment what a resumable checkpoint needs at (epoch, stepInEpoch).
+    void writeCheckpoint(int epoch, std::int64_t stepInEpoch)
+    {
+        m_lastCheckpoint = std::chrono::steady_clock::now();
+        if (!m_ctx.checkpoint)
+            return;
+        StagePosition pos;
+        pos.epoch = epoch;
+        pos.stepInEpoch = stepInEpoch;
+        pos.consecutiveSkips = m_skips;
+        if (stepInEpoch > 0) {
+            pos.seen = m_seen;
+            for (std::size_t li = 0; li < m_learners.size(); ++li) {
+                LearnerProgress lp;
+                lp.intervalSums = m_interval[li].sums;
+                lp.intervalCount = m_interval[li].count;
+                lp.epochSums = m_epochAcc[li].sums;
+                lp.epochCount = m_epochAcc[li].count;
+                lp.correct = m_correct[li];
+                lp.epochSeconds = m_stageSeconds[li];
+                pos.learners.push_back(std::move(lp));
+            }
+        }
+        m_ctx.checkpoint(m_learners, pos);
+        m_lastCheckpoint = std::chrono::steady_clock::now();
+    }
+
+    /// The running sums of the epoch a resumed stage continues.
+    void restoreProgress(const StagePosition &pos)
+    {
+        if (pos.learners.size() != m_learners.size())
+            throw Error("the checkpoint holds " + std::to_string(pos.learners.size()) + " models for this stage, not "
+                        + std::to_string(m_learners.size()) + "; it belongs to another run");
+        m_seen = pos.seen;
+        m_seenBefore = pos.seen;
+        for (std::size_t li = 0; li < m_learners.size(); ++li) {
+            const auto &lp = pos.learners[li];
+            m_interval[li].restore(lp.intervalSums, lp.intervalCount);
+            m_epochAcc[li].restore(lp.epochSums, lp.epochCount);
+            m_correct[li] = lp.correct;
+            m_stageSeconds[li] = lp.epochSeconds;
+        }
     }
 
     /// One optimiser step of every learner on batch `b` (the teacher runs once for all).
@@ -210,23 +302,86 @@ private:
         sc.log = &m_methodLog;
         auto out = l.model->forwardFeatures(x);
         auto loss = l.method->compute(out, teacherOut, y, sc);
-        l.optimizer->zero_grad();
-        loss.total.backward();
-        l.optimizer->step();
-        ++l.state.step;
 
         std::vector<double> values;
         values.push_back(loss.total.item<double>());
         for (const auto &t : loss.terms)
             values.push_back(t.second.item<double>());
-        if (!std::isfinite(values.front()))
-            throw Error(l.role + ": the loss became " + std::to_string(values.front()) + " at epoch "
-                        + std::to_string(epoch + 1) + ", step " + std::to_string(l.state.step) + "; lower " + l.role
-                        + ".train.lr or check the data normalisation");
+        std::string fault = nonFiniteTerm(loss, values);
+        if (fault.empty()) {
+            l.optimizer->zero_grad();
+            loss.total.backward();
+            fault = nonFiniteGradient(li);
+            if (fault.empty())
+                l.optimizer->step();
+        }
+        ++l.state.step;
+        if (!fault.empty()) {
+            skipOrStop(l, fault, epoch);
+            l.optimizer->zero_grad();
+            m_stageSeconds[li] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            return;
+        }
+        m_skips = 0;
         m_interval[li].add(values);
         m_epochAcc[li].add(values);
         m_correct[li] += out.logits().argmax(1).eq(y).sum().item<std::int64_t>();
         m_stageSeconds[li] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
+
+    /// "the loss term \"kd\" (nan)" for the first non-finite term (the total last), else "".
+    static std::string nonFiniteTerm(const LossTerms &loss, const std::vector<double> &values)
+    {
+        for (std::size_t k = 1; k < values.size(); ++k)
+            if (!std::isfinite(values[k]))
+                return "the loss term \"" + loss.terms[k - 1].first + "\" (" + std::to_string(values[k]) + ")";
+        if (!std::isfinite(values[0]))
+            return "the total loss (" + std::to_string(values[0]) + ")";
+        return {};
+    }
+
+    /// "the gradient of student.fc.weight" for the first non-finite gradient, else "". One
+    /// reduction per tensor and one read-back: a NaN or Inf anywhere makes its sum non-finite.
+    std::string nonFiniteGradient(std::size_t li) const
+    {
+        const auto &params = m_params[li];
+        std::vector<torch::Tensor> sums;
+        std::vector<std::size_t> which;
+        for (std::size_t k = 0; k < params.size(); ++k) {
+            const auto &g = params[k].second.grad();
+            if (g.defined()) {
+                sums.push_back(g.sum().to(torch::kFloat32));
+                which.push_back(k);
+            }
+        }
+        if (sums.empty())
+            return {};
+        const auto finite = torch::stack(sums).isfinite().cpu();
+        if (finite.all().item<bool>())
+            return {};
+        const auto *ok = finite.data_ptr<bool>();
+        for (std::size_t i = 0; i < which.size(); ++i)
+            if (!ok[i])
+                return "the gradient of " + params[which[i]].first;
+        return "a gradient";
+    }
+
+    /// numerics.on_nonfinite: "stop" throws naming the model, the step and the term; "skip"
+    /// logs and returns, until more than max_consecutive_skips steps in a row were skipped.
+    void skipOrStop(const Learner &l, const std::string &fault, int epoch)
+    {
+        const std::string where = l.role + ": " + fault + " is not finite at epoch " + std::to_string(epoch + 1)
+            + ", step " + std::to_string(l.state.step) + " of " + std::to_string(m_totalSteps);
+        const std::string advice = "; lower " + l.role + ".train.lr, check the data normalisation, or set "
+            "numerics.on_nonfinite = \"skip\". The run directory keeps its last checkpoint: `kdw resume` continues from it";
+        if (m_ctx.numerics.onNonFinite != "skip")
+            throw Error(where + advice);
+        ++m_skips;
+        if (m_skips > m_ctx.numerics.maxConsecutiveSkips)
+            throw Error(where + ", and " + std::to_string(m_skips) + " steps in a row were skipped (numerics."
+                        "max_consecutive_skips = " + std::to_string(m_ctx.numerics.maxConsecutiveSkips) + ")" + advice);
+        m_ctx.log(where + "; step skipped (numerics.on_nonfinite = \"skip\", " + std::to_string(m_skips)
+                  + " in a row)");
     }
 
     /// A step record per learner (loss terms averaged since the last one) and a progress event.
@@ -280,7 +435,7 @@ private:
             r.trainAcc = m_ctx.labelsAreTargets ? double(m_correct[li]) / double(std::max<std::int64_t>(1, m_seen)) : NAN;
             r.valAcc = evaluateAccuracy(*l.model, m_ctx.data->val, m_ctx.device, m_ctx.evalBatchSize, m_ctx.channelsLast);
             r.testAcc = evaluateAccuracy(*l.model, m_ctx.data->test, m_ctx.device, m_ctx.evalBatchSize, m_ctx.channelsLast);
-            r.imagesPerSecond = epochSeconds > 0 ? double(m_seen) / epochSeconds : NAN;
+            r.imagesPerSecond = epochSeconds > 0 ? double(m_seen - m_seenBefore) / epochSeconds : NAN;
             r.wallSeconds = m_ctx.wallSeconds();
             l.state.finalTestAcc = r.testAcc;
             if (!(l.state.bestTestAcc >= r.testAcc))
@@ -368,6 +523,11 @@ private:
     std::chrono::steady_clock::time_point m_epochStart, m_intervalStart;
     std::int64_t m_intervalImages = 0;
     std::vector<double> m_stageSeconds;
+    std::int64_t m_seenBefore = 0; ///< images of a resumed epoch seen before the resume
+
+    std::vector<std::vector<std::pair<std::string, torch::Tensor>>> m_params; ///< per learner
+    int m_skips = 0; ///< steps skipped in a row (numerics.on_nonfinite = "skip")
+    std::chrono::steady_clock::time_point m_lastCheckpoint;
 };
 
 } // namespace

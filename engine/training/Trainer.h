@@ -43,6 +43,24 @@ struct Learner {
     DistillationMethod *evaluator = nullptr;
 };
 
+/// The running sums of one learner in the epoch in progress: what a checkpoint in the middle
+/// of an epoch keeps, so the resumed epoch logs the records an uninterrupted one logs.
+struct LearnerProgress {
+    std::vector<double> intervalSums, epochSums; ///< "loss" then each term
+    std::int64_t intervalCount = 0, epochCount = 0;
+    std::int64_t correct = 0;   ///< training predictions right so far this epoch
+    double epochSeconds = 0;    ///< training seconds of this epoch so far
+};
+
+/// Where a stage's training stands between two steps.
+struct StagePosition {
+    int epoch = 0;                ///< 0-based epoch in progress (== epochs: the stage is done)
+    std::int64_t stepInEpoch = 0; ///< its steps done (0: at the epoch's start)
+    std::int64_t seen = 0;        ///< training images of this epoch so far
+    int consecutiveSkips = 0;     ///< numerics.on_nonfinite = "skip": skipped steps in a row
+    std::vector<LearnerProgress> learners;
+};
+
 /// Shared, read-mostly context of a running experiment.
 struct TrainingContext {
     const DataBundle *data = nullptr;
@@ -62,6 +80,15 @@ struct TrainingContext {
     std::string teacherRole;
     const std::atomic<bool> *stop = nullptr;
     std::chrono::steady_clock::time_point start;
+    /// When to write checkpoints, and what a NaN or Inf does.
+    CheckpointOptions checkpoints;
+    NumericsOptions numerics;
+    /// Writes a resumable checkpoint of the stage's learners at `position` (the experiment
+    /// sets it; null: none). Called when checkpoints say so and when a stop is requested.
+    std::function<void(const std::vector<Learner *> &, const StagePosition &)> checkpoint;
+    /// A resumed stage continues here (its learners' state and optimisers already restored);
+    /// null: from the learners' state.epochsDone.
+    const StagePosition *resumeAt = nullptr;
     /// Called with (stage fraction, images/s) so the experiment can report overall progress.
     std::function<ProgressInfo(double stageFraction, double imagesPerSecond)> progress;
 
