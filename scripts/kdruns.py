@@ -28,6 +28,16 @@ def ensure_run(cmd, run_dir, log):
     s = summary(run_dir)
     if s is not None:
         return s
+    if os.path.isdir(os.path.join(run_dir, "checkpoints")):
+        # An interrupted run (this script killed, the machine restarted): continue it.
+        resume = [cmd[0], "resume", run_dir, "--quiet"]
+        print("$ " + " ".join(shlex.quote(c) for c in resume), flush=True)
+        with open(log, "a") as lf:
+            rc = subprocess.call(resume, cwd=ROOT, stdout=lf, stderr=subprocess.STDOUT)
+        s = summary(run_dir)
+        if rc == 0 and s is not None:
+            return s
+        print(f"  resume failed (exit {rc}); running {run_dir} again from the start", flush=True)
     shutil.rmtree(run_dir, ignore_errors=True)
     os.makedirs(os.path.dirname(run_dir), exist_ok=True)
     print("$ " + " ".join(shlex.quote(c) for c in cmd), flush=True)

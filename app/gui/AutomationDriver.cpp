@@ -30,7 +30,7 @@ AutomationDriver::AutomationDriver(MainWindow *window, AutomationOptions options
     });
     connect(session, &ui::TrainingSession::finished, this,
             [this](const kd::RunSummary &summary) { runEnded(summary.status != "failed"); });
-    connect(session, &ui::TrainingSession::failed, this, [this] { runEnded(false); });
+    connect(session, &ui::TrainingSession::failed, this, [this](const QString &, const QString &) { runEnded(false); });
 }
 
 void AutomationDriver::begin()

@@ -190,6 +190,10 @@ void MainWindow::createActions()
                          tr("Validate the experiment and run it: teacher, student, baseline"), this, [this] { startRun(); });
     m_stopAction = make(tr("S&top"), QKeySequence(Qt::CTRL | Qt::Key_Period),
                         tr("Stop after the current batch; the run directory stays consistent"), this, &MainWindow::stopRun);
+    m_resumeAction = make(tr("&Resume"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_R),
+                          tr("Continue the run selected in the Runs browser (stopped, failed or interrupted) from its "
+                             "newest checkpoint"),
+                          this, [this] { resumeRun(m_runsBrowser->resumableSelection()); });
     m_openRunAction = make(tr("Open &Run…"), QKeySequence(), tr("List a run directory in the Runs browser"), this, &MainWindow::openRunWithDialog);
     m_addRunsFolderAction = make(tr("Add Runs &Folder…"), QKeySequence(), tr("Watch a folder of run directories in the Runs browser"),
                                  m_runsBrowser, &RunsBrowser::addFolderWithDialog);
@@ -223,6 +227,7 @@ void MainWindow::createMenusAndToolBar()
     QMenu *run = menuBar()->addMenu(tr("&Run"));
     run->addAction(m_startAction);
     run->addAction(m_stopAction);
+    run->addAction(m_resumeAction);
 
     QMenu *view = menuBar()->addMenu(tr("&View"));
     for (QDockWidget *dock : findChildren<QDockWidget *>())
@@ -272,6 +277,9 @@ void MainWindow::connectSession()
     connect(m_session, &TrainingSession::runningChanged, this, &MainWindow::setRunning);
     connect(m_session, &TrainingSession::finished, this, &MainWindow::runFinished);
     connect(m_session, &TrainingSession::failed, this, &MainWindow::runFailed);
+    connect(m_runsBrowser, &RunsBrowser::resumeRequested, this, &MainWindow::resumeRun);
+    connect(m_runsBrowser, &RunsBrowser::runsSelected, this, &MainWindow::updateResumeAction);
+    connect(m_runsBrowser, &RunsBrowser::runsUpdated, this, &MainWindow::updateResumeAction);
     connect(m_session, &TrainingSession::runningChanged, m_runsBrowser, [this](bool running) {
         if (!running)
             m_runsBrowser->setCurrentRun({}); // finished: listed, no longer pinned to the selection
@@ -288,10 +296,57 @@ QString MainWindow::projectPath() const
     return m_document->path();
 }
 
+void MainWindow::refuseWhileRunning(const QString &what)
+{
+    const QString text = tr("%1 refused: a run is in progress; stop it first (Run ▸ Stop) or wait for it to end.").arg(what);
+    m_log->appendMessage(text, true);
+    statusBar()->showMessage(text);
+    std::fprintf(stderr, "kd-workbench: %s\n", qPrintable(text));
+}
+
+bool MainWindow::resumeRun(const QString &runDir)
+{
+    if (m_session->isRunning()) {
+        refuseWhileRunning(tr("Resume"));
+        return false;
+    }
+    if (runDir.isEmpty()) {
+        m_log->appendMessage(tr("Resume: select one stopped, failed or interrupted run with checkpoints in the Runs "
+                                "browser first."),
+                             true);
+        return false;
+    }
+    m_lossPlot->clear();
+    m_accuracyPlot->clear();
+    m_progress->reset();
+    try {
+        const kd::Registries &registries = m_session->registries();
+        const auto project = kd::resumableProject(runDir.toStdString());
+        m_results->reset(kd::planStages(registries.resolve(project), registries.methods));
+    } catch (const std::exception &) {
+        m_results->reset({}); // the worker reports what is wrong
+    }
+    m_log->appendMessage(tr("Resuming %1 from its newest checkpoint.").arg(QDir::toNativeSeparators(runDir)));
+    statusBar()->showMessage(tr("Resuming…"));
+    if (!m_session->resume(runDir))
+        return false;
+    m_runsBrowser->addFolder(QFileInfo(runDir).absolutePath());
+    m_runsBrowser->setCurrentRun(runDir);
+    return true;
+}
+
+void MainWindow::updateResumeAction()
+{
+    if (m_resumeAction)
+        m_resumeAction->setEnabled(!m_session->isRunning() && !m_runsBrowser->resumableSelection().isEmpty());
+}
+
 bool MainWindow::startRun()
 {
-    if (m_session->isRunning())
+    if (m_session->isRunning()) {
+        refuseWhileRunning(tr("Start"));
         return false;
+    }
     const QString problem = m_panel->validate();
     if (!problem.isEmpty()) {
         m_log->appendMessage(tr("Not started: %1").arg(problem), true);
@@ -334,6 +389,7 @@ void MainWindow::setRunning(bool running)
     m_panel->setEnabled(!running);
     m_startAction->setEnabled(!running);
     m_stopAction->setEnabled(running);
+    updateResumeAction();
     m_newAction->setEnabled(!running);
     m_openAction->setEnabled(!running);
     m_recent->setEnabled(!running && !m_recent->paths().isEmpty());
@@ -355,11 +411,15 @@ void MainWindow::runFinished(const kd::RunSummary &summary)
     statusBar()->showMessage(tr("Run %1").arg(line));
 }
 
-void MainWindow::runFailed(const QString &message)
+void MainWindow::runFailed(const QString &message, const QString &runDir)
 {
     m_progress->setDone(tr("Run failed: %1").arg(message), false);
-    m_log->appendMessage(tr("Run failed: %1").arg(message), true);
     statusBar()->showMessage(tr("Run failed: %1").arg(message));
+    // A dialog (window-modal, not blocking): the message, and where the run's files are.
+    QString text = message;
+    if (!runDir.isEmpty())
+        text += tr("\n\nRun directory: %1").arg(QDir::toNativeSeparators(runDir));
+    showError(tr("Run failed"), text);
 }
 
 void MainWindow::updateTitle()

@@ -40,6 +40,9 @@ public:
     /// Validates the edited project and starts it; false (with the reason shown) if invalid
     /// or already running.
     bool startRun();
+    /// Continues the stopped, interrupted or failed run in `runDir` from its newest
+    /// checkpoint; false (with the reason in the log) while a run is in progress.
+    bool resumeRun(const QString &runDir);
 
     kd::ui::TrainingSession *session() const { return m_session; }
     kd::ui::ExperimentPanel *experimentPanel() const { return m_panel; }
@@ -63,7 +66,10 @@ private:
     void updateTitle();
     void setRunning(bool running);
     void runFinished(const kd::RunSummary &summary);
-    void runFailed(const QString &message);
+    void runFailed(const QString &message, const QString &runDir);
+    /// The answer to Start or Resume while a run is in progress.
+    void refuseWhileRunning(const QString &what);
+    void updateResumeAction();
     void showError(const QString &title, const QString &message);
     void createRunsDock();
     void openRunWithDialog();
@@ -88,6 +94,7 @@ private:
     QAction *m_quitAction = nullptr;
     QAction *m_startAction = nullptr;
     QAction *m_stopAction = nullptr;
+    QAction *m_resumeAction = nullptr;
     QAction *m_aboutAction = nullptr;
 };
 

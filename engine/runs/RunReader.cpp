@@ -240,7 +240,7 @@ const char *runStateName(RunState s)
     return "damaged";
 }
 
-RunInfo readRunInfo(const std::string &dirText)
+static RunInfo readRunInfoOnly(const std::string &dirText)
 {
     std::error_code ec;
     if (!fs::is_directory(dirText, ec))
@@ -303,6 +303,20 @@ RunInfo readRunInfo(const std::string &dirText)
     } else {
         info.problem = status.empty() ? "summary.json has no status"
                                       : "summary.json has an unknown status \"" + status + "\"";
+    }
+    return info;
+}
+
+RunInfo readRunInfo(const std::string &dir)
+{
+    auto info = readRunInfoOnly(dir);
+    if (info.state == RunState::Stopped || info.state == RunState::Failed || info.state == RunState::Interrupted) {
+        std::error_code ec;
+        for (fs::directory_iterator it(fs::path(info.dir.empty() ? dir : info.dir) / "checkpoints", ec), end;
+             !ec && it != end && !info.resumable; it.increment(ec)) {
+            const auto name = it->path().filename().string();
+            info.resumable = name.size() > 8 && name.compare(name.size() - 8, 8, ".pt.json") == 0;
+        }
     }
     return info;
 }

@@ -45,6 +45,8 @@ struct RunInfo {
     std::int64_t studentParams = -1;
     double trainSeconds = NAN;     ///< all roles together
     std::uintmax_t metricsBytes = 0; ///< size of metrics.csv when read
+    /// Stopped, failed or interrupted with checkpoints to continue from (`kdw resume`).
+    bool resumable = false;
 };
 
 /// Reads one run directory. Never throws for a damaged run (state Damaged + problem); throws

@@ -25,7 +25,10 @@
 
 #include <project/ProjectConfig.h>
 #include <project/Registries.h>
+#include <runs/RunReader.h>
 #include <training/StagePlan.h>
+
+#include "../support/TestSupport.h"
 
 #include <QAbstractItemView>
 #include <QCheckBox>
@@ -34,6 +37,8 @@
 #include <QDoubleSpinBox>
 #include <QElapsedTimer>
 #include <QFile>
+#include <QFileInfo>
+#include <QMessageBox>
 #include <QComboBox>
 #include <QLineEdit>
 #include <QPushButton>
@@ -46,6 +51,9 @@
 #include <memory>
 
 using namespace kd::ui;
+using kd::test::readJson;
+using kd::test::readLines;
+using json = nlohmann::json;
 
 Q_DECLARE_METATYPE(kd::Project)
 
@@ -138,6 +146,8 @@ private Q_SLOTS:
 
     void mainWindowOpensAndValidates();
     void mainWindowFollowsItsRunLive();
+    void mainWindowClosedMidRunLeavesAResumableRun();
+    void mainWindowShowsWorkerErrorsInADialog();
 
 private:
     void requireDataset();
@@ -837,6 +847,91 @@ void TestGui::mainWindowFollowsItsRunLive()
     QTRY_VERIFY_WITH_TIMEOUT(chart->plot()->series(runDir + QStringLiteral("/teacher/loss"))
                                  && chart->plot()->series(runDir + QStringLiteral("/teacher/loss"))->y.size() >= pointsSeen,
                              10000);
+}
+
+void TestGui::mainWindowClosedMidRunLeavesAResumableRun()
+{
+    requireDataset();
+    QTemporaryDir out;
+    kd::Project project = tinyProject(out.path(), 50);
+    project.name = "closed-mid-run";
+    const QString file = out.filePath(QStringLiteral("closed.json"));
+    project.save(file.toStdString());
+    QString runDir;
+    {
+        kd::app::MainWindow window;
+        window.show();
+        QVERIFY(window.openProject(file));
+        QVERIFY(window.startRun());
+        runDir = window.runsBrowser()->currentRun();
+        QTRY_VERIFY_WITH_TIMEOUT(QFileInfo(runDir + QStringLiteral("/metrics.csv")).size() > 200, 120000);
+        // A second Start while it runs is refused with a message, not a crash or a second run.
+        auto *log = window.findChild<LogPanel *>();
+        QVERIFY(log);
+        QVERIFY(!window.startRun());
+        QVERIFY2(log->toPlainText().contains(QStringLiteral("Start refused: a run is in progress")),
+                 qPrintable(log->toPlainText().right(400)));
+        QVERIFY(window.session()->isRunning());
+
+        // Closing the window stops the worker within a batch and writes a checkpoint.
+        QElapsedTimer clock;
+        clock.start();
+        QVERIFY(window.close());
+        QTRY_VERIFY_WITH_TIMEOUT(!window.session()->isRunning(), 60000);
+        QVERIFY2(clock.elapsed() < 20000, qPrintable(QString::number(clock.elapsed())));
+    }
+    QCOMPARE(readJson(runDir + QStringLiteral("/summary.json"))["status"], json("stopped"));
+    const auto info = kd::readRunInfo(runDir.toStdString());
+    QVERIFY(info.resumable);
+
+    // A new window: select the run in the runs browser and resume it; it completes in place.
+    kd::app::MainWindow window;
+    window.show();
+    RunsBrowser *browser = window.runsBrowser();
+    browser->addFolder(out.path());
+    QTRY_VERIFY_WITH_TIMEOUT(browser->model()->runForDir(RunsTableModel::normalizeDir(runDir)), 15000);
+    browser->setCurrentRun(runDir);
+    QTRY_COMPARE(browser->resumableSelection(), RunsTableModel::normalizeDir(runDir));
+    QVERIFY(window.resumeRun(browser->resumableSelection()));
+    QVERIFY(window.session()->isRunning());
+    QTRY_VERIFY_WITH_TIMEOUT(QFileInfo(runDir + QStringLiteral("/log.txt")).size() > 0
+                                 && readLines(runDir + QStringLiteral("/log.txt")).join('\n').contains(QStringLiteral("resumed from checkpoint")),
+                             60000);
+    window.stopRun(); // 50 teacher epochs: stop it again, it stays resumable
+    QTRY_VERIFY_WITH_TIMEOUT(!window.session()->isRunning(), 60000);
+    QCOMPARE(readJson(runDir + QStringLiteral("/summary.json"))["status"], json("stopped"));
+    QVERIFY(kd::readRunInfo(runDir.toStdString()).resumable);
+}
+
+void TestGui::mainWindowShowsWorkerErrorsInADialog()
+{
+    requireDataset();
+    QTemporaryDir out;
+    kd::Project project = tinyProject(out.path());
+    project.name = "diverges";
+    project.teacher.train.lr = 100.0; // the loss becomes NaN within a few steps
+    const QString file = out.filePath(QStringLiteral("diverges.json"));
+    project.save(file.toStdString());
+    kd::app::MainWindow window;
+    window.show();
+    QVERIFY(window.openProject(file));
+    QVERIFY(window.startRun());
+    const QString runDir = window.runsBrowser()->currentRun();
+    QTRY_VERIFY_WITH_TIMEOUT(!window.session()->isRunning(), 120000);
+    QMessageBox *box = nullptr;
+    QTRY_VERIFY((box = window.findChild<QMessageBox *>()) != nullptr);
+    QVERIFY2(box->text().contains(QStringLiteral("is not finite")) && box->text().contains(QStringLiteral("teacher")),
+             qPrintable(box->text()));
+    QVERIFY2(box->text().contains(QStringLiteral("Run directory: ") + QDir::toNativeSeparators(runDir)), qPrintable(box->text()));
+    QCOMPARE(readJson(runDir + QStringLiteral("/summary.json"))["status"], json("failed"));
+    // The window stays usable: the next run starts.
+    box->close();
+    project.teacher.train.lr = 0.05;
+    project.teacher.train.epochs = 50;
+    window.experimentPanel()->setProject(project);
+    QVERIFY(window.startRun());
+    window.stopRun();
+    QTRY_VERIFY_WITH_TIMEOUT(!window.session()->isRunning(), 60000);
 }
 
 void TestGui::mainWindowOpensAndValidates()

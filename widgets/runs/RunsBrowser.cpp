@@ -560,6 +560,14 @@ void RunsBrowser::showHeaderMenu(const QPoint &pos)
     menu.exec(m_table->horizontalHeader()->mapToGlobal(pos));
 }
 
+QString RunsBrowser::resumableSelection() const
+{
+    if (m_selectedDirs.size() != 1)
+        return {};
+    const kd::RunInfo *run = m_model->runForDir(m_selectedDirs.front());
+    return run && run->resumable ? m_selectedDirs.front() : QString();
+}
+
 void RunsBrowser::showRowMenu(const QPoint &pos)
 {
     const QModelIndex index = m_table->indexAt(pos);
@@ -569,6 +577,14 @@ void RunsBrowser::showRowMenu(const QPoint &pos)
     if (dirs.isEmpty())
         return;
     QMenu menu(this);
+    if (dirs.size() == 1) {
+        const kd::RunInfo *run = m_model->runForDir(dirs.front());
+        QAction *resume = menu.addAction(tr("Resume"), this, [this, dir = dirs.front()] { Q_EMIT resumeRequested(dir); });
+        resume->setEnabled(run && run->resumable);
+        resume->setToolTip(run && run->resumable ? tr("Continue this run from its newest checkpoint")
+                                                 : tr("Only a stopped, failed or interrupted run with checkpoints resumes"));
+        menu.addSeparator();
+    }
     menu.addAction(tr("Open Folder"), this, [dirs] { QDesktopServices::openUrl(QUrl::fromLocalFile(dirs.front())); });
     menu.addAction(tr("Copy Path"), this, [dirs] { QApplication::clipboard()->setText(dirs.join(QLatin1Char('\n'))); });
     menu.exec(m_table->viewport()->mapToGlobal(pos));

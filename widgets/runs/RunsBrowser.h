@@ -68,6 +68,9 @@ public:
     void selectDirs(const QStringList &dirs);
     /// Run directories of the selected rows (every member of a selected group).
     QStringList selectedDirs() const { return m_selectedDirs; }
+    /// The one selected run when it can be resumed (stopped, failed or interrupted, with
+    /// checkpoints), else empty.
+    QString resumableSelection() const;
     /// The selected seed groups (grouped view only; empty otherwise). Their members are also
     /// in selectedDirs(); runsSelected() is emitted again when only the grouping changes.
     QVector<SelectedGroup> selectedGroups() const { return m_selectedGroups; }
@@ -92,6 +95,8 @@ public Q_SLOTS:
     void exportCsvWithDialog();
 
 Q_SIGNALS:
+    /// The user asked to resume `runDir` (the row menu's Resume).
+    void resumeRequested(const QString &runDir);
     /// The selected runs changed (their directories; the current run is always among them).
     void runsSelected(const QStringList &dirs);
     /// Every series of one selected run; sent when it is selected and whenever it grows.

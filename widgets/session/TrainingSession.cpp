@@ -50,18 +50,27 @@ TrainingSession::~TrainingSession()
     m_thread.wait();
 }
 
-bool TrainingSession::start(const kd::Project &project, const QString &runDir)
+template<typename F>
+bool TrainingSession::launch(F &&work)
 {
     if (m_running)
         return false;
     m_stop = false;
     m_queue->clear();
     setRunning(true);
-    const std::string dir = runDir.toStdString();
-    QMetaObject::invokeMethod(
-        m_worker, [worker = m_worker, project, dir] { worker->run(project, dir); }, Qt::QueuedConnection);
+    QMetaObject::invokeMethod(m_worker, std::forward<F>(work), Qt::QueuedConnection);
     m_drainTimer.start();
     return true;
+}
+
+bool TrainingSession::start(const kd::Project &project, const QString &runDir)
+{
+    return launch([worker = m_worker, project, dir = runDir.toStdString()] { worker->run(project, dir); });
+}
+
+bool TrainingSession::resume(const QString &runDir)
+{
+    return launch([worker = m_worker, dir = runDir.toStdString()] { worker->resume(dir); });
 }
 
 void TrainingSession::setDrainInterval(int milliseconds)
@@ -134,7 +143,7 @@ void TrainingSession::drain()
                                Q_EMIT logMessage(tr("Run directory (status \"failed\"): %1")
                                                      .arg(toQString(e.runDir)),
                                                  true);
-                           Q_EMIT failed(message);
+                           Q_EMIT failed(message, toQString(e.runDir));
                        },
                    },
                    event);

@@ -40,6 +40,9 @@ public:
     /// <output_dir>/<name>-<timestamp>. Returns false (and does nothing) while a run is
     /// in progress; every other problem arrives later as failed().
     bool start(const kd::Project &project, const QString &runDir = QString());
+    /// Continues the stopped, interrupted or failed run in `runDir` in place (kdw resume).
+    /// Returns false while a run is in progress; other problems arrive as failed().
+    bool resume(const QString &runDir);
 
     /// Milliseconds between queue drains (default 33, about 30 Hz).
     void setDrainInterval(int milliseconds);
@@ -55,9 +58,13 @@ Q_SIGNALS:
     void logMessage(const QString &text, bool warning);
     void progressChanged(const kd::ProgressInfo &progress);
     void finished(const kd::RunSummary &summary);
-    void failed(const QString &message);
+    /// `runDir`: the failed run's directory (status "failed"), empty when the failure came
+    /// before it existed.
+    void failed(const QString &message, const QString &runDir);
 
 private:
+    template<typename F>
+    bool launch(F &&work);
     void drain();
     void setRunning(bool running);
 

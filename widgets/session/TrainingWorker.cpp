@@ -17,13 +17,12 @@ TrainingWorker::TrainingWorker(const kd::Registries &registries, std::shared_ptr
 {
 }
 
-void TrainingWorker::run(const kd::Project &project, const std::string &runDir)
+template<typename F>
+void TrainingWorker::guarded(F &&body)
 {
     QueueingObserver observer(*m_queue);
     try {
-        kd::Experiment experiment(project, m_registries);
-        kd::RunSummary summary = experiment.run(observer, m_stop, runDir);
-        m_queue->push(FinishedEvent{std::move(summary)});
+        m_queue->push(FinishedEvent{body(observer)});
     } catch (const kd::Error &e) {
         m_queue->push(FailedEvent{e.what(), observer.lastRunDir()});
     } catch (const std::exception &e) {
@@ -31,6 +30,22 @@ void TrainingWorker::run(const kd::Project &project, const std::string &runDir)
     } catch (...) {
         m_queue->push(FailedEvent{"internal error of an unknown kind", observer.lastRunDir()});
     }
+}
+
+void TrainingWorker::run(const kd::Project &project, const std::string &runDir)
+{
+    guarded([&](QueueingObserver &observer) {
+        kd::Experiment experiment(project, m_registries);
+        return experiment.run(observer, m_stop, runDir);
+    });
+}
+
+void TrainingWorker::resume(const std::string &runDir)
+{
+    guarded([&](QueueingObserver &observer) {
+        kd::Experiment experiment(kd::resumableProject(runDir), m_registries);
+        return experiment.resume(observer, m_stop, runDir);
+    });
 }
 
 } // namespace kd::ui

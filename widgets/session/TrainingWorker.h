@@ -28,8 +28,13 @@ public:
 
     /// Blocks until the experiment ends; call it on the training thread.
     void run(const kd::Project &project, const std::string &runDir);
+    /// Continues the run in `runDir` from its newest checkpoint (kd::Experiment::resume()).
+    void resume(const std::string &runDir);
 
 private:
+    template<typename F>
+    void guarded(F &&body);
+
     const kd::Registries &m_registries;
     std::shared_ptr<EventQueue> m_queue;
     const std::atomic<bool> &m_stop;
