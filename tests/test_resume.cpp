@@ -410,6 +410,67 @@ private Q_SLOTS:
         QVERIFY2(diff.isEmpty(), qPrintable(diff));
     }
 
+    void fullDiskWhileLoggingFailsTheRunAndKeepsItsCheckpoint()
+    {
+        if (!QFile::exists(QString(kFashion) + "/train-images-idx3-ubyte.gz"))
+            QSKIP("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)");
+        QTemporaryDir tmp;
+        // A file-size limit stands in for a full disk: with SIGXFSZ ignored, a write past 48 KiB
+        // fails with EFBIG as a full disk fails with ENOSPC. metrics.csv (a row per step) gets
+        // there in the teacher's second epoch; the only checkpoints are the small boundary ones.
+        json project = smallProject(tmp.path(), {{"name", "kd"}});
+        project["dataset"]["limit"] = 2000;
+        project["teacher"] = {{"arch", "mlp"}, {"arch_options", {{"hidden", {8}}}},
+                              {"train", {{"epochs", 8}, {"batch_size", 16}, {"log_every", 1}}}};
+        project["student"] = {{"arch", "mlp"}, {"arch_options", {{"hidden", {8}}}},
+                              {"train", {{"epochs", 1}, {"batch_size", 16}, {"log_every", 1}}}};
+        project["checkpoints"] = {{"every_epochs", 0}, {"every_minutes", 0}};
+        const QString file = tmp.filePath("p.json");
+        std::ofstream(file.toStdString()) << project.dump(2);
+        const QString full = tmp.filePath("full"), whole = tmp.filePath("whole");
+        QProcess p;
+        p.setProcessChannelMode(QProcess::MergedChannels);
+        p.start("bash", {"-c", "trap '' XFSZ; ulimit -f 48; exec \"$0\" \"$@\"", KDW_EXECUTABLE, "run", file, "--out",
+                         full, "--quiet"});
+        QVERIFY(p.waitForFinished(300000));
+        const QString output = QString::fromUtf8(p.readAll());
+        QCOMPARE(p.exitCode(), 1);
+        QVERIFY2(output.contains("cannot append to " + full + "/metrics.csv") && output.contains("File too large")
+                     && output.contains("kdw resume"),
+                 qPrintable(output));
+        QCOMPARE(readJson(full + "/summary.json")["status"], json("failed"));
+        const auto all = kd::CheckpointFolder(full.toStdString()).list();
+        QVERIFY(!all.empty());
+        kd::readCheckpointMeta(all.back()); // intact: throws otherwise
+        // With space again, the run resumes from it and ends as an uninterrupted run does.
+        QCOMPARE(kd::test::runKdwIn(KDW_EXECUTABLE, tmp.path(), {"resume", full, "--quiet"}), QString());
+        QCOMPARE(kd::test::runKdwIn(KDW_EXECUTABLE, tmp.path(), {"run", file, "--out", whole, "--quiet"}), QString());
+        const auto diff = firstDifference(metricsWithoutTimes(whole), metricsWithoutTimes(full));
+        QVERIFY2(diff.isEmpty(), qPrintable(diff));
+    }
+
+    void receivedRunsWithLinksAreNotResumed()
+    {
+        if (!QFile::exists(QString(kFashion) + "/train-images-idx3-ubyte.gz"))
+            QSKIP("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)");
+        QTemporaryDir tmp;
+        const auto registries = kd::Registries::builtin();
+        auto project = smallProject(tmp.path(), {{"name", "kd"}});
+        const QString stopped = tmp.filePath("stopped");
+        runProject(project, stopped, registries, 6);
+        // Someone's run directory whose log points at a file of ours: resuming it would append
+        // there. Refused before anything is written.
+        const QString outside = tmp.filePath("precious.txt");
+        std::ofstream(outside.toStdString()) << "keep me\n";
+        QFile::remove(stopped + "/log.txt");
+        QVERIFY(QFile::link(outside, stopped + "/log.txt"));
+        const auto before = fileBytes(stopped + "/metrics.csv");
+        const auto msg = errorOf([&] { resumeRun(stopped, registries); });
+        QVERIFY2(msg.find("symbolic link (log.txt)") != std::string::npos, msg.c_str());
+        QCOMPARE(fileBytes(outside), QByteArray("keep me\n"));
+        QCOMPARE(fileBytes(stopped + "/metrics.csv"), before);
+    }
+
     void nonFiniteLossStopsNamingModelStepAndTerm()
     {
         if (!QFile::exists(QString(kFashion) + "/train-images-idx3-ubyte.gz"))

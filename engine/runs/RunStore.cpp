@@ -5,7 +5,9 @@
 #include "runs/RunProcess.h"
 #include "runs/TfEventsWriter.h"
 
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <filesystem>
 #include <iomanip>
@@ -72,6 +74,7 @@ RunStore::RunStore(const std::string &dir, const FilePositions &at, const nlohma
     , m_lossColumns(std::move(lossColumns))
     , m_extraColumns(std::move(extraColumns))
 {
+    refuseLinks(dir);
     const std::string metrics = path("metrics.csv");
     std::error_code ec;
     const auto size = fs::file_size(metrics, ec);
@@ -115,6 +118,25 @@ RunStore::RunStore(const std::string &dir, const FilePositions &at, const nlohma
             m_events = std::make_unique<TfEventsWriter>(path(at.eventsFile), at.eventsBytes);
             m_eventsPath = m_events->path();
         });
+}
+
+void RunStore::refuseLinks(const std::string &dir)
+{
+    // A run directory may come from someone else: it is data, and nothing in it may make a
+    // resumed run write (truncate, append, create files) outside it.
+    std::error_code ec;
+    if (fs::is_symlink(dir, ec))
+        throw Error(dir + " is a symbolic link; resume the run directory it points to instead");
+    for (fs::recursive_directory_iterator it(dir, fs::directory_options::none, ec), end; !ec && it != end;
+         it.increment(ec)) {
+        if (it->is_symlink(ec))
+            throw Error("run directory " + dir + " holds a symbolic link (" + it->path().lexically_relative(dir).string()
+                        + "); a run directory is data and must not point elsewhere, so it is not resumed. Copy the run "
+                          "with links resolved (cp -rL) and resume the copy");
+        if (!it->is_regular_file(ec) && !it->is_directory(ec))
+            throw Error("run directory " + dir + " holds " + it->path().filename().string()
+                        + ", which is neither a file nor a folder; it is not resumed");
+    }
 }
 
 std::string RunStore::metricsHeader() const
@@ -172,6 +194,14 @@ void RunStore::appendMetric(const MetricRecord &r)
         cell(m_metrics, r.extraValue(c));
     m_metrics << '\n';
     m_metrics.flush();
+    if (!m_metrics) {
+        // Disk full (or the file system gone): the run cannot keep its record, so it ends
+        // here, failed, with its last checkpoint intact (kdw resume once there is space).
+        const int err = errno;
+        throw Error("cannot append to " + path("metrics.csv") + ": " + (err ? std::strerror(err) : "write failed")
+                    + " (disk full?); the run stopped here and its last checkpoint is intact: free space, then "
+                      "kdw resume " + m_dir);
+    }
     if (m_events)
         writeEvents([&] { m_events->writeScalars(r.step, TfEventsWriter::nowUnixSeconds(), TfEventsWriter::scalarsOf(r)); });
 }
@@ -181,6 +211,12 @@ void RunStore::appendLog(const std::string &line)
     std::lock_guard<std::mutex> lock(m_mutex);
     m_log << line << '\n';
     m_log.flush();
+    if (!m_log && !m_logFailed) {
+        // The log is the record of what happened, but a failing log must not hide the error
+        // being logged: say it once on stderr and go on (metrics.csv failing ends the run).
+        m_logFailed = true;
+        std::cerr << "warning: cannot append to " << path("log.txt") << " (disk full?): " << line << '\n';
+    }
 }
 
 static nlohmann::json numberOrNull(double v)

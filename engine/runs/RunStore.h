@@ -43,6 +43,11 @@ public:
              std::vector<std::string> lossColumns, std::vector<std::string> extraColumns);
     ~RunStore();
 
+    /// Throws kd::Error when `dir` (a run directory) is, or holds anywhere, a symbolic link or
+    /// a special file: a run received from someone else must not make a resume write or
+    /// read outside it.
+    static void refuseLinks(const std::string &dir);
+
     /// The positions now: every record written so far is flushed.
     FilePositions positions();
 
@@ -62,6 +67,7 @@ public:
 private:
     std::string metricsHeader() const;
 
+
     std::string m_dir;
     std::vector<std::string> m_lossColumns;
     std::vector<std::string> m_extraColumns;
@@ -74,6 +80,7 @@ private:
     std::unique_ptr<TfEventsWriter> m_events;
     std::string m_eventsPath;
     bool m_eventsEnded = false;
+    bool m_logFailed = false;
     template <typename F>
     void writeEvents(F &&write);
 };

@@ -496,6 +496,7 @@ void ExperimentRun::reopenRunDirectory(const std::string &runDir)
 
 void ExperimentRun::chooseResumePoint(const std::string &runDir, const std::string &checkpoint)
 {
+    RunStore::refuseLinks(runDir);
     // The run's own state first: a finished or live run is not resumed.
     {
         nlohmann::json sum;
