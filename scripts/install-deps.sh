@@ -14,6 +14,11 @@ PACKAGES=(
   xvfb xauth                                           # a virtual display for screenshots
 )
 
+# --fuzz: also what fuzz/run.sh needs (clang and libFuzzer; not needed to build or test).
+if [ "${1:-}" = "--fuzz" ]; then
+  PACKAGES+=(clang-14 libfuzzer-14-dev)
+fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
