@@ -132,6 +132,8 @@ private Q_SLOTS:
                                       << QStringList{"unknown architecture \"resnet9000\"", "mlp", "cnn_large", "lenet5"};
         QTest::newRow("unknown method") << QByteArray(R"({"method": {"name": "magic"}})") << QStringList{}
                                         << QStringList{"unknown method \"magic\"", "kd", "ce"};
+        QTest::newRow("unknown dataset") << QByteArray(R"({"dataset": {"name": "cifar-11"}})") << QStringList{}
+                                         << QStringList{"unknown dataset \"cifar-11\"", "fashion-mnist", "cifar10"};
         QTest::newRow("unknown key") << QByteArray(R"({"student": {"trian": {}}})") << QStringList{}
                                      << QStringList{"unknown key student.trian"};
         QTest::newRow("bad method param") << QByteArray(R"({"method": {"name": "kd", "alpha": 2}})") << QStringList{}
@@ -157,6 +159,51 @@ private Q_SLOTS:
             QVERIFY2(r.err.contains(e), qPrintable("expected \"" + e + "\" in:\n" + r.err));
         QVERIFY2(!r.err.contains("internal error"), qPrintable(r.err));
         QVERIFY(!QFile::exists(tmp.filePath("run"))); // nothing half-written
+    }
+
+    void badTeacherCheckpointsAndOutputs()
+    {
+        // A real teacher checkpoint: an MLP trained here on synthetic 1x28x28 images, 10 classes.
+        QTemporaryDir tmp;
+        const QString teacherProject = tmp.filePath("t.json");
+        writeFile(teacherProject, R"({"dataset": {"name": "synthetic", "limit": 64}, "baseline": false,
+            "teacher": {"arch": "mlp", "train": {"epochs": 1}}, "student": {"arch": "mlp", "train": {"epochs": 1}}})");
+        const QString made = tmp.filePath("made");
+        QCOMPARE(kdw({"run", teacherProject, "--out", made, "--quiet"}).code, 0);
+        const QString ckpt = made + "/teacher.pt";
+        const QString project = tmp.filePath("p.json");
+        writeFile(project, R"({"dataset": {"name": "synthetic", "limit": 64}, "method": {"name": "kd"},
+            "teacher": {"arch": "mlp", "checkpoint": ")" + ckpt.toUtf8() + R"("}, "student": {"arch": "mlp"}})");
+        const struct {
+            const char *what;
+            QStringList args;
+            QStringList expected;
+        } cases[] = {
+            {"another architecture", {"--set", "teacher.arch=lenet5"}, {"does not fit the configured architecture", "teacher.arch"}},
+            {"another input shape", {"--set", "dataset.image_size=16"}, {"was trained on 1x28x28 images", "gives 1x16x16"}},
+            {"another width", {"--set", "teacher.arch_options.hidden=[64]"}, {"does not fit the configured model", "[128, 784]", "[64, 784]"}},
+            {"another class count", {"--set", "method.name=dmc", "--set", "teachers=[{\"arch\": \"mlp\", \"checkpoint\": \"" + ckpt + "\"}, {\"arch\": \"mlp\"}]"},
+             {"has 10 output classes", "needs 5 (the old classes"}},
+            {"feature shapes the method cannot adapt", {"--set", "method.name=at"}, {"needs spatial feature maps", "choose a convolutional student"}},
+        };
+        for (const auto &c : cases) {
+            const QString out = tmp.filePath(QString("run-%1").arg(c.what).replace(' ', '-'));
+            const auto r = kdw(QStringList{"run", project, "--out", out} + c.args);
+            QVERIFY2(r.code == 1, qPrintable(QString(c.what) + ": exit " + QString::number(r.code) + r.err));
+            for (const auto &e : c.expected)
+                QVERIFY2(r.err.contains(e), qPrintable(QString(c.what) + ": expected \"" + e + "\" in:\n" + r.err));
+            QVERIFY2(!r.err.contains("internal error"), qPrintable(r.err));
+            QVERIFY2(!QFile::exists(out), c.what); // refused before the run directory exists
+        }
+        // An existing run is never overwritten; an output folder that cannot be created is named.
+        const auto before = QFileInfo(made + "/metrics.csv").size();
+        auto r = kdw({"run", teacherProject, "--out", made});
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains("already exists and is not empty"), qPrintable(r.err));
+        QCOMPARE(QFileInfo(made + "/metrics.csv").size(), before);
+        r = kdw({"run", teacherProject, "--out", ckpt + "/run"});
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains("cannot create run directory") && r.err.contains("Not a directory"), qPrintable(r.err));
     }
 
     void badDatasetFile()

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <sstream>
 
@@ -159,6 +160,13 @@ nlohmann::json loadCheckpoint(torch::nn::Module &module, const std::string &path
 {
     torch::serialize::InputArchive archive;
     auto meta = loadArchive(archive, path);
+    // torch's load replaces each tensor whatever its shape: compare them, or a checkpoint of
+    // another input size or width would load and fail in the first forward.
+    std::vector<std::pair<std::string, std::vector<std::int64_t>>> expected;
+    for (const auto &kv : module.named_parameters())
+        expected.emplace_back(kv.key(), kv.value().sizes().vec());
+    for (const auto &kv : module.named_buffers())
+        expected.emplace_back(kv.key(), kv.value().sizes().vec());
     try {
         module.load(archive);
     } catch (const c10::Error &e) {
@@ -166,6 +174,23 @@ nlohmann::json loadCheckpoint(torch::nn::Module &module, const std::string &path
         throw Error("checkpoint " + path + " does not fit the configured architecture (" + msg.substr(0, 300)
                     + "); set teacher.arch and teacher.arch_options to those it was trained with");
     }
+    auto shapeText = [](const std::vector<std::int64_t> &v) {
+        std::string t = "[";
+        for (std::size_t i = 0; i < v.size(); ++i)
+            t += (i ? ", " : "") + std::to_string(v[i]);
+        return t + "]";
+    };
+    std::map<std::string, std::vector<std::int64_t>> loaded;
+    for (const auto &kv : module.named_parameters())
+        loaded[kv.key()] = kv.value().sizes().vec();
+    for (const auto &kv : module.named_buffers())
+        loaded[kv.key()] = kv.value().sizes().vec();
+    for (const auto &e : expected)
+        if (loaded[e.first] != e.second)
+            throw Error("checkpoint " + path + " does not fit the configured model: its " + e.first + " is "
+                        + shapeText(loaded[e.first]) + ", the model here needs " + shapeText(e.second)
+                        + " (another input size, width or class count); use the architecture, options and data "
+                          "it was trained with, or train it here");
     return meta;
 }
 

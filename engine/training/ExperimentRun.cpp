@@ -317,7 +317,18 @@ void ExperimentRun::resolveOutputClasses()
         int classes = view.numClasses;
         if (st.loaded()) {
             const auto meta = readCheckpointMeta(st.spec.checkpoint);
-            const int saved = meta.contains("classes") ? meta["classes"].get<int>() : classes;
+            if (meta.contains("input") && meta["input"].is_array() && meta["input"].size() == 3
+                && std::all_of(meta["input"].begin(), meta["input"].end(),
+                               [](const nlohmann::json &v) { return v.is_number_integer(); })) {
+                const auto in = meta["input"];
+                const InputShape saved{in[0].get<std::int64_t>(), in[1].get<std::int64_t>(), in[2].get<std::int64_t>()};
+                if (saved.toString() != data->shape.toString())
+                    throw Error(st.role + ": checkpoint " + st.spec.checkpoint + " was trained on " + saved.toString()
+                                + " images, but dataset \"" + p.dataset.name + "\" gives " + data->shape.toString()
+                                + "; use data of the shape it was trained on (dataset.image_size, dataset.channels) "
+                                  "or train the teacher here");
+            }
+            const int saved = meta.contains("classes") && meta["classes"].is_number_integer() ? meta["classes"].get<int>() : classes;
             if (saved != classes && !st.spec.generalist)
                 throw Error(st.role + ": checkpoint " + st.spec.checkpoint + " has " + std::to_string(saved)
                             + " output classes, but this role needs " + std::to_string(classes) + " ("
