@@ -26,6 +26,10 @@ scripts/install-deps.sh --fuzz
 cmake --preset fuzz >/dev/null
 cmake --build build/fuzz -j"$(nproc)" --target "${targets[@]}"
 
+# -jobs=N runs N fuzzing processes, each logging to fuzz-<i>.log; one job fuzzes in place.
+parallel=()
+((jobs > 1)) && parallel=(-jobs="$jobs" -workers="$jobs")
+
 status=0
 for t in "${targets[@]}"; do
   mkdir -p "fuzz/corpus/$t" "fuzz/findings/$t"
@@ -34,7 +38,7 @@ for t in "${targets[@]}"; do
   fresh=$(mktemp -d)
   if ! ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS="suppressions=$PWD/fuzz/lsan.supp" \
       "build/fuzz/fuzz/$t" "$fresh" "fuzz/corpus/$t" -max_total_time=$((minutes * 60)) -timeout=20 \
-      -rss_limit_mb=4096 -max_len=65536 -jobs="$jobs" -workers="$jobs" \
+      -rss_limit_mb=4096 -max_len=65536 "${parallel[@]}" \
       -artifact_prefix="fuzz/findings/$t/" -print_final_stats=1 2>&1 | tail -n 25; then
     echo "!! $t found a problem: see fuzz/findings/$t/" >&2
     status=1

@@ -6,6 +6,8 @@
 
 #include <QDir>
 #include <QTemporaryDir>
+#include "support/TestSupport.h"
+
 #include <QtTest>
 
 using nlohmann::json;
@@ -22,6 +24,11 @@ private:
             return QString::fromStdString(e.what());
         }
         return {};
+    }
+    template<typename F>
+    static QString errorFrom(F &&f)
+    {
+        return QString::fromStdString(kd::test::errorOf(std::forward<F>(f)));
     }
 
 private Q_SLOTS:
@@ -87,6 +94,19 @@ private Q_SLOTS:
         } catch (const kd::Error &e) {
             QVERIFY(QString(e.what()).contains("file not found: /nonexistent/project.json"));
         }
+    }
+
+    void overrideMustBeUtf8()
+    {
+        // Found by fuzz_project: a Latin-1 value became a JSON string that failed only when the
+        // project was written (an internal error); now it is refused where it is given.
+        json doc = json::object();
+        const auto msg = errorFrom([&] { kd::applyOverride(doc, "name=caf\xe9"); });
+        QVERIFY2(msg.contains("is not valid UTF-8"), qPrintable(msg));
+        kd::applyOverride(doc, "name=caf\xc3\xa9"); // the same word in UTF-8 is fine
+        QCOMPARE(doc["name"].get<std::string>(), std::string("caf\xc3\xa9"));
+        for (const char *bad : {"x=\xc0\xaf", "x=\xed\xa0\x80", "x=\xf4\x90\x80\x80", "x=\xe2\x82"})
+            QVERIFY2(errorFrom([&] { kd::applyOverride(doc, bad); }).contains("UTF-8"), bad);
     }
 
     void overrides()

@@ -280,6 +280,11 @@ private Q_SLOTS:
         QTest::newRow("crd: memory bank, sampled negatives") << R"({"name": "crd", "nce_k": 256})" << 10;
         QTest::newRow("srm: own dictionary and optimiser, phases") << R"({"name": "srm"})" << 10;
         QTest::newRow("fitnet: trained regressor; stop in the teacher") << R"({"name": "fitnet"})" << 2;
+        // With the scratch baseline and the distillation views: a stop in the baseline (after
+        // the teacher's 4 and the student's 12 records), whose views compare it with the
+        // student's teacher and give the per-class KD gain.
+        QTest::newRow("kd + baseline + analysis; stop in the baseline")
+            << R"({"name": "kd", "+": {"baseline": true, "analysis": {"enabled": true, "feature_maps": false}}})" << 18;
     }
 
     void stopAndResumeEqualsUninterrupted()
@@ -290,7 +295,11 @@ private Q_SLOTS:
             QSKIP("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)");
         QTemporaryDir tmp;
         const auto registries = kd::Registries::builtin();
-        auto project = smallProject(tmp.path(), json::parse(method.toStdString()));
+        auto methodJson = json::parse(method.toStdString());
+        const json extra = methodJson.value("+", json::object());
+        methodJson.erase("+");
+        auto project = smallProject(tmp.path(), methodJson);
+        project.update(extra);
         project["checkpoints"] = {{"every_epochs", 1}, {"every_minutes", 0}, {"keep", 3}};
         const QString whole = tmp.filePath("whole"), stopped = tmp.filePath("stopped");
         QCOMPARE(QString::fromStdString(runProject(project, whole, registries).status), QStringLiteral("completed"));
@@ -312,6 +321,13 @@ private Q_SLOTS:
         QCOMPARE(kd::readCheckpointMeta((stopped + "/student.pt").toStdString())["epochs_done"], json(3));
         const auto log = readLines(stopped + "/log.txt").join('\n');
         QVERIFY2(log.contains("resumed from checkpoint"), qPrintable(log));
+        // The distillation views (when on) are the uninterrupted run's too.
+        for (const auto &file : QDir(whole + "/analysis").entryList({"*.json"}, QDir::Files)) {
+            const auto a = readJson(whole + "/analysis/" + file), b = readJson(stopped + "/analysis/" + file);
+            QVERIFY2(a == b, qPrintable(file + " differs after the resume"));
+            if (file.startsWith("epoch"))
+                QVERIFY2(a.contains("per_class_kd_gain"), qPrintable(file));
+        }
     }
 
     void killedKdwResumesWithTheSameMetrics()

@@ -186,6 +186,18 @@ struct EpochAnalyzer::Impl {
                      {"images", json::array()},
                      {"teachers", json::object()},
                      {"students", json::object()}};
+        // A resumed run: keep the models this run analysed before it was interrupted.
+        if (fs::exists(path("analysis/probe.json"))) {
+            try {
+                const auto before = json::parse(readTextFile(path("analysis/probe.json")));
+                if (before.is_object() && before.value("indices", json()) == probeFile["indices"])
+                    for (const char *k : {"teachers", "students"})
+                        if (before.contains(k) && before[k].is_object())
+                            probeFile[k] = before[k];
+            } catch (const std::exception &) {
+                // unreadable: written again from here on
+            }
+        }
         if (setup.options.featureMaps) {
             const auto &shape = setup.data->shape;
             const int side = int(std::max(shape.height, shape.width));
@@ -309,6 +321,16 @@ std::vector<std::string> EpochAnalyzer::columns()
 bool EpochAnalyzer::wants(const std::string &role, bool hasTeacher) const
 {
     return d->setup.options.enabled && (hasTeacher || role == "student_scratch");
+}
+
+void EpochAnalyzer::rememberStudentTeacher(FeatureNet &teacher, const std::string &teacherRole)
+{
+    d->prepare();
+    if (d->probe.empty())
+        return;
+    d->teacherView(&teacher, teacherRole, d->setup.data->test);
+    d->studentTeacherKey = d->lastKey;
+    d->studentTeacherRole = teacherRole;
 }
 
 const std::vector<std::int64_t> &EpochAnalyzer::probeIndices() const
@@ -472,10 +494,21 @@ std::vector<std::pair<std::string, double>> EpochAnalyzer::analyseEpoch(const st
     if (!file.is_object() || !file.contains("roles"))
         file = {{"epoch", epoch}, {"class_names", data.classNames}, {"num_classes", k}, {"roles", json::object()}};
     file["roles"][role] = r;
-    // Per-class KD gain, student − scratch, once both have this epoch.
-    const auto st = d->perClass.find("student"), sc = d->perClass.find("student_scratch");
-    if (st != d->perClass.end() && sc != d->perClass.end() && st->second.count(epoch) && sc->second.count(epoch)) {
-        const auto &a = st->second.at(epoch), &b = sc->second.at(epoch);
+    // Per-class KD gain, student − scratch, once both have this epoch (from this process, or
+    // from the file when the run was resumed in between).
+    auto perClassOf = [&](const std::string &who) -> std::vector<double> {
+        const auto it = d->perClass.find(who);
+        if (it != d->perClass.end() && it->second.count(epoch))
+            return it->second.at(epoch);
+        std::vector<double> v;
+        const auto &roles = file["roles"];
+        if (roles.contains(who) && roles[who].contains("per_class_accuracy") && roles[who]["per_class_accuracy"].is_array())
+            for (const auto &x : roles[who]["per_class_accuracy"])
+                v.push_back(x.is_number() ? x.get<double>() : NAN);
+        return v;
+    };
+    const auto a = perClassOf("student"), b = perClassOf("student_scratch");
+    if (!a.empty() && a.size() == b.size()) {
         std::vector<double> gain(a.size());
         for (std::size_t c = 0; c < a.size(); ++c)
             gain[c] = a[c] - b[c];

@@ -57,6 +57,10 @@ public:
                                                         FeatureNet *teacher, const std::string &teacherRole,
                                                         const DataBundle &stageData);
 
+    /// A resumed run whose student stage ended before the resume: the student's teacher
+    /// (`teacherRole`), which the scratch baseline is compared with, as analyse() of the
+    /// student would have recorded it.
+    void rememberStudentTeacher(FeatureNet &teacher, const std::string &teacherRole);
     /// The probe indices into the test set (empty before the first analyse()).
     const std::vector<std::int64_t> &probeIndices() const;
 

@@ -329,8 +329,39 @@ void Project::save(const std::string &path) const
     writeFileAtomically(path, toJson().dump(2) + "\n");
 }
 
+namespace {
+
+/// Whether `text` is well-formed UTF-8 (JSON strings must be; a --set value typed in another
+/// encoding would otherwise fail much later, when the project is written).
+bool isUtf8(const std::string &text)
+{
+    std::size_t i = 0;
+    while (i < text.size()) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        const int extra = c < 0x80 ? 0 : (c >> 5) == 0x6 ? 1 : (c >> 4) == 0xE ? 2 : (c >> 3) == 0x1E ? 3 : -1;
+        if (extra < 0 || (extra == 1 && c < 0xC2) || i + std::size_t(extra) >= text.size() + (extra == 0 ? 1 : 0))
+            return false;
+        for (int k = 1; k <= extra; ++k)
+            if ((static_cast<unsigned char>(text[i + std::size_t(k)]) >> 6) != 0x2)
+                return false;
+        if (extra >= 2) {
+            const auto c1 = static_cast<unsigned char>(text[i + 1]);
+            if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0) || (c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 >= 0x90)
+                || c > 0xF4)
+                return false;
+        }
+        i += std::size_t(extra) + 1;
+    }
+    return true;
+}
+
+} // namespace
+
 void applyOverride(nlohmann::json &doc, const std::string &assignment)
 {
+    if (!isUtf8(assignment))
+        throw Error("--set " + nlohmann::json(assignment).dump(-1, ' ', true, nlohmann::json::error_handler_t::replace)
+                    + " is not valid UTF-8 text; write it in UTF-8 (check the terminal's encoding)");
     auto eq = assignment.find('=');
     if (eq == std::string::npos || eq == 0)
         throw Error("--set expects dotted.path=value (e.g. student.train.epochs=3), got \""

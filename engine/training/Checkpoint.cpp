@@ -152,6 +152,9 @@ nlohmann::json loadArchive(torch::serialize::InputArchive &archive, const std::s
     } catch (const c10::Error &e) {
         throw Error("checkpoint " + path + " cannot be read (" + std::string(e.what_without_backtrace()).substr(0, 300)
                     + ")");
+    } catch (const std::exception &e) {
+        // torch's archive reader also throws its script compiler's errors (not c10::Error).
+        throw Error("checkpoint " + path + " cannot be read (" + std::string(e.what()).substr(0, 300) + ")");
     }
     return meta;
 }
@@ -169,8 +172,9 @@ nlohmann::json loadCheckpoint(torch::nn::Module &module, const std::string &path
         expected.emplace_back(kv.key(), kv.value().sizes().vec());
     try {
         module.load(archive);
-    } catch (const c10::Error &e) {
-        std::string msg = e.what_without_backtrace();
+    } catch (const std::exception &e) {
+        const auto *c10error = dynamic_cast<const c10::Error *>(&e);
+        std::string msg = c10error ? c10error->what_without_backtrace() : e.what();
         throw Error("checkpoint " + path + " does not fit the configured architecture (" + msg.substr(0, 300)
                     + "); set teacher.arch and teacher.arch_options to those it was trained with");
     }

@@ -686,9 +686,12 @@ void ExperimentRun::restoreLearner(Learner &learner, StagePosition &position)
             archive.read("rng_cuda_" + std::to_string(k), cuda[k]);
         setCpuRngState(rng);
         setCudaRngStates(cuda);
-    } catch (const c10::Error &e) {
+    } catch (const Error &) {
+        throw;
+    } catch (const std::exception &e) {
+        const auto *c10error = dynamic_cast<const c10::Error *>(&e);
         throw Error("checkpoint " + resumePoint.path + " does not fit this run's models ("
-                    + std::string(e.what_without_backtrace()).substr(0, 300) + ")");
+                    + std::string(c10error ? c10error->what_without_backtrace() : e.what()).substr(0, 300) + ")");
     }
     learner.state = learnerStateFromJson(meta.at("learners").at(0).at("state"));
     position.epoch = meta.value("epoch", 0);
@@ -789,6 +792,14 @@ void ExperimentRun::restoreFinishedStage(std::size_t i)
     models[st.role] = model;
     finishedMethods[st.role] = std::move(methods[i]);
     ctx.log(st.role + ": finished before the resume; loaded from " + st.role + ".pt (checksum ok)");
+    // The scratch baseline's distillation views compare it with the student's teacher.
+    if (analyzer && st.role == "student" && st.teacherMode != TeacherMode::None) {
+        auto teacher = makeTeacher(st, [this](const std::string &role) { return models.at(role); });
+        std::string role;
+        for (const auto &r : st.teacherRoles)
+            role += (role.empty() ? "" : "+") + r;
+        analyzer->rememberStudentTeacher(*teacher, role);
+    }
 }
 
 void ExperimentRun::runLoadedStage(std::size_t i)
