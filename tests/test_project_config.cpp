@@ -86,6 +86,13 @@ private Q_SLOTS:
         }
     }
 
+    void hugeNumberIsAJsonError()
+    {
+        // Found by fuzz_project: a number beyond a double's range was an internal error.
+        const auto msg = errorFrom([] { kd::parseJsonText("{\"seed\": 1e999}", "p.json"); });
+        QVERIFY2(msg.contains("p.json: JSON value error") && msg.contains("number overflow"), qPrintable(msg));
+    }
+
     void loadMissingFile()
     {
         try {

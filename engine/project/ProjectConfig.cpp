@@ -311,6 +311,12 @@ nlohmann::json parseJsonText(const std::string &text, const std::string &sourceN
         std::string detail = colon == std::string::npos ? what : what.substr(colon + 2);
         throw Error(sourceName + ":" + std::to_string(line) + ":" + std::to_string(column)
                     + ": JSON syntax error: " + detail);
+    } catch (const nlohmann::json::exception &e) {
+        // Found by fuzz_project: a number too large for a double (out_of_range.406).
+        std::string what = e.what();
+        const auto bracket = what.find("] ");
+        throw Error(sourceName + ": JSON value error: " + (bracket == std::string::npos ? what : what.substr(bracket + 2))
+                    + "; write numbers within the range of a double");
     }
 }
 
