@@ -91,6 +91,9 @@ private Q_SLOTS:
         // Found by fuzz_project: a number beyond a double's range was an internal error.
         const auto msg = errorFrom([] { kd::parseJsonText("{\"seed\": 1e999}", "p.json"); });
         QVERIFY2(msg.contains("p.json: JSON value error") && msg.contains("number overflow"), qPrintable(msg));
+        json doc = json::object();
+        const auto set = errorFrom([&] { kd::applyOverride(doc, "seed=7E7776"); });
+        QVERIFY2(set.contains("--set seed=7E7776: the number is beyond the range of a double"), qPrintable(set));
     }
 
     void loadMissingFile()

@@ -379,6 +379,9 @@ void applyOverride(nlohmann::json &doc, const std::string &assignment)
         value = nlohmann::json::parse(text);
     } catch (const nlohmann::json::parse_error &) {
         value = text; // bare words are strings: --set student.arch=mlp
+    } catch (const nlohmann::json::exception &) {
+        // Found by fuzz_project: a number beyond a double's range (out_of_range.406).
+        throw Error("--set " + assignment + ": the number is beyond the range of a double; give a smaller one");
     }
     if (!doc.is_object())
         doc = nlohmann::json::object();
