@@ -49,14 +49,21 @@ std::vector<fs::path> imagesIn(const fs::path &dir)
 
 void decodeInto(const fs::path &file, int size, int channels, std::uint8_t *out)
 {
-    cv::Mat img = cv::imread(file.string(), channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
+    cv::Mat img;
+    try {
+        img = cv::imread(file.string(), channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
+        if (!img.empty() && (img.cols != size || img.rows != size))
+            cv::resize(img, img, cv::Size(size, size), 0, 0, cv::INTER_AREA);
+        if (!img.empty() && channels == 3)
+            cv::cvtColor(img, img, cv::COLOR_BGR2RGB);
+    } catch (const cv::Exception &e) {
+        // Found by fuzz_image_folder: a header claiming an impossible size makes OpenCV throw.
+        throw Error("cannot decode image " + file.string() + " (OpenCV: " + e.err
+                    + "); the file is corrupt or not an image: remove it or convert it to PNG/JPEG");
+    }
     if (img.empty())
         throw Error("cannot decode image " + file.string() + " (unsupported or corrupt file); remove it or "
                     "convert it to PNG/JPEG");
-    if (img.cols != size || img.rows != size)
-        cv::resize(img, img, cv::Size(size, size), 0, 0, cv::INTER_AREA);
-    if (channels == 3)
-        cv::cvtColor(img, img, cv::COLOR_BGR2RGB);
     // HWC interleaved → CHW planes.
     const int plane = size * size;
     for (int y = 0; y < size; ++y) {
