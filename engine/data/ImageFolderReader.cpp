@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <initializer_list>
 #include <random>
 
 namespace kd {
@@ -47,8 +49,36 @@ std::vector<fs::path> imagesIn(const fs::path &dir)
     return files;
 }
 
+/// Whether the file starts like an image format we hand to OpenCV: PNG, JPEG, BMP, TIFF,
+/// WebP or PNM. Found by fuzz_image_folder: OpenCV tries every decoder it was built with, and
+/// Debian's DICOM one (GDCM) aborts the whole process on a truncated file, so nothing else is
+/// passed to it.
+bool looksLikeImage(const fs::path &file)
+{
+    std::ifstream in(file, std::ios::binary);
+    unsigned char h[12] = {};
+    in.read(reinterpret_cast<char *>(h), sizeof h);
+    const auto n = in.gcount();
+    auto starts = [&](std::initializer_list<int> bytes) {
+        int i = 0;
+        for (int b : bytes) {
+            if (i >= n || h[i] != b)
+                return false;
+            ++i;
+        }
+        return true;
+    };
+    return starts({0x89, 'P', 'N', 'G'}) || starts({0xFF, 0xD8, 0xFF}) || starts({'B', 'M'})
+        || starts({'I', 'I', 0x2A, 0x00}) || starts({'M', 'M', 0x00, 0x2A})
+        || (starts({'R', 'I', 'F', 'F'}) && n >= 12 && h[8] == 'W' && h[9] == 'E' && h[10] == 'B' && h[11] == 'P')
+        || (n >= 2 && h[0] == 'P' && h[1] >= '1' && h[1] <= '6');
+}
+
 void decodeInto(const fs::path &file, int size, int channels, std::uint8_t *out)
 {
+    if (!looksLikeImage(file))
+        throw Error("cannot decode image " + file.string() + ": it is not a PNG, JPEG, BMP, TIFF, WebP or PNM file "
+                    "(its first bytes say so); remove it or convert it to PNG/JPEG");
     cv::Mat img;
     try {
         img = cv::imread(file.string(), channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
