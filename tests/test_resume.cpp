@@ -330,6 +330,30 @@ private Q_SLOTS:
         }
     }
 
+    void resumeFromAnEpochBoundaryEqualsUninterrupted()
+    {
+        if (!QFile::exists(QString(kFashion) + "/train-images-idx3-ubyte.gz"))
+            QSKIP("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)");
+        QTemporaryDir tmp;
+        const auto registries = kd::Registries::builtin();
+        auto project = smallProject(tmp.path(), {{"name", "kd"}});
+        project["checkpoints"] = {{"every_epochs", 1}, {"every_minutes", 0}, {"keep", 5}};
+        const QString whole = tmp.filePath("whole"), stopped = tmp.filePath("stopped");
+        runProject(project, whole, registries);
+        runProject(project, stopped, registries, 10); // in the student's second epoch
+        // The checkpoint written when the student's first epoch ended: no running sums in it.
+        std::string boundary;
+        for (const auto &c : kd::CheckpointFolder(stopped.toStdString()).list()) {
+            const auto meta = readJson(QString::fromStdString(c) + ".json");
+            if (meta.value("role", "") == "student" && meta.value("epoch", -1) == 1 && meta.value("step_in_epoch", -1) == 0)
+                boundary = c;
+        }
+        QVERIFY2(!boundary.empty(), "no checkpoint at the end of the student's first epoch");
+        QCOMPARE(QString::fromStdString(resumeRun(stopped, registries, boundary).status), QStringLiteral("completed"));
+        const auto diff = firstDifference(metricsWithoutTimes(whole), metricsWithoutTimes(stopped));
+        QVERIFY2(diff.isEmpty(), qPrintable(diff));
+    }
+
     void killedKdwResumesWithTheSameMetrics()
     {
         if (!QFile::exists(QString(kFashion) + "/train-images-idx3-ubyte.gz"))

@@ -677,7 +677,9 @@ void ExperimentRun::restoreLearner(Learner &learner, StagePosition &position)
         learner.method->loadState(methodState);
         archive.read("learner0_optimizer", optimizer);
         learner.optimizer->load(optimizer);
-        readStagePosition(archive, 1, position);
+        // A checkpoint at an epoch's end (step 0 of the next) has no running sums to restore.
+        if (meta.value("step_in_epoch", std::int64_t(0)) > 0)
+            readStagePosition(archive, 1, position);
         torch::Tensor rng, cudaCount;
         archive.read("rng_cpu", rng);
         archive.read("rng_cuda_count", cudaCount);
