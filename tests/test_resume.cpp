@@ -7,6 +7,7 @@
 #include "methods/KdLosses.h"
 #include "project/Registries.h"
 #include "runs/RunReader.h"
+#include "runs/RunStore.h"
 #include "support/RunRecorder.h"
 #include "support/TestSupport.h"
 #include "training/Checkpoint.h"
@@ -386,10 +387,32 @@ private Q_SLOTS:
             }
         }
         QVERIFY2(midEpoch, "no mid-epoch checkpoint of the student appeared");
+        // A live run is never taken for a dead one.
+        QVERIFY(kd::RunStore::markInterruptedRuns(tmp.path().toStdString()).empty());
         p.kill();
         QVERIFY(p.waitForFinished());
         QCOMPARE(readJson(killed + "/summary.json")["status"], json("running"));
         QVERIFY(kd::readRunInfo(killed.toStdString()).state == kd::RunState::Interrupted);
+
+        // The next run opened in the same output folder finds it: summary.json says
+        // "interrupted" (with the reason), the completed run beside it is untouched.
+        const auto wholeSummary = fileBytes(whole + "/summary.json");
+        auto tiny = project;
+        tiny["dataset"]["limit"] = 256;
+        tiny["student"]["train"]["epochs"] = 1;
+        const QString tinyFile = tmp.filePath("tiny.json");
+        std::ofstream(tinyFile.toStdString()) << tiny.dump(2);
+        QCOMPARE(kd::test::runKdwIn(KDW_EXECUTABLE, tmp.path(), {"run", tinyFile, "--out", tmp.filePath("next"), "--quiet"}),
+                 QString());
+        const auto marked = readJson(killed + "/summary.json");
+        QCOMPARE(marked["status"], json("interrupted"));
+        QVERIFY2(marked.value("interrupted_reason", "").find("ended without finishing") != std::string::npos,
+                 marked.dump().c_str());
+        QCOMPARE(fileBytes(whole + "/summary.json"), wholeSummary);
+        QVERIFY2(readLines(tmp.filePath("next") + "/log.txt").join('\n').contains("found interrupted run " + killed),
+                 "the new run's log does not name the interrupted run it found");
+        const auto info = kd::readRunInfo(killed.toStdString());
+        QVERIFY(info.state == kd::RunState::Interrupted && info.resumable);
 
         QCOMPARE(kd::test::runKdwIn(KDW_EXECUTABLE, tmp.path(), {"resume", killed, "--quiet"}), QString());
         const auto diff = firstDifference(metricsWithoutTimes(whole), metricsWithoutTimes(killed));

@@ -15,6 +15,7 @@
 #include <plots/MetricsChart.h>
 #include <runs/RunsBrowser.h>
 #include <runs/RunsChartLink.h>
+#include <runs/RunStore.h>
 
 #include <project/ProjectConfig.h>
 #include <project/Registries.h>
@@ -95,7 +96,12 @@ void MainWindow::createRunsDock()
     dock->setWidget(m_runsBrowser);
     addDockWidget(Qt::BottomDockWidgetArea, dock);
     resizeDocks({dock}, {300}, Qt::Vertical); // the plots stay the largest part of the window
-    m_runsBrowser->addFolder(QDir::current().absoluteFilePath(QStringLiteral("runs")));
+    // The window's own output folder: runs that died in it are marked interrupted in their
+    // summary.json (folders the user only adds to look at are never written to).
+    const QString ownRuns = QDir::current().absoluteFilePath(QStringLiteral("runs"));
+    for (const auto &dead : kd::RunStore::markInterruptedRuns(ownRuns.toStdString()))
+        std::fprintf(stderr, "kd-workbench: found interrupted run %s; its summary.json now says so\n", dead.c_str());
+    m_runsBrowser->addFolder(ownRuns);
 
     // The selected runs' curves overlaid (one colour per run, line style per role), and the
     // distillation views of the first selected run.

@@ -300,6 +300,10 @@ static RunInfo readRunInfoOnly(const std::string &dirText)
         info.problem = why.empty() ? "the run failed (log.txt says no more)" : why;
     } else if (status == "running") {
         decideRunning(info, dir, true);
+    } else if (status == "interrupted") {
+        info.state = RunState::Interrupted;
+        const auto why = stringAt(info.summary, "interrupted_reason");
+        info.problem = why.empty() ? "its process ended without finishing the run" : why;
     } else {
         info.problem = status.empty() ? "summary.json has no status"
                                       : "summary.json has an unknown status \"" + status + "\"";

@@ -5,6 +5,7 @@
 #include "runs/RunProcess.h"
 #include "runs/TfEventsWriter.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -118,6 +119,45 @@ RunStore::RunStore(const std::string &dir, const FilePositions &at, const nlohma
             m_events = std::make_unique<TfEventsWriter>(path(at.eventsFile), at.eventsBytes);
             m_eventsPath = m_events->path();
         });
+}
+
+bool RunStore::markIfInterrupted(const std::string &dir)
+{
+    try {
+        const auto file = (fs::path(dir) / "summary.json").string();
+        std::error_code ec;
+        if (fs::is_symlink(dir, ec) || fs::is_symlink(file, ec) || !fs::is_regular_file(file, ec))
+            return false;
+        auto sum = nlohmann::json::parse(readTextFile(file));
+        if (!sum.is_object() || sum.value("status", std::string()) != "running"
+            || sum.value("host", std::string()) != currentHostName())
+            return false;
+        const auto pid = sum.value("pid", std::int64_t(-1));
+        if (pid <= 0 || processAlive(pid, sum.value("pid_start", std::int64_t(-1))))
+            return false;
+        refuseLinks(dir);
+        sum["status"] = "interrupted";
+        sum["interrupted_reason"] = "its process (pid " + std::to_string(pid) + " on " + currentHostName()
+            + ") ended without finishing the run";
+        sum["interrupted_detected_at"] = isoUtcNow();
+        writeFileAtomically(file, sum.dump(2) + "\n");
+        return true;
+    } catch (const std::exception &) {
+        return false; // damaged, unreadable or read-only: left as it is for the reader to report
+    }
+}
+
+std::vector<std::string> RunStore::markInterruptedRuns(const std::string &folder)
+{
+    std::vector<std::string> marked;
+    std::error_code ec;
+    for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
+        std::error_code e2;
+        if (!it->is_symlink(e2) && it->is_directory(e2) && markIfInterrupted(it->path().string()))
+            marked.push_back(it->path().string());
+    }
+    std::sort(marked.begin(), marked.end());
+    return marked;
 }
 
 void RunStore::refuseLinks(const std::string &dir)

@@ -48,6 +48,17 @@ public:
     /// read outside it.
     static void refuseLinks(const std::string &dir);
 
+    /// Records in `dir`'s summary.json that its run died: status "running", written on this
+    /// host by a process that no longer exists (a SIGKILL, a crash, a power cut) becomes
+    /// status "interrupted" with the reason and "interrupted_detected_at". Rewritten
+    /// atomically; nothing else in the directory changes. Runs that are live, finished,
+    /// from another host, unreadable or holding links are left alone. True when marked.
+    /// Never throws.
+    static bool markIfInterrupted(const std::string &dir);
+    /// markIfInterrupted() for every run directory directly inside `folder` (the output
+    /// folder a new run opens); returns the directories marked.
+    static std::vector<std::string> markInterruptedRuns(const std::string &folder);
+
     /// The positions now: every record written so far is flushed.
     FilePositions positions();
 

@@ -473,6 +473,15 @@ void ExperimentRun::openRunDirectory(const std::string &runDirArg)
     for (const auto &n : notes)
         store->appendLog("note: " + n);
     info("run directory: " + runDir);
+    // Opening the output folder is when runs that died in it (SIGKILL, crash, power cut)
+    // are found: their summary.json says "interrupted" from now on.
+    const auto folder = fs::path(runDir).parent_path().string();
+    for (const auto &dead : RunStore::markInterruptedRuns(folder.empty() ? "." : folder)) {
+        const auto line = "found interrupted run " + dead + " (its process is gone); summary.json now says so, and `kdw resume "
+            + dead + "` continues it";
+        store->appendLog(line);
+        info(line);
+    }
 }
 
 void ExperimentRun::reopenRunDirectory(const std::string &runDir)
