@@ -38,6 +38,8 @@
 #include <QElapsedTimer>
 #include <QFile>
 #include <QFileInfo>
+#include <QMenu>
+#include <QMenuBar>
 #include <QMessageBox>
 #include <QComboBox>
 #include <QLineEdit>
@@ -60,6 +62,14 @@ Q_DECLARE_METATYPE(kd::Project)
 namespace {
 
 const QString FashionMnistDir = QStringLiteral("/usr/share/datasets/fashion-mnist");
+
+/// With KD_SCREENSHOT_DIR set, saves a PNG of `w` there (to look at what the user sees).
+void saveScreenshot(QWidget &w, const QString &name)
+{
+    const QString dir = qEnvironmentVariable("KD_SCREENSHOT_DIR");
+    if (!dir.isEmpty())
+        QVERIFY2(w.grab().save(dir + '/' + name), qPrintable(dir + '/' + name));
+}
 
 /// The tiny real experiment of the session tests: 2000 training and 1000 test images,
 /// one epoch each for a small CNN teacher and an MLP student, plus the scratch baseline.
@@ -892,6 +902,21 @@ void TestGui::mainWindowClosedMidRunLeavesAResumableRun()
     QTRY_VERIFY_WITH_TIMEOUT(browser->model()->runForDir(RunsTableModel::normalizeDir(runDir)), 15000);
     browser->setCurrentRun(runDir);
     QTRY_COMPARE(browser->resumableSelection(), RunsTableModel::normalizeDir(runDir));
+    QMenu *runMenu = nullptr;
+    for (auto *m : window.menuBar()->findChildren<QMenu *>())
+        if (m->title().remove('&') == QStringLiteral("Run"))
+            runMenu = m;
+    QVERIFY(runMenu);
+    QAction *resume = nullptr;
+    for (auto *a : runMenu->actions())
+        if (a->text().remove('&').startsWith(QStringLiteral("Resume")))
+            resume = a;
+    QVERIFY2(resume && resume->isEnabled(), "Run ▸ Resume is missing or disabled with a resumable run selected");
+    saveScreenshot(window, QStringLiteral("gui-resume-window.png"));
+    runMenu->popup(window.mapToGlobal(QPoint(60, 30)));
+    QTRY_VERIFY(runMenu->isVisible());
+    saveScreenshot(*runMenu, QStringLiteral("gui-resume-menu.png"));
+    runMenu->hide();
     QVERIFY(window.resumeRun(browser->resumableSelection()));
     QVERIFY(window.session()->isRunning());
     QTRY_VERIFY_WITH_TIMEOUT(QFileInfo(runDir + QStringLiteral("/log.txt")).size() > 0
@@ -924,6 +949,7 @@ void TestGui::mainWindowShowsWorkerErrorsInADialog()
              qPrintable(box->text()));
     QVERIFY2(box->text().contains(QStringLiteral("Run directory: ") + QDir::toNativeSeparators(runDir)), qPrintable(box->text()));
     QCOMPARE(readJson(runDir + QStringLiteral("/summary.json"))["status"], json("failed"));
+    saveScreenshot(*box, QStringLiteral("gui-error-dialog.png"));
     // The window stays usable: the next run starts.
     box->close();
     project.teacher.train.lr = 0.05;
