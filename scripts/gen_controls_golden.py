@@ -16,7 +16,9 @@ here again from the formulas, in plain PyTorch (float64), not by calling the eng
   ls     rho = mean_i (1 - softmax(t_i / T)[y_i])            (matched; or a fixed epsilon)
          q   = (1 - rho) on y, rho / (C - 1) on every other class
          loss = (1 - alpha) * CE + alpha * T^2 * KL(q || softmax(s / T))   (batchmean)
-  kd_pt  q_i = softmax(t_i / T) with the non-target values reordered: the non-target classes
+  kd_pt  (non_target "uniform", the default: the paper's KD-pt) p = softmax(t_i / T),
+         q_i = p[y_i] on y_i, (1 - p[y_i]) / (C - 1) on every other class
+  kd_pt  (non_target "permuted") q_i = softmax(t_i / T) with the non-target values reordered: the non-target classes
          sorted by keys[i] give, in that order, the values put on the non-target classes in
          ascending class order (a loop here; the engine does it with two argsorts)
   kd_sim S[y, c] = exp(cos(w_y, w_c) / tau) / sum_{c' != y} exp(cos(w_y, w_c') / tau), S[y, y] = 0
@@ -65,6 +67,15 @@ def non_target_mass(t, y, T):
 def uniform_targets(y, C, rho):
     q = torch.full((len(y), C), rho / (C - 1), dtype=torch.float64)
     q[torch.arange(len(y)), y] = 1.0 - rho
+    return q
+
+
+def confidence_targets(p, y):
+    q = torch.zeros_like(p)
+    for i in range(p.shape[0]):
+        pt = float(p[i, int(y[i])])
+        for c in range(p.shape[1]):
+            q[i, c] = pt if c == int(y[i]) else (1.0 - pt) / (p.shape[1] - 1)
     return q
 
 
@@ -128,6 +139,11 @@ def make_case(gen, name, batch, classes, T, alpha, tau=0.25, epsilon=0.0, scale=
     case["kd_pt_targets"] = rows(q_pt)
     case["kd_pt"] = dict(zip(["ce", "term", "total", "grad"], total_and_grad(
         s, y, alpha, lambda x: soft_kl_batchmean(x, q_pt, T))))
+
+    q_conf = confidence_targets(F.softmax(t / T, 1), y)
+    case["kd_pt_uniform_targets"] = rows(q_conf)
+    case["kd_pt_uniform"] = dict(zip(["ce", "term", "total", "grad"], total_and_grad(
+        s, y, alpha, lambda x: soft_kl_batchmean(x, q_conf, T))))
 
     # kd_sim
     S = similarity_shapes(w, tau)

@@ -150,6 +150,11 @@ void TestControls::lossFunctions_matchGolden()
     CHECK_TIGHT(qPt, kd::test::matrixOf(c["kd_pt_targets"]));
     CHECK_TIGHT(kd::softTargetKdLoss(s, qPt, T), c["kd_pt"]["term"].get<double>());
 
+    const auto qConf = kd::confidenceTargets(torch::softmax(t / T, 1), y);
+    CHECK_TIGHT(qConf, kd::test::matrixOf(c["kd_pt_uniform_targets"]));
+    CHECK_TIGHT(qConf.sum(1), torch::ones({s.size(0)}, torch::kFloat64));
+    CHECK_TIGHT(kd::softTargetKdLoss(s, qConf, T), c["kd_pt_uniform"]["term"].get<double>());
+
     const auto shapes = kd::weightSimilarityShapes(w, tau);
     CHECK_TIGHT(shapes, kd::test::matrixOf(c["sim_shapes"]));
     const auto qSim = kd::similarityTargets(shapes, y, rho);
@@ -193,6 +198,9 @@ void TestControls::methods_matchGolden()
     json ls = common;
     ls["epsilon"] = c["epsilon"];
     checkMethod(c, "ls", ls, c["ls"], "ls", "term");
+    if (QTest::currentTestFailed())
+        return;
+    checkMethod(c, "kd_pt", common, c["kd_pt_uniform"], "kd_pt", "term"); // the default: the paper's KD-pt
 }
 
 void TestControls::kdPt_shufflesOnlyNonTargets()
@@ -201,7 +209,8 @@ void TestControls::kdPt_shufflesOnlyNonTargets()
     const auto s = kd::test::matrixOf(c["student"]), t = kd::test::matrixOf(c["teacher"]);
     const auto y = kd::test::labelsOf(c["labels"]);
     const double T = c["T"].get<double>();
-    auto method = create("kd_pt", {{"temperature", T}, {"alpha", 1.0}});
+    QCOMPARE(specOf(m_registries.methods.get("kd_pt"), "non_target").defaultValue, json("uniform"));
+    auto method = create("kd_pt", {{"temperature", T}, {"alpha", 1.0}, {"non_target", "permuted"}});
     const auto sf = logitsFeatures(s), tf = logitsFeatures(t);
     // The method's shuffle comes from the global generator: the same seed, the same keys.
     torch::manual_seed(11);

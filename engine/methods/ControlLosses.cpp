@@ -50,6 +50,15 @@ torch::Tensor permutedTeacherTargets(const torch::Tensor &teacherProbs, const to
     return teacherProbs.scatter(1, slots, teacherProbs.gather(1, valueOrder));
 }
 
+torch::Tensor confidenceTargets(const torch::Tensor &teacherProbs, const torch::Tensor &labels)
+{
+    torch::NoGradGuard noGrad;
+    const auto c = teacherProbs.size(1);
+    const auto lab = labels.view({-1, 1}).to(torch::kLong);
+    const auto pt = teacherProbs.gather(1, lab);
+    return ((1.0 - pt) / double(c - 1)).expand_as(teacherProbs).scatter(1, lab, pt);
+}
+
 torch::Tensor weightSimilarityShapes(const torch::Tensor &weights, double tau)
 {
     torch::NoGradGuard noGrad;

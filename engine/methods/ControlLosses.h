@@ -30,6 +30,10 @@ torch::Tensor uniformSmoothingTargets(const torch::Tensor &labels, std::int64_t 
 torch::Tensor permutedTeacherTargets(const torch::Tensor &teacherProbs, const torch::Tensor &labels,
                                      const torch::Tensor &keys);
 
+/// KD-pt as the paper defines it: the teacher's probability p_y on the labelled class kept,
+/// the rest 1 − p_y spread uniformly over the other C − 1 classes.
+torch::Tensor confidenceTargets(const torch::Tensor &teacherProbs, const torch::Tensor &labels);
+
 /// KD-sim's class relationships from the teacher's logit-layer weights W [C, D]: row c is
 /// softmax over c' ≠ c of cos(w_c, w_c')/τ, and 0 at c' = c.
 torch::Tensor weightSimilarityShapes(const torch::Tensor &weights, double tau);

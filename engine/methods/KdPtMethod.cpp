@@ -8,17 +8,20 @@ namespace kd {
 
 namespace {
 
-/// Control "kd_pt" (Tang et al. 2020, KD-pt): KD from the teacher's soft target with its
-/// non-target probabilities shuffled per example, a fresh shuffle every step,
-///   q = permute_{c ≠ y}(softmax(z_t/T)),  loss = (1 − α)·CE + α·T²·KL(q ‖ softmax(z_s/T)).
+/// Control "kd_pt" (Tang et al. 2020, KD-pt): KD from a target that keeps only the teacher's
+/// confidence on each example's label,
+///   q_y = p_y,  q_c = (1 − p_y)/(C − 1) for c ≠ y,  p = softmax(z_t/T)       (non_target "uniform")
+///   loss = (1 − α)·CE + α·T²·KL(q ‖ softmax(z_s/T)).
 /// Each example keeps the teacher's confidence on its label (its difficulty: instance-level
-/// knowledge, which rescales the per-example gradient) and the spread of the rest; which other
-/// classes are similar (domain knowledge) is destroyed.
+/// knowledge, which rescales the per-example gradient); which other classes are similar
+/// (domain knowledge) is gone. non_target "permuted" instead shuffles the teacher's non-target
+/// probabilities per example (fresh each step), which also keeps their spread.
 class KdPtMethod : public DistillationMethod {
 public:
     explicit KdPtMethod(const nlohmann::json &p)
         : m_temperature(p.at("temperature").get<double>())
         , m_alpha(p.at("alpha").get<double>())
+        , m_permuted(p.at("non_target").get<std::string>() == "permuted")
     {
     }
     bool needsTeacher() const override { return true; }
@@ -32,7 +35,8 @@ public:
             torch::NoGradGuard noGrad;
             const auto p = torch::softmax(t->logits().detach() / m_temperature, 1);
             // The experiment's seeded generator: the shuffles repeat with the run's seed.
-            q = permutedTeacherTargets(p, labels, torch::rand(p.sizes(), p.options()));
+            q = m_permuted ? permutedTeacherTargets(p, labels, torch::rand(p.sizes(), p.options()))
+                           : confidenceTargets(p, labels);
         }
         const auto ce = crossEntropyLoss(z, labels);
         const auto kd = softTargetKdLoss(z, q, m_temperature);
@@ -42,6 +46,7 @@ public:
 private:
     double m_temperature;
     double m_alpha;
+    bool m_permuted;
 };
 
 } // namespace
@@ -52,10 +57,13 @@ void registerKdPtMethod(MethodRegistry &registry)
         ParamSpec::number("temperature", 4.0, 0.05, 100.0, "softmax temperature T (use the kd run's T)"),
         ParamSpec::number("alpha", 0.9, 0.0, 1.0,
                           "weight of the distillation term (use the kd run's alpha); 1-alpha weighs the cross-entropy"),
+        ParamSpec::choice("non_target", "uniform", {"uniform", "permuted"},
+                          "uniform: the paper's KD-pt, 1 - p_y spread evenly over the other classes; permuted: the "
+                          "teacher's non-target probabilities shuffled per example (keeps their spread)"),
     };
-    registry.add("kd_pt", {"Control (Tang et al. 2020, KD-pt): KD with the teacher's non-target probabilities "
-                           "shuffled per example - keeps instance-level knowledge (confidence), removes class "
-                           "relationships",
+    registry.add("kd_pt", {"Control (Tang et al. 2020, KD-pt): KD from the teacher's probability on the label "
+                           "only, the rest spread evenly - keeps instance-level knowledge (confidence), removes "
+                           "class relationships",
                            true, std::move(params),
                            [](const nlohmann::json &p) { return std::make_unique<KdPtMethod>(p); }});
 }
