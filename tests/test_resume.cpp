@@ -275,23 +275,33 @@ private Q_SLOTS:
     {
         QTest::addColumn<QString>("method");
         QTest::addColumn<int>("stopAfter");
+        QTest::addColumn<QStringList>("roles"); // the models compared; the last one's file is checked
         // Step records: the teacher logs 4, then the student 4 per epoch. Stops land in the
         // student's first epoch (after 6), in its second (after 10) and in the teacher (after 2).
-        QTest::newRow("kd, cached teacher") << R"({"name": "kd"})" << 6;
-        QTest::newRow("crd: memory bank, sampled negatives") << R"({"name": "crd", "nce_k": 256})" << 10;
-        QTest::newRow("srm: own dictionary and optimiser, phases") << R"({"name": "srm"})" << 10;
-        QTest::newRow("fitnet: trained regressor; stop in the teacher") << R"({"name": "fitnet"})" << 2;
+        QTest::newRow("kd, cached teacher") << R"({"name": "kd"})" << 6 << QStringList{"teacher", "student"};
+        QTest::newRow("crd: memory bank, sampled negatives") << R"({"name": "crd", "nce_k": 256})" << 10 << QStringList{"teacher", "student"};
+        QTest::newRow("srm: own dictionary and optimiser, phases") << R"({"name": "srm"})" << 10 << QStringList{"teacher", "student"};
+        QTest::newRow("fitnet: trained regressor; stop in the teacher") << R"({"name": "fitnet"})" << 2 << QStringList{"teacher", "student"};
         // With the scratch baseline and the distillation views: a stop in the baseline (after
         // the teacher's 4 and the student's 12 records), whose views compare it with the
         // student's teacher and give the per-class KD gain.
         QTest::newRow("kd + baseline + analysis; stop in the baseline")
-            << R"({"name": "kd", "+": {"baseline": true, "analysis": {"enabled": true, "feature_maps": false}}})" << 18;
+            << R"({"name": "kd", "+": {"baseline": true, "analysis": {"enabled": true, "feature_maps": false}}})" << 18
+            << QStringList{"teacher", "student"};
+        // An online cohort: two peers (and their ensemble) in one loop, 8 step records an
+        // epoch; the stop lands in the second epoch.
+        QTest::newRow("dml cohort of two peers")
+            << R"({"name": "dml", "+": {"peers": [
+                   {"arch": "cnn_small", "arch_options": {"width": 4}, "train": {"epochs": 3, "batch_size": 64, "log_every": 4}},
+                   {"arch": "mlp", "arch_options": {"hidden": [32]}, "train": {"epochs": 3, "batch_size": 64, "log_every": 4}}]}})"
+            << 11 << QStringList{"peer1", "peer2"};
     }
 
     void stopAndResumeEqualsUninterrupted()
     {
         QFETCH(QString, method);
         QFETCH(int, stopAfter);
+        QFETCH(QStringList, roles);
         if (!QFile::exists(QString(kFashion) + "/train-images-idx3-ubyte.gz"))
             QSKIP("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)");
         QTemporaryDir tmp;
@@ -314,12 +324,12 @@ private Q_SLOTS:
         QVERIFY2(diff.isEmpty(), qPrintable(diff));
         const auto sumWhole = readJson(whole + "/summary.json"), sumResumed = readJson(stopped + "/summary.json");
         QCOMPARE(sumResumed["status"], json("completed"));
-        for (const char *role : {"teacher", "student"}) {
+        for (const auto &r : roles) {
+            const auto role = r.toStdString();
             QCOMPARE(sumResumed["models"][role]["final_test_acc"], sumWhole["models"][role]["final_test_acc"]);
             QCOMPARE(sumResumed["models"][role]["epochs_done"], sumWhole["models"][role]["epochs_done"]);
         }
-        // The final student is the same model, byte for byte in its weights.
-        QCOMPARE(kd::readCheckpointMeta((stopped + "/student.pt").toStdString())["epochs_done"], json(3));
+        QCOMPARE(kd::readCheckpointMeta((stopped + "/" + roles.last() + ".pt").toStdString())["epochs_done"], json(3));
         const auto log = readLines(stopped + "/log.txt").join('\n');
         QVERIFY2(log.contains("resumed from checkpoint"), qPrintable(log));
         // The distillation views (when on) are the uninterrupted run's too.

@@ -30,5 +30,7 @@ void registerArdMethod(MethodRegistry &registry);        // ard
 void registerLabelSmoothingMethod(MethodRegistry &registry); // ls
 void registerKdPtMethod(MethodRegistry &registry);       // kd_pt
 void registerKdSimMethod(MethodRegistry &registry);      // kd_sim
+// Online distillation: cohorts of peers (docs/METHODS.md, "Online distillation")
+void registerDmlMethod(MethodRegistry &registry);        // dml
 
 } // namespace kd

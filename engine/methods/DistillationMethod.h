@@ -30,6 +30,11 @@ struct StepContext {
     /// Writes a line to the run's log (log.txt and the observer), for methods that report
     /// their own phases (srm); null outside a training stage.
     const std::function<void(const std::string &)> *log = nullptr;
+    /// Online methods: the outputs of every peer of the cohort on this batch, in peer order
+    /// (this learner's own at `cohortIndex`, with its graph; the others' to be read as
+    /// targets). Null outside a cohort stage.
+    const std::vector<Features> *cohort = nullptr;
+    std::size_t cohortIndex = 0;
 
     /// Training progress in [0, 1): step / totalSteps.
     double progress() const { return totalSteps > 0 ? double(step) / double(totalSteps) : 0.0; }

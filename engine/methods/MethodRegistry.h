@@ -16,6 +16,9 @@ struct MethodEntry {
     bool needsTeacher = true;
     std::vector<ParamSpec> params;
     std::function<std::unique_ptr<DistillationMethod>(const nlohmann::json &params)> create;
+    /// An online method: the project's `peers` train together as one cohort, each learning
+    /// from the others' outputs of the same step (StepContext::cohort); no teacher.
+    bool online = false;
 };
 
 using MethodRegistry = Registry<MethodEntry>;

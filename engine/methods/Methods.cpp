@@ -75,6 +75,7 @@ void registerBuiltinMethods(MethodRegistry &registry)
     registerLabelSmoothingMethod(registry);
     registerKdPtMethod(registry);
     registerKdSimMethod(registry);
+    registerDmlMethod(registry);
 }
 
 } // namespace kd

@@ -207,6 +207,7 @@ Project Project::fromJson(const nlohmann::json &json)
     p.student = readModel(r.section("student"), "student", p.student, false);
     p.assistants = readModelList(r.section("assistants"), "assistants", false, false);
     p.teachers = readModelList(r.section("teachers"), "teachers", true, true);
+    p.peers = readModelList(r.section("peers"), "peers", false, false);
     {
         const auto &m = r.section("method");
         if (!m.is_null() && !m.is_object())
@@ -245,6 +246,9 @@ nlohmann::json Project::toJson() const
         assistantsJson.push_back(model(a, false));
     for (const auto &t : teachers)
         teachersJson.push_back(model(t, true, true));
+    nlohmann::json peersJson = nlohmann::json::array();
+    for (const auto &m : peers)
+        peersJson.push_back(model(m, false));
     return {{"name", name},
             {"seed", seed},
             {"device", device},
@@ -271,6 +275,7 @@ nlohmann::json Project::toJson() const
             {"student", model(student, false)},
             {"assistants", assistantsJson},
             {"teachers", teachersJson},
+            {"peers", peersJson},
             {"method", methodJson}};
 }
 

@@ -103,6 +103,10 @@ struct Project {
     /// Multi-teacher methods ("ensemble", "rc", "dmc"): the teachers, each trained or loaded
     /// from its checkpoint; `teacher` is then unused. Empty for single-teacher methods.
     std::vector<ModelSpec> teachers;
+    /// Online (cohort) methods ("dml", ...): the peers trained together from scratch, each
+    /// with its own architecture and optimiser; `teacher` and `student` are then unused.
+    /// Empty for offline methods.
+    std::vector<ModelSpec> peers;
     /// Method "rc": the unlabelled proxy set the student is distilled on (and the generalist
     /// teachers are trained on). Unset: the training set.
     bool hasProxy = false;

@@ -59,6 +59,8 @@ Project Registries::resolve(const Project &project) const
             throw Error(where + ".checkpoint: file not found: " + p.teachers[i].checkpoint
                         + " (leave it empty to train this teacher)");
     }
+    for (std::size_t i = 0; i < p.peers.size(); ++i)
+        resolveModel(architectures, p.peers[i], "peers[" + std::to_string(i) + "]");
     if (p.hasProxy && !datasets.contains(p.proxy.name))
         throw Error("proxy.name: unknown dataset \"" + p.proxy.name + "\"; valid datasets: " + datasets.joinedNames());
     // The stage structure: refuses combinations such as takd without assistants.

@@ -667,28 +667,36 @@ void ExperimentRun::writeTrainingCheckpoint(std::size_t i, const std::vector<Lea
     commitCheckpoint(archive, label.str(), std::move(meta));
 }
 
-void ExperimentRun::restoreLearner(Learner &learner, StagePosition &position)
+void ExperimentRun::restoreLearners(const std::vector<Learner *> &learners, StagePosition &position)
 {
     const auto &meta = resumePoint.meta;
+    const auto states = meta.value("learners", nlohmann::json::array());
+    if (states.size() != learners.size())
+        throw Error("checkpoint " + resumePoint.path + " holds " + std::to_string(states.size())
+                    + " models for this stage, not " + std::to_string(learners.size()) + "; it belongs to another run");
     torch::serialize::InputArchive archive;
     loadArchive(archive, resumePoint.path);
     try {
-        torch::serialize::InputArchive model, method, methodState, optimizer;
-        archive.read("learner0_model", model);
-        learner.model->load(model);
-        if (channelsLast)
-            toChannelsLast(*learner.model);
-        if (auto extra = learner.method->trainableModule()) {
-            archive.read("learner0_method", method);
-            extra->load(method);
+        for (std::size_t k = 0; k < learners.size(); ++k) {
+            auto &learner = *learners[k];
+            const auto key = "learner" + std::to_string(k) + "_";
+            torch::serialize::InputArchive model, method, methodState, optimizer;
+            archive.read(key + "model", model);
+            learner.model->load(model);
+            if (channelsLast)
+                toChannelsLast(*learner.model);
+            if (auto extra = learner.method->trainableModule()) {
+                archive.read(key + "method", method);
+                extra->load(method);
+            }
+            archive.read(key + "method_state", methodState);
+            learner.method->loadState(methodState);
+            archive.read(key + "optimizer", optimizer);
+            learner.optimizer->load(optimizer);
         }
-        archive.read("learner0_method_state", methodState);
-        learner.method->loadState(methodState);
-        archive.read("learner0_optimizer", optimizer);
-        learner.optimizer->load(optimizer);
         // A checkpoint at an epoch's end (step 0 of the next) has no running sums to restore.
         if (meta.value("step_in_epoch", std::int64_t(0)) > 0)
-            readStagePosition(archive, 1, position);
+            readStagePosition(archive, learners.size(), position);
         torch::Tensor rng, cudaCount;
         archive.read("rng_cpu", rng);
         archive.read("rng_cuda_count", cudaCount);
@@ -704,7 +712,8 @@ void ExperimentRun::restoreLearner(Learner &learner, StagePosition &position)
         throw Error("checkpoint " + resumePoint.path + " does not fit this run's models ("
                     + std::string(c10error ? c10error->what_without_backtrace() : e.what()).substr(0, 300) + ")");
     }
-    learner.state = learnerStateFromJson(meta.at("learners").at(0).at("state"));
+    for (std::size_t k = 0; k < learners.size(); ++k)
+        learners[k]->state = learnerStateFromJson(states.at(k).at("state"));
     position.epoch = meta.value("epoch", 0);
     position.stepInEpoch = meta.value("step_in_epoch", std::int64_t(0));
     position.seen = meta.value("seen", std::int64_t(0));
@@ -723,6 +732,12 @@ void ExperimentRun::estimateStageWork()
         const double images = st.loaded() ? 0.0 : double(steps * st.spec.train.batchSize * st.spec.train.epochs);
         stageWork.push_back(images * stageCostPerImage[k] + stageOneOffCost[k]);
     }
+    // A cohort trains in one loop: its peers' work is counted on its first stage.
+    for (std::size_t k = 0; k < stages.size(); ++k)
+        if (stages[k].cohort >= 0 && std::size_t(stages[k].cohort) != k) {
+            stageWork[std::size_t(stages[k].cohort)] += stageWork[k];
+            stageWork[k] = 0;
+        }
 }
 
 void ExperimentRun::makeTrainingContext()
@@ -773,19 +788,26 @@ void ExperimentRun::runStages()
         archive.read("rng_cpu", rng);
         setCpuRngState(rng);
     }
-    for (std::size_t i = from; i < stages.size() && !stopped; ++i) {
+    for (std::size_t i = from; i < stages.size() && !stopped;) {
         const auto &st = stages[i];
         ctx.data = &viewOf(st.data);
-        ctx.seed = p.seed + st.seedOffset;
+        ctx.seed = p.seed + (st.dataSeedOffset >= 0 ? std::uint64_t(st.dataSeedOffset) : st.seedOffset);
         ctx.labelsAreTargets = st.data.kind != DataView::Kind::ProxyImages;
         ctx.teacherRole.clear();
         for (const auto &r : st.teacherRoles)
             ctx.teacherRole += (ctx.teacherRole.empty() ? "" : "+") + r;
         observer.onStageStarted(st.role, int(i), int(stages.size()));
-        if (st.loaded())
+        if (st.loaded()) {
             runLoadedStage(i);
-        else
+            ++i;
+        } else if (st.cohort >= 0) {
+            const std::size_t n = cohortSize(i);
+            stopped = !runCohortStage(i, n);
+            i += n;
+        } else {
             stopped = !runTrainedStage(i);
+            ++i;
+        }
     }
     summary.status = stopped ? "stopped" : "completed";
 }
@@ -936,7 +958,7 @@ bool ExperimentRun::runTrainedStage(std::size_t i)
     StagePosition position;
     ctx.resumeAt = nullptr;
     if (resumePoint.active && resumePoint.training && resumePoint.stage == i) {
-        restoreLearner(learner, position);
+        restoreLearners({&learner}, position);
         ctx.resumeAt = &position;
     }
     ctx.checkpoint = [this, i](const std::vector<Learner *> &ls, const StagePosition &pos) {
@@ -952,6 +974,61 @@ bool ExperimentRun::runTrainedStage(std::size_t i)
     store->writeSummary(summary);
     if (finished)
         writeBoundaryCheckpoint(i + 1);
+    return finished;
+}
+
+std::size_t ExperimentRun::cohortSize(std::size_t first) const
+{
+    std::size_t n = 0;
+    while (first + n < stages.size() && stages[first + n].cohort == int(first))
+        ++n;
+    return n;
+}
+
+bool ExperimentRun::runCohortStage(std::size_t first, std::size_t n)
+{
+    // The peers in one loop (TrainingContext::cohort); each is its own role, model file and
+    // summary entry, as a student is.
+    std::vector<Learner> learners;
+    learners.reserve(n);
+    std::int64_t cohortParams = 0;
+    for (std::size_t k = 0; k < n; ++k) {
+        learners.push_back(makeLearner(first + k));
+        summary.roles[first + k].params = learners.back().model->parameterCount();
+        cohortParams += summary.roles[first + k].params;
+        logStageStart(first + k, learners.back());
+    }
+    ctx.log("cohort: " + std::to_string(n) + " peers trained together by " + stages[first].method + ", "
+            + std::to_string(cohortParams) + " parameters in all; each peer is a deliverable (peerK.pt)");
+    std::vector<Learner *> ptrs;
+    for (auto &l : learners)
+        ptrs.push_back(&l);
+
+    const auto stageStart = std::chrono::steady_clock::now();
+    ctx.progress = [this, first, stageStart](double frac, double ips) { return progressAt(first, stageStart, frac, ips); };
+    StagePosition position;
+    ctx.resumeAt = nullptr;
+    if (resumePoint.active && resumePoint.training && resumePoint.stage == first) {
+        restoreLearners(ptrs, position);
+        ctx.resumeAt = &position;
+    }
+    ctx.checkpoint = [this, first](const std::vector<Learner *> &ls, const StagePosition &pos) {
+        writeTrainingCheckpoint(first, ls, pos);
+    };
+    ctx.cohort = true;
+    const bool finished = trainStage(ptrs, TeacherSource(), ctx);
+    ctx.cohort = false;
+    ctx.checkpoint = nullptr;
+    ctx.resumeAt = nullptr;
+    for (std::size_t k = 0; k < n; ++k) {
+        recordStageResult(first + k, learners[k], finished);
+        models[learners[k].role] = learners[k].model;
+        finishedMethods[learners[k].role] = std::move(learners[k].method);
+    }
+    summary.wallSeconds = ctx.wallSeconds();
+    store->writeSummary(summary);
+    if (finished)
+        writeBoundaryCheckpoint(first + n);
     return finished;
 }
 

@@ -26,7 +26,8 @@ class RunStore;
 ///
 ///   prepareDevice → loadData → resolveOutputClasses → createMethods → setUpMethods
 ///   → loadCheckpointedModels → openRunDirectory → estimateStageWork → makeTrainingContext
-///   → runStages (runLoadedStage / runTrainedStage per stage) → finish
+///   → runStages (runLoadedStage / runTrainedStage per stage, runCohortStage per cohort)
+///   → finish
 ///
 /// resume() first picks and verifies the checkpoint (chooseResumePoint), then runs the same
 /// phases with reopenRunDirectory in place of openRunDirectory; runStages restores the
@@ -64,12 +65,16 @@ private:
     void restoreFinishedStage(std::size_t i);
     void runLoadedStage(std::size_t i);
     bool runTrainedStage(std::size_t i);
+    /// Stages first .. first + n − 1: one cohort of an online method, trained together.
+    bool runCohortStage(std::size_t first, std::size_t n);
     void finish(const std::string &status);
 
     // Helpers of the phases.
     const DataBundle &viewOf(const DataView &view);
     std::shared_ptr<FeatureNet> newModel(const std::string &role) const;
     Learner makeLearner(std::size_t i);
+    /// The number of stages in the cohort that starts at stage `first`.
+    std::size_t cohortSize(std::size_t first) const;
     void logStageStart(std::size_t i, const Learner &learner);
     ProgressInfo progressAt(std::size_t i, std::chrono::steady_clock::time_point stageStart, double stageFraction,
                             double imagesPerSecond);
@@ -83,7 +88,7 @@ private:
     void writeBoundaryCheckpoint(std::size_t stage);
     void writeTrainingCheckpoint(std::size_t i, const std::vector<Learner *> &learners, const StagePosition &position);
     void commitCheckpoint(torch::serialize::OutputArchive &archive, const std::string &label, nlohmann::json meta);
-    void restoreLearner(Learner &learner, StagePosition &position);
+    void restoreLearners(const std::vector<Learner *> &learners, StagePosition &position);
     /// The project minus what a resume may change, as a SHA-256: a checkpoint's "config_sha256".
     std::string configIdentity() const;
 

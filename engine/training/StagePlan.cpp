@@ -93,9 +93,26 @@ std::string quoted(const std::string &s)
     return "\"" + s + "\"";
 }
 
-void checkCombination(const Project &p, bool needsTeacher)
+void checkCombination(const Project &p, bool needsTeacher, bool online)
 {
     const auto &m = p.method.name;
+    if (online && p.peers.size() < 2)
+        throw Error("method " + quoted(m) + " is an online method: it trains a cohort of peers that teach each other, "
+                    "and needs at least 2 in \"peers\" (it lists " + std::to_string(p.peers.size())
+                    + "); add e.g. \"peers\": [{\"arch\": \"cnn_small\"}, {\"arch\": \"lenet5\"}]");
+    for (std::size_t i = 1; online && i < p.peers.size(); ++i)
+        if (p.peers[i].train.epochs != p.peers[0].train.epochs || p.peers[i].train.batchSize != p.peers[0].train.batchSize)
+            throw Error("peers[" + std::to_string(i) + "] trains " + std::to_string(p.peers[i].train.epochs) + " epochs of batch "
+                        + std::to_string(p.peers[i].train.batchSize) + " but peers[0] " + std::to_string(p.peers[0].train.epochs)
+                        + " of " + std::to_string(p.peers[0].train.batchSize)
+                        + "; the peers of a cohort train on the same batches, so give them the same train.epochs and "
+                          "train.batch_size");
+    if (!online && !p.peers.empty())
+        throw Error("\"peers\" lists " + std::to_string(p.peers.size()) + " models, but method " + quoted(m)
+                    + " is not an online method; remove \"peers\" or choose one (dml)");
+    if (online && (!p.assistants.empty() || !p.teachers.empty() || p.hasProxy))
+        throw Error("method " + quoted(m) + " trains its peers from scratch with no teacher; remove \"assistants\", "
+                    "\"teachers\" and \"proxy\"");
     if (!p.assistants.empty() && m != "takd")
         throw Error("assistants are used only by method \"takd\" (teacher-assistant chains); method " + quoted(m)
                     + " would ignore them — remove \"assistants\" or set method.name to \"takd\"");
@@ -119,10 +136,31 @@ void checkCombination(const Project &p, bool needsTeacher)
 std::vector<Stage> planStages(const Project &p, const MethodRegistry &methods)
 {
     const auto &entry = methods.get(p.method.name);
-    checkCombination(p, entry.needsTeacher);
+    checkCombination(p, entry.needsTeacher, entry.online);
     const auto &m = p.method.name;
     std::vector<Stage> stages;
 
+    if (entry.online) {
+        // One cohort: every peer learns with the method from the others; different initial
+        // weights even for peers of one architecture (seed offset).
+        for (std::size_t i = 0; i < p.peers.size(); ++i) {
+            stages.push_back(distilled("peer" + std::to_string(i + 1), p.peers[i], p, {}, TeacherMode::None));
+            stages.back().seedOffset = i;
+            stages.back().cohort = 0;
+        }
+        if (p.baseline) {
+            // Each peer alone, from the same initial weights and on the same batches: what the
+        // cohort adds.
+            for (std::size_t i = 0; i < p.peers.size(); ++i) {
+                Stage s = trainedOrLoaded("peer" + std::to_string(i + 1) + "_scratch", p.peers[i]);
+                s.method = "ce";
+                s.seedOffset = i;
+                s.dataSeedOffset = 0; // the cohort's batches
+                stages.push_back(s);
+            }
+        }
+        return stages;
+    }
     if (m == "takd") {
         stages.push_back(trainedOrLoaded("teacher", p.teacher));
         std::string previous = "teacher";

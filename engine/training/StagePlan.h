@@ -61,12 +61,21 @@ struct Stage {
     /// for the members of a teacher ensemble, which would otherwise train to identical models
     /// when they share an architecture.
     std::uint64_t seedOffset = 0;
+    /// The data order's seed offset when it differs from seedOffset (-1: seedOffset): a
+    /// cohort's scratch twins see the cohort's batches (the first peer's order).
+    std::int64_t dataSeedOffset = -1;
+    /// Online methods: the index of the first stage of this stage's cohort (its peers are
+    /// that stage and the following ones with the same value), trained together in one loop;
+    /// -1 for a stage trained on its own.
+    int cohort = -1;
 
     bool loaded() const { return method == "checkpoint"; }
 };
 
 /// The stages a (resolved) project runs, in order: teachers (trained with "ce" or loaded),
-/// assistants, the student with the project's method, and the "student_scratch" baseline.
+/// assistants, the student with the project's method, and the "student_scratch" baseline;
+/// for an online method, the cohort "peer1".."peerN" (one stage each, `cohort` 0) and, with
+/// the baseline, each peer trained alone as "peerK_scratch".
 /// Refuses, with a message saying what to change, combinations that do not make sense:
 /// `takd` without `assistants`, `assistants` with another method, `ensemble` with fewer than
 /// two teachers, `teachers` with a single-teacher method, `proxy` or `generalist` outside

@@ -32,15 +32,15 @@ void toChannelsLast(torch::nn::Module &model)
             p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
 }
 
-double evaluateAccuracy(FeatureNet &model, const TensorDataset &set, const torch::Device &device,
-                        int batchSize, bool channelsLast)
+namespace {
+
+/// Share of `set` whose label equals argmax of `scores(x)` over eval batches (no grad).
+template <typename Scores>
+double batchedAccuracy(const TensorDataset &set, const torch::Device &device, int batchSize, bool channelsLast,
+                       Scores &&scores)
 {
     const auto n = set.size();
-    if (n == 0)
-        return NAN;
     torch::NoGradGuard noGrad;
-    const bool wasTraining = model.is_training();
-    model.eval();
     std::int64_t correct = 0;
     for (std::int64_t i = 0; i < n; i += batchSize) {
         const auto len = std::min<std::int64_t>(batchSize, n - i);
@@ -48,10 +48,47 @@ double evaluateAccuracy(FeatureNet &model, const TensorDataset &set, const torch
         if (channelsLast)
             x = x.contiguous(torch::MemoryFormat::ChannelsLast);
         auto y = set.labels.narrow(0, i, len).to(device);
-        correct += model.forwardFeatures(x).logits().argmax(1).eq(y).sum().item<std::int64_t>();
+        correct += scores(x).argmax(1).eq(y).sum().template item<std::int64_t>();
     }
-    model.train(wasTraining);
     return double(correct) / double(n);
+}
+
+} // namespace
+
+double evaluateAccuracy(FeatureNet &model, const TensorDataset &set, const torch::Device &device,
+                        int batchSize, bool channelsLast)
+{
+    if (set.size() == 0)
+        return NAN;
+    const bool wasTraining = model.is_training();
+    model.eval();
+    const double acc = batchedAccuracy(set, device, batchSize, channelsLast,
+                                       [&](const torch::Tensor &x) { return model.forwardFeatures(x).logits(); });
+    model.train(wasTraining);
+    return acc;
+}
+
+double evaluateEnsembleAccuracy(const std::vector<FeatureNet *> &models, const TensorDataset &set,
+                                const torch::Device &device, int batchSize, bool channelsLast)
+{
+    if (set.size() == 0 || models.empty())
+        return NAN;
+    std::vector<bool> wasTraining;
+    for (auto *m : models) {
+        wasTraining.push_back(m->is_training());
+        m->eval();
+    }
+    const double acc = batchedAccuracy(set, device, batchSize, channelsLast, [&](const torch::Tensor &x) {
+        torch::Tensor mean;
+        for (auto *m : models) {
+            const auto p = torch::softmax(m->forwardFeatures(x).logits().to(torch::kFloat32), 1);
+            mean = mean.defined() ? mean + p : p;
+        }
+        return mean;
+    });
+    for (std::size_t k = 0; k < models.size(); ++k)
+        models[k]->train(wasTraining[k]);
+    return acc;
 }
 
 namespace {
@@ -279,17 +316,17 @@ private:
         Features teacherOut;
         if (m_teacher.active())
             teacherOut = m_teacher.features(b, x);
-        for (std::size_t li = 0; li < m_learners.size(); ++li)
-            trainLearner(li, b, x, y, m_teacher.active() ? &teacherOut : nullptr, epoch);
+        if (m_ctx.cohort)
+            trainCohort(b, x, y, epoch);
+        else
+            for (std::size_t li = 0; li < m_learners.size(); ++li)
+                trainLearner(li, b, x, y, m_teacher.active() ? &teacherOut : nullptr, epoch);
         m_seen += len;
         m_intervalImages += len;
     }
 
-    void trainLearner(std::size_t li, const Batch &b, const torch::Tensor &x, const torch::Tensor &y,
-                      const Features *teacherOut, int epoch)
+    StepContext stepContext(const Learner &l, const Batch &b, const torch::Tensor &x, int epoch) const
     {
-        auto &l = *m_learners[li];
-        const auto t0 = std::chrono::steady_clock::now();
         StepContext sc;
         sc.epoch = epoch + 1;
         sc.epochs = m_epochs;
@@ -300,6 +337,76 @@ private:
         sc.student = l.model.get();
         sc.teacher = m_teacher.model();
         sc.log = &m_methodLog;
+        return sc;
+    }
+
+    /// One step of a whole cohort (TrainingContext::cohort): every peer's forward, every
+    /// peer's loss with all outputs at hand, one backward of their sum, every optimiser. A
+    /// non-finite term or gradient in any peer stops, or skips the step for all of them.
+    void trainCohort(const Batch &b, const torch::Tensor &x, const torch::Tensor &y, int epoch)
+    {
+        const auto t0 = std::chrono::steady_clock::now();
+        const std::size_t n = m_learners.size();
+        std::vector<Features> outs;
+        outs.reserve(n);
+        for (auto *l : m_learners)
+            outs.push_back(l->model->forwardFeatures(x));
+        std::vector<LossTerms> losses;
+        std::vector<std::vector<double>> values(n);
+        std::string fault;
+        std::size_t faulty = 0;
+        for (std::size_t li = 0; li < n; ++li) {
+            auto &l = *m_learners[li];
+            auto sc = stepContext(l, b, x, epoch);
+            sc.cohort = &outs;
+            sc.cohortIndex = li;
+            losses.push_back(l.method->compute(outs[li], nullptr, y, sc));
+            values[li].push_back(losses[li].total.item<double>());
+            for (const auto &t : losses[li].terms)
+                values[li].push_back(t.second.item<double>());
+            if (fault.empty() && !(fault = nonFiniteTerm(losses[li], values[li])).empty())
+                faulty = li;
+        }
+        if (fault.empty()) {
+            torch::Tensor total;
+            for (std::size_t li = 0; li < n; ++li) {
+                m_learners[li]->optimizer->zero_grad();
+                total = total.defined() ? total + losses[li].total : losses[li].total;
+            }
+            total.backward();
+            for (std::size_t li = 0; li < n && fault.empty(); ++li)
+                if (!(fault = nonFiniteGradient(li)).empty())
+                    faulty = li;
+            if (fault.empty())
+                for (auto *l : m_learners)
+                    l->optimizer->step();
+        }
+        for (auto *l : m_learners)
+            ++l->state.step;
+        // The cohort's time, shared evenly: the peers' train_seconds add up to the stage's.
+        const double share = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / double(n);
+        for (std::size_t li = 0; li < n; ++li)
+            m_stageSeconds[li] += share;
+        if (!fault.empty()) {
+            skipOrStop(*m_learners[faulty], fault, epoch);
+            for (auto *l : m_learners)
+                l->optimizer->zero_grad();
+            return;
+        }
+        m_skips = 0;
+        for (std::size_t li = 0; li < n; ++li) {
+            m_interval[li].add(values[li]);
+            m_epochAcc[li].add(values[li]);
+            m_correct[li] += outs[li].logits().argmax(1).eq(y).sum().item<std::int64_t>();
+        }
+    }
+
+    void trainLearner(std::size_t li, const Batch &b, const torch::Tensor &x, const torch::Tensor &y,
+                      const Features *teacherOut, int epoch)
+    {
+        auto &l = *m_learners[li];
+        const auto t0 = std::chrono::steady_clock::now();
+        const auto sc = stepContext(l, b, x, epoch);
         auto out = l.model->forwardFeatures(x);
         auto loss = l.method->compute(out, teacherOut, y, sc);
 
@@ -445,6 +552,32 @@ private:
             publish(r);
             logEpoch(l, r, epochSeconds);
         }
+        if (m_ctx.cohort)
+            evaluateCohortEnsemble(epoch);
+    }
+
+    /// The cohort's ensemble (mean of the peers' softmax outputs) as role "ensemble": the
+    /// figure online methods report beside each peer's.
+    void evaluateCohortEnsemble(int epoch)
+    {
+        std::vector<FeatureNet *> models;
+        for (auto *l : m_learners)
+            models.push_back(l->model.get());
+        MetricRecord r;
+        r.role = "ensemble";
+        r.kind = MetricRecord::Kind::Epoch;
+        r.epoch = epoch + 1;
+        r.step = m_first.state.step;
+        r.valAcc = evaluateEnsembleAccuracy(models, m_ctx.data->val, m_ctx.device, m_ctx.evalBatchSize, m_ctx.channelsLast);
+        r.testAcc = evaluateEnsembleAccuracy(models, m_ctx.data->test, m_ctx.device, m_ctx.evalBatchSize, m_ctx.channelsLast);
+        r.wallSeconds = m_ctx.wallSeconds();
+        publish(r);
+        std::ostringstream os;
+        os.setf(std::ios::fixed);
+        os.precision(4);
+        os << "ensemble of the " << models.size() << " peers, epoch " << r.epoch << "/" << m_epochs << ": test acc "
+           << r.testAcc;
+        m_ctx.log(os.str());
     }
 
     /// The method's extra metrics (e.g. robust accuracy) on the test set, best and last kept.

@@ -72,6 +72,11 @@ struct TrainingContext {
     /// False when the training labels are not the learners' task (a proxy set's own labels):
     /// the training accuracy is then not reported.
     bool labelsAreTargets = true;
+    /// The stage's learners are one cohort of an online method: every step runs all of them
+    /// on the batch, gives each method every peer's outputs (StepContext::cohort), and updates
+    /// all peers together from the sum of their losses (each loss reads the others' outputs
+    /// without gradient, so each peer's gradient is that of its own loss).
+    bool cohort = false;
     ExperimentObserver *observer = nullptr;
     RunStore *store = nullptr;
     /// Distillation views at every epoch end (null: none); `teacherRole` names the stage's
@@ -106,6 +111,10 @@ bool trainStage(std::vector<Learner *> learners, const TeacherSource &teacher, c
 /// Accuracy of `model` on `set` (eval mode, no grad, batched). NaN for an empty set.
 double evaluateAccuracy(FeatureNet &model, const TensorDataset &set, const torch::Device &device,
                         int batchSize, bool channelsLast = false);
+
+/// Accuracy of the mean of the models' softmax outputs (an ensemble) on `set`.
+double evaluateEnsembleAccuracy(const std::vector<FeatureNet *> &models, const TensorDataset &set,
+                                const torch::Device &device, int batchSize, bool channelsLast = false);
 
 /// Puts every 4-D parameter and buffer of `model` in channels-last layout.
 void toChannelsLast(torch::nn::Module &model);

@@ -135,6 +135,7 @@ private Q_SLOTS:
 
     void panelRoundTrip_data();
     void panelRoundTrip();
+    void panelShowsTheCohortForOnlineMethods();
     void panelRejectsInvalid_data();
     void panelRejectsInvalid();
     void paramEditorsFromSpecs();
@@ -275,6 +276,36 @@ void TestGui::panelRoundTrip()
     panel.setProject(input);
     QCOMPARE(dump(panel.project()), json);
     QCOMPARE(changed.count(), 0); // loading is not an edit
+}
+
+void TestGui::panelShowsTheCohortForOnlineMethods()
+{
+    ExperimentPanel panel(m_registries);
+    panel.show();
+    panel.setProject(kd::Project::load(KD_SOURCE_DIR "/projects/fashion-mnist-dml.json"));
+    auto *tabs = panel.findChild<QTabWidget *>();
+    QVERIFY(tabs);
+    QCOMPARE(tabs->tabText(3), QStringLiteral("Peers"));
+    tabs->setCurrentIndex(3);
+    QCOMPARE(panel.peersEditor()->count(), 2);
+    QVERIFY(panel.peersEditor()->isVisibleTo(&panel));
+    QVERIFY(panel.validate().isEmpty());
+    panel.resize(420, 700);
+    saveScreenshot(panel, QStringLiteral("gui-peers.png"));
+    // A peer removed: the cohort is refused with the engine's message, shown in the panel.
+    auto p = panel.project();
+    p.peers.pop_back();
+    panel.setProject(p);
+    QVERIFY2(panel.validate().contains(QStringLiteral("at least 2 in \"peers\"")), qPrintable(panel.errorText()));
+    // Back to teacher → student: the peers' box stays visible while it holds peers (nothing
+    // in the project is hidden), and the Student tab is the student again.
+    p = panel.project();
+    p.method.name = "kd";
+    p.method.params = nlohmann::json::object();
+    p.peers.clear();
+    panel.setProject(p);
+    QCOMPARE(tabs->tabText(3), QStringLiteral("Student"));
+    QVERIFY(!panel.peersEditor()->isVisibleTo(&panel));
 }
 
 void TestGui::panelRejectsInvalid_data()

@@ -72,7 +72,7 @@ ExperimentPanel::ExperimentPanel(const kd::Registries &registries, QWidget *pare
     m_tabs->addTab(scrolled(m_run), tr("Run"));
     m_tabs->addTab(scrolled(m_dataset), tr("Data"));
     m_tabs->addTab(scrolled(createTeachersPage()), tr("Teacher"));
-    m_tabs->addTab(scrolled(m_student), tr("Student"));
+    m_tabs->addTab(scrolled(createStudentPage()), tr("Student"));
     m_tabs->addTab(scrolled(createMethodPage()), tr("Method"));
     m_tabs->setTabToolTip(0, tr("Name, seed, device and what else to run"));
     m_tabs->setTabToolTip(1, tr("The dataset and how much of it to use"));
@@ -143,6 +143,32 @@ QWidget *ExperimentPanel::createTeachersPage()
     return page;
 }
 
+QWidget *ExperimentPanel::createStudentPage()
+{
+    // "teacher → student" (the student editor) or, for an online method, the cohort of peers
+    // that train together and teach each other.
+    auto *page = new QWidget;
+    auto *layout = new QVBoxLayout(page);
+    layout->setContentsMargins(0, 0, 0, 0);
+    m_studentNote = new QLabel(page);
+    makeSecondaryLabel(m_studentNote);
+    m_studentNote->setWordWrap(true);
+    layout->addWidget(m_studentNote);
+    layout->addWidget(m_student);
+    m_peers = new ModelListEditor(m_registries.architectures, tr("Peer %1"), ModelEditor::NoOptions, newListEntry(), page);
+    m_peers->setDescription(tr("Online methods (dml) train these peers together from scratch; each learns from "
+                               "the others and each is a deliverable. Peers may differ in architecture but share "
+                               "epochs and batch size."));
+    m_peersBox = titledBox(tr("Online cohort: peers"), m_peers);
+    layout->addWidget(m_peersBox);
+    layout->addStretch(1);
+    connect(m_peers, &ModelListEditor::changed, this, [this] {
+        updateMethodDependentParts();
+        edited();
+    });
+    return page;
+}
+
 QWidget *ExperimentPanel::createMethodPage()
 {
     auto *page = new QWidget;
@@ -174,6 +200,7 @@ void ExperimentPanel::setProject(const kd::Project &project)
     m_student->setSpec(project.student);
     m_teachers->setSpecs(project.teachers);
     m_assistants->setSpecs(project.assistants);
+    m_peers->setSpecs(project.peers);
     m_method->setOptions(project.method);
     {
         const QSignalBlocker block(m_proxyBox);
@@ -196,6 +223,7 @@ kd::Project ExperimentPanel::project() const
     p.student = m_student->spec();
     p.teachers = m_teachers->specs();
     p.assistants = m_assistants->specs();
+    p.peers = m_peers->specs();
     p.method = m_method->options();
     p.hasProxy = m_proxyBox->isChecked();
     p.proxy = m_proxy->options();
@@ -261,6 +289,15 @@ void ExperimentPanel::updateMethodDependentParts()
     m_teachersBox->setVisible(multi || m_teachers->count() > 0);
     m_assistantsBox->setVisible(method == "takd" || m_assistants->count() > 0);
     m_proxyBox->setVisible(method == "rc" || m_proxyBox->isChecked());
+    const bool online = m_registries.methods.contains(method) && m_registries.methods.get(method).online;
+    m_peersBox->setVisible(online || m_peers->count() > 0);
+    m_student->setVisible(!online);
+    m_studentNote->setVisible(online);
+    m_studentNote->setText(tr("Method %1 is an online method: it trains the cohort of peers below instead of a "
+                              "teacher and a student.").arg(QString::fromStdString(method)));
+    m_tabs->setTabText(3, online ? tr("Peers") : tr("Student"));
+    if (online)
+        m_teacherNote->setText(tr("Method %1 needs no teacher: its peers teach each other.").arg(QString::fromStdString(method)));
     m_proxy->setEnabled(m_proxyBox->isChecked());
     m_tabs->setTabToolTip(2, single ? tr("The large model whose outputs the student learns from")
                           : multi   ? tr("The teachers of this multi-teacher method")
@@ -272,7 +309,7 @@ void ExperimentPanel::updateModelInputs()
     const DatasetShape shape = datasetShape(m_registries.datasets, m_dataset->options());
     for (ModelEditor *e : {m_teacher, m_student})
         e->setInput(shape.input, shape.numClasses, shape.classesKnown);
-    for (ModelListEditor *list : {m_teachers, m_assistants})
+    for (ModelListEditor *list : {m_teachers, m_assistants, m_peers})
         list->setInput(shape.input, shape.numClasses, shape.classesKnown);
 }
 

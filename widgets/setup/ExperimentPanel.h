@@ -45,6 +45,7 @@ public:
     ModelEditor *studentEditor() const { return m_student; }
     ModelListEditor *teachersEditor() const { return m_teachers; }
     ModelListEditor *assistantsEditor() const { return m_assistants; }
+    ModelListEditor *peersEditor() const { return m_peers; }
     MethodEditor *methodEditor() const { return m_method; }
     DatasetEditor *datasetEditor() const { return m_dataset; }
 
@@ -54,6 +55,7 @@ Q_SIGNALS:
 
 private:
     QWidget *createTeachersPage();
+    QWidget *createStudentPage();
     QWidget *createMethodPage();
     void edited();
     void showError(const QString &message);
@@ -71,6 +73,9 @@ private:
     MethodEditor *m_method;
     ModelListEditor *m_teachers = nullptr;
     ModelListEditor *m_assistants = nullptr;
+    ModelListEditor *m_peers = nullptr;
+    QGroupBox *m_peersBox = nullptr;
+    QLabel *m_studentNote = nullptr;
     QLabel *m_teacherNote = nullptr;
     QGroupBox *m_teachersBox = nullptr;
     QGroupBox *m_assistantsBox = nullptr;
