@@ -216,6 +216,19 @@ private Q_SLOTS:
         }
         for (const char *r : {"peer1", "peer2", "ensemble", "peer1_scratch", "peer2_scratch"})
             QVERIFY2(roles.count(QString::fromLatin1(r)), r);
+        // The summary: the ensemble with the cohort's parameters, each peer's gain over its twin.
+        {
+            const auto sum = readJson(run + "/summary.json");
+            const auto &e = sum["models"]["ensemble"];
+            QCOMPARE(e["params"].get<std::int64_t>(),
+                     sum["models"]["peer1"]["params"].get<std::int64_t>() + sum["models"]["peer2"]["params"].get<std::int64_t>());
+            QCOMPARE(e["epochs_done"], json(2));
+            QVERIFY(e["final_test_acc"].get<double>() > 0.3 && e["best_test_acc"] >= e["final_test_acc"]);
+            for (const char *peer : {"peer1", "peer2"})
+                QCOMPARE(sum["peer_gain_final_test_acc"][peer].get<double>(),
+                         sum["models"][peer]["final_test_acc"].get<double>()
+                             - sum["models"][std::string(peer) + "_scratch"]["final_test_acc"].get<double>());
+        }
         const auto log = readLines(run + "/log.txt").join('\n');
         QVERIFY2(log.contains("cohort: 2 peers trained together by dml"), qPrintable(log));
 

@@ -294,7 +294,7 @@ private Q_SLOTS:
             << R"({"name": "dml", "+": {"peers": [
                    {"arch": "cnn_small", "arch_options": {"width": 4}, "train": {"epochs": 3, "batch_size": 64, "log_every": 4}},
                    {"arch": "mlp", "arch_options": {"hidden": [32]}, "train": {"epochs": 3, "batch_size": 64, "log_every": 4}}]}})"
-            << 11 << QStringList{"peer1", "peer2"};
+            << 11 << QStringList{"ensemble", "peer1", "peer2"};
     }
 
     void stopAndResumeEqualsUninterrupted()

@@ -293,6 +293,15 @@ nlohmann::json RunStore::summaryToJson(const RunSummary &s)
     const auto *sc = s.find("student_scratch");
     if (st && sc && std::isfinite(st->finalTestAcc) && std::isfinite(sc->finalTestAcc))
         j["kd_gain_final_test_acc"] = st->finalTestAcc - sc->finalTestAcc;
+    // A cohort's peers against their scratch twins (peerK vs peerK_scratch).
+    nlohmann::json peerGains = nlohmann::json::object();
+    for (const auto &r : s.roles) {
+        const auto *twin = r.role == "student" ? nullptr : s.find(r.role + "_scratch");
+        if (twin && std::isfinite(r.finalTestAcc) && std::isfinite(twin->finalTestAcc))
+            peerGains[r.role] = r.finalTestAcc - twin->finalTestAcc;
+    }
+    if (!peerGains.empty())
+        j["peer_gain_final_test_acc"] = peerGains;
     return j;
 }
 

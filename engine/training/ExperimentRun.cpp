@@ -469,6 +469,16 @@ void ExperimentRun::openRunDirectory(const std::string &runDirArg)
         r.method = st.method;
         summary.roles.push_back(r);
     }
+    // A cohort's ensemble of peers: an entry after the stages' (no model file of its own).
+    for (std::size_t i = 0; i < stages.size(); ++i)
+        if (stages[i].cohort == int(i)) {
+            RoleSummary r;
+            r.role = "ensemble";
+            r.method = stages[i].method;
+            for (std::size_t k = i; k < i + cohortSize(i); ++k)
+                r.arch += (r.arch.empty() ? "" : "+") + stages[k].role;
+            summary.roles.push_back(r);
+        }
     store->appendLog("run directory: " + runDir);
     for (const auto &n : notes)
         store->appendLog("note: " + n);
@@ -498,6 +508,8 @@ void ExperimentRun::reopenRunDirectory(const std::string &runDir)
     summary.device = describeDevice(device, threads);
     const auto roles = m.value("roles", nlohmann::json::array());
     for (std::size_t i = 0; i < stages.size(); ++i)
+        summary.roles.push_back(roleSummaryFromJson(roles.at(i)));
+    for (std::size_t i = stages.size(); i < roles.size(); ++i) // a cohort's ensemble
         summary.roles.push_back(roleSummaryFromJson(roles.at(i)));
     std::ostringstream os;
     os << "resumed from checkpoint " << fs::path(resumePoint.path).filename().string() << " (";
@@ -575,7 +587,10 @@ void ExperimentRun::chooseResumePoint(const std::string &runDir, const std::stri
         throw Error("checkpoint " + path + " was written by another configuration than " + runDir
                     + "/config.json (with the --set given); resume changes only threads, device, eval_batch_size, "
                       "numerics.* and checkpoints.*");
-    if (stage > stages.size() || meta["roles"].size() != stages.size()
+    std::size_t summaryRoles = stages.size(); // and one "ensemble" entry per cohort
+    for (std::size_t k = 0; k < stages.size(); ++k)
+        summaryRoles += stages[k].cohort == int(k) ? 1 : 0;
+    if (stage > stages.size() || meta["roles"].size() != summaryRoles
         || (kind == "training" && (stage == stages.size() || stages[stage].loaded()
                                    || meta.value("role", std::string()) != stages[stage].role)))
         throw Error("checkpoint " + path + " does not match the stages of " + runDir + "/config.json");
@@ -1016,8 +1031,14 @@ bool ExperimentRun::runCohortStage(std::size_t first, std::size_t n)
         writeTrainingCheckpoint(first, ls, pos);
     };
     ctx.cohort = true;
+    for (auto &r : summary.roles)
+        if (r.role == "ensemble") {
+            r.params = cohortParams;
+            ctx.ensembleSummary = &r;
+        }
     const bool finished = trainStage(ptrs, TeacherSource(), ctx);
     ctx.cohort = false;
+    ctx.ensembleSummary = nullptr;
     ctx.checkpoint = nullptr;
     ctx.resumeAt = nullptr;
     for (std::size_t k = 0; k < n; ++k) {

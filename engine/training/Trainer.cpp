@@ -572,6 +572,13 @@ private:
         r.testAcc = evaluateEnsembleAccuracy(models, m_ctx.data->test, m_ctx.device, m_ctx.evalBatchSize, m_ctx.channelsLast);
         r.wallSeconds = m_ctx.wallSeconds();
         publish(r);
+        if (auto *e = m_ctx.ensembleSummary) {
+            e->finalTestAcc = r.testAcc;
+            if (!(e->bestTestAcc >= r.testAcc))
+                e->bestTestAcc = r.testAcc;
+            e->epochsDone = r.epoch;
+            e->completed = r.epoch == m_epochs;
+        }
         std::ostringstream os;
         os.setf(std::ios::fixed);
         os.precision(4);

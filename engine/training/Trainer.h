@@ -77,6 +77,9 @@ struct TrainingContext {
     /// all peers together from the sum of their losses (each loss reads the others' outputs
     /// without gradient, so each peer's gradient is that of its own loss).
     bool cohort = false;
+    /// A cohort's ensemble entry of the summary (role "ensemble"): its test accuracy, best
+    /// and final, and epochs are kept up to date after every epoch. Null: none.
+    RoleSummary *ensembleSummary = nullptr;
     ExperimentObserver *observer = nullptr;
     RunStore *store = nullptr;
     /// Distillation views at every epoch end (null: none); `teacherRole` names the stage's
