@@ -16,7 +16,7 @@ invocation continues where it stopped. Standard library only.
 """
 import argparse, json, os, shlex, shutil, statistics, subprocess, sys, time
 
-from kdruns import ROOT, commit, ensure_run, j, machine, shown, summary
+from kdruns import write_section, ROOT, commit, ensure_run, j, machine, shown, summary
 from kdstats import welch
 
 BEGIN, END = "<!-- examples:begin -->", "<!-- examples:end -->"
@@ -179,17 +179,7 @@ def write_doc(a, sections):
             lines += [f"- {label}: `{shown(cmd)}`"]
         lines += [""]
     lines += ["Machine: " + machine() + " Engine commit: " + commit() + ".", "", END]
-    text = open(a.doc).read() if os.path.exists(a.doc) else ""
-    block = "\n".join(lines)
-    if BEGIN in text and END in text:
-        text = text[:text.index(BEGIN)] + block + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    tmp = a.doc + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, a.doc)
-    print(f"wrote {a.doc}")
+    write_section(a.doc, BEGIN, END, lines)
 
 
 if __name__ == "__main__":

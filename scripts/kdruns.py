@@ -70,3 +70,19 @@ def machine():
     except OSError:
         pass
     return f"{cpu}, {os.cpu_count()} hardware threads, {time.strftime('%Y-%m-%d')}."
+
+
+def write_section(doc, begin, end, lines):
+    """Replaces the text between `begin` and `end` in `doc` (markers included in `lines`), or
+    appends it; written atomically."""
+    text = open(doc).read() if os.path.exists(doc) else ""
+    block = "\n".join(lines)
+    if begin in text and end in text:
+        text = text[:text.index(begin)] + block + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    tmp = doc + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, doc)
+    print(f"wrote {doc}")

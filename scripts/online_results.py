@@ -15,7 +15,7 @@ Standard library only.
 """
 import argparse, os, statistics, sys
 
-from kdruns import ROOT, commit, ensure_run, j, machine, shown
+from kdruns import write_section, ROOT, commit, ensure_run, j, machine, shown
 from kdstats import welch
 
 PROJECT = "projects/fashion-mnist-dml.json"
@@ -90,17 +90,7 @@ def main():
     lines += [""] + [f"- {n}" for n in notes] + ["", "Commands (first seed; `--set seed=N` and `--out` change per seed):", ""]
     lines += [f"- {label}: `{shown(cmd)}`" for label, cmd in cmds]
     lines += ["", "Machine: " + machine() + " Engine commit: " + commit() + ".", "", END]
-    text = open(a.doc).read() if os.path.exists(a.doc) else ""
-    block = "\n".join(lines)
-    if BEGIN in text and END in text:
-        text = text[:text.index(BEGIN)] + block + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    tmp = a.doc + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, a.doc)
-    print(f"wrote {a.doc}")
+    write_section(a.doc, BEGIN, END, lines)
 
 
 if __name__ == "__main__":
