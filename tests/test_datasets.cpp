@@ -372,7 +372,8 @@ void TestDatasets::cifar10_readsBatches()
     QVERIFY(toBytes(raw.trainImages) == pixelsOf(fx.allTrain()));
     QVERIFY(toBytes(raw.testImages) == pixelsOf(fx.test));
     // Pixel (c, y, x) of record i is byte 1 + c·1024 + y·32 + x of that record.
-    const auto &r = fx.allTrain()[4].pixels;
+    const auto all = fx.allTrain();
+    const auto &r = all[4].pixels; // (a reference into the temporary itself dangled: ASan found it)
     QCOMPARE(raw.trainImages[4][1][5][7].item<int>(), int(r[1024 + 5 * 32 + 7]));
     QCOMPARE(raw.trainImages[4][2][31][0].item<int>(), int(r[2048 + 31 * 32]));
     // The pure-red test record: R plane in channel 0.
