@@ -170,6 +170,16 @@ kd::Registries withFaultyMethod()
     return r;
 }
 
+/// The kd project (checkpoints every epoch, the last 5 kept) run twice in `dir`: to the end
+/// into dir/whole, and stopped after `stopAfterSteps` step records into dir/stopped.
+void runWholeAndStopped(const QString &dir, const kd::Registries &registries, int stopAfterSteps)
+{
+    auto project = smallProject(dir, {{"name", "kd"}});
+    project["checkpoints"] = {{"every_epochs", 1}, {"every_minutes", 0}, {"keep", 5}};
+    runProject(project, dir + "/whole", registries);
+    runProject(project, dir + "/stopped", registries, stopAfterSteps);
+}
+
 json faultyProject(const QString &outDir, int fromStep, int toStep, const std::string &kind, const json &numerics)
 {
     auto j = smallProject(outDir, {{"name", "faulty"}, {"from_step", fromStep}, {"to_step", toStep}, {"kind", kind}});
@@ -347,11 +357,8 @@ private Q_SLOTS:
             QSKIP("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)");
         QTemporaryDir tmp;
         const auto registries = kd::Registries::builtin();
-        auto project = smallProject(tmp.path(), {{"name", "kd"}});
-        project["checkpoints"] = {{"every_epochs", 1}, {"every_minutes", 0}, {"keep", 5}};
         const QString whole = tmp.filePath("whole"), stopped = tmp.filePath("stopped");
-        runProject(project, whole, registries);
-        runProject(project, stopped, registries, 10); // in the student's second epoch
+        runWholeAndStopped(tmp.path(), registries, 10); // stopped in the student's second epoch
         // The checkpoint written when the student's first epoch ended: no running sums in it.
         std::string boundary;
         for (const auto &c : kd::CheckpointFolder(stopped.toStdString()).list()) {
@@ -438,11 +445,8 @@ private Q_SLOTS:
             QSKIP("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)");
         QTemporaryDir tmp;
         const auto registries = kd::Registries::builtin();
-        auto project = smallProject(tmp.path(), {{"name", "kd"}});
-        project["checkpoints"] = {{"every_epochs", 1}, {"every_minutes", 0}, {"keep", 5}};
         const QString whole = tmp.filePath("whole"), stopped = tmp.filePath("stopped");
-        runProject(project, whole, registries);
-        runProject(project, stopped, registries, 6);
+        runWholeAndStopped(tmp.path(), registries, 6);
 
         auto msg = errorOf([&] { resumeRun(whole, registries); });
         QVERIFY2(msg.find("is complete") != std::string::npos, msg.c_str());
