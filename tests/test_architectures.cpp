@@ -411,6 +411,42 @@ private Q_SLOTS:
         QVERIFY(has(cnn, "block2.1.running_mean"));
     }
 
+    void partsCoverEveryTensorOnce_data()
+    {
+        QTest::addColumn<QString>("arch");
+        QTest::addColumn<QString>("activation");
+        for (const auto &e : kExpected)
+            for (const char *act : {"relu", "lma"})
+                QTest::addRow("%s %s", e.name, act) << QString(e.name) << QString(act);
+    }
+
+    /// Every parameter and buffer belongs to exactly one part (stem, stages, head), with the
+    /// LMA activations' own parameters too, so a split moves each weight to trunk or branch.
+    void partsCoverEveryTensorOnce()
+    {
+        QFETCH(QString, arch);
+        QFETCH(QString, activation);
+        const auto registry = builtinArchitectures();
+        const auto &entry = registry.get(arch.toStdString());
+        auto net = entry.create(kd::resolveParams(entry.params, {{"activation", activation.toStdString()}}, "arch"),
+                                {3, 32, 32}, 10);
+        QCOMPARE(net->stageCount(), expectedFor(arch.toStdString())->stages);
+        std::vector<std::string> names;
+        for (const auto &kv : net->named_parameters())
+            names.push_back(kv.key());
+        for (const auto &kv : net->named_buffers())
+            names.push_back(kv.key());
+        for (const auto &name : names) {
+            int claims = 0;
+            for (int part = 0; part <= net->headPart(); ++part)
+                for (const auto &path : net->partModules(part))
+                    if (startsWith(name, (path + ".").c_str()))
+                        ++claims;
+            QVERIFY2(claims == 1, qPrintable(QString::fromStdString(name) + " is claimed by " + QString::number(claims) + " parts"));
+            QVERIFY(kd::partOfTensor(*net, name) >= 0);
+        }
+    }
+
     void badConfigurationsSayWhatToDo()
     {
         QVERIFY_THROWS_EXCEPTION(kd::Error, kd::ResNet({3, 32, 32}, 10, 21, {16, 16, 32, 64}));

@@ -58,4 +58,14 @@ private:
     Lma m_lma{nullptr};
 };
 
+/// act(bn(conv(x))), the activation in place on the fresh BatchNorm output: the
+/// convolution–BatchNorm–activation unit of the CIFAR zoo's stems and heads.
+template<class Conv, class Norm>
+torch::Tensor convBnAct(Conv &conv, Norm &bn, const Activation &act, const torch::Tensor &x)
+{
+    auto h = bn(conv(x));
+    act.apply_(h);
+    return h;
+}
+
 } // namespace kd

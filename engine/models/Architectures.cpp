@@ -25,6 +25,51 @@ const torch::Tensor &Features::get(const std::string &name) const
     throw Error("the model has no feature \"" + name + "\"; it provides: " + names);
 }
 
+void Features::insertBefore(const std::string &anchor, std::string name, torch::Tensor t)
+{
+    for (auto it = m_items.begin(); it != m_items.end(); ++it)
+        if (it->first == anchor) {
+            m_items.emplace(it, std::move(name), std::move(t));
+            return;
+        }
+    add(std::move(name), std::move(t));
+}
+
+Features FeatureNet::forwardFeatures(const torch::Tensor &x)
+{
+    if (stageCount() == 0)
+        throw Error("this model defines neither forwardFeatures() nor its parts");
+    Features f;
+    auto h = x;
+    for (int part = 0; part <= headPart(); ++part)
+        h = forwardPart(part, h, f);
+    return f;
+}
+
+torch::Tensor FeatureNet::forwardPart(int, const torch::Tensor &, Features &)
+{
+    throw Error("this model cannot be run part by part (it has no stages to split)");
+}
+
+std::vector<std::string> FeatureNet::partModules(int) const
+{
+    throw Error("this model cannot be split into parts (it has no stages)");
+}
+
+int partOfTensor(const FeatureNet &net, const std::string &name)
+{
+    int best = -1;
+    std::size_t bestLength = 0;
+    for (int part = 0; part <= net.headPart(); ++part)
+        for (const auto &path : net.partModules(part))
+            if (name.size() > path.size() && name.compare(0, path.size(), path) == 0 && name[path.size()] == '.'
+                && path.size() > bestLength) {
+                best = part;
+                bestLength = path.size();
+            }
+    return best;
+}
+
 std::int64_t FeatureNet::parameterCount() const
 {
     std::int64_t n = 0;
@@ -48,20 +93,28 @@ Mlp::Mlp(const InputShape &input, int numClasses, const std::vector<int> &hidden
     m_head = register_module("head", Linear(in, numClasses));
 }
 
-Features Mlp::forwardFeatures(const torch::Tensor &x)
+torch::Tensor Mlp::forwardPart(int part, const torch::Tensor &x, Features &f)
 {
-    Features f;
-    auto h = x.flatten(1);
-    for (std::size_t i = 0; i < m_hidden.size(); ++i) {
-        auto pre = m_hidden[i](h);
-        h = m_acts[i](pre);
-        if (m_dropout > 0)
-            h = torch::dropout(h, m_dropout, is_training());
-        addStage(f, int(i + 1), std::move(pre), h);
-    }
-    f.add("pre_logits", h);
-    f.add("logits", m_head(h));
-    return f;
+    if (part == 0)
+        return x.flatten(1);
+    if (part == headPart())
+        return classify(m_head, x, f);
+    const auto i = std::size_t(part - 1);
+    auto pre = m_hidden.at(i)(x);
+    auto h = m_acts[i](pre);
+    if (m_dropout > 0)
+        h = torch::dropout(h, m_dropout, is_training());
+    addStage(f, part, std::move(pre), h);
+    return h;
+}
+
+std::vector<std::string> Mlp::partModules(int part) const
+{
+    if (part == 0)
+        return {};
+    if (part == headPart())
+        return {"head"};
+    return {"fc" + std::to_string(part), "act" + std::to_string(part)};
 }
 
 // ---------------------------------------------------------------------------------------
@@ -84,25 +137,35 @@ LeNet5::LeNet5(const InputShape &input, int numClasses, const ActivationOptions 
     m_act4 = Activation(activation, *this, "act4");
 }
 
-Features LeNet5::forwardFeatures(const torch::Tensor &x)
+torch::Tensor LeNet5::forwardPart(int part, const torch::Tensor &x, Features &f)
 {
-    Features f;
     // max_pool(relu(a)) == relu(max_pool(a)); pooling first exposes the pre-ReLU stage output
     // at the stage's shape and runs the ReLU on a quarter of the elements. (LMA, which need
     // not be monotone, is applied after the pooling too: the order is the model's definition.)
-    auto pre = torch::max_pool2d(m_conv1(x), 2);
-    auto h = m_act1(pre);
-    addStage(f, 1, std::move(pre), h);
-    pre = torch::max_pool2d(m_conv2(h), 2);
-    h = m_act2(pre);
-    addStage(f, 2, std::move(pre), h);
-    h = m_fc1(h.flatten(1));
+    if (part == 0)
+        return x;
+    if (part == 1 || part == 2) {
+        auto pre = torch::max_pool2d(part == 1 ? m_conv1(x) : m_conv2(x), 2);
+        auto h = (part == 1 ? m_act1 : m_act2)(pre);
+        addStage(f, part, std::move(pre), h);
+        return h;
+    }
+    auto h = m_fc1(x.flatten(1));
     m_act3.apply_(h);
     h = m_fc2(h);
     m_act4.apply_(h);
-    f.add("pre_logits", h);
-    f.add("logits", m_fc3(h));
-    return f;
+    return classify(m_fc3, h, f);
+}
+
+std::vector<std::string> LeNet5::partModules(int part) const
+{
+    if (part == 0)
+        return {};
+    if (part == 1)
+        return {"conv1", "act1"};
+    if (part == 2)
+        return {"conv2", "act2"};
+    return {"fc1", "act3", "fc2", "act4", "fc3"};
 }
 
 // ---------------------------------------------------------------------------------------
@@ -133,23 +196,31 @@ PlainCnn::PlainCnn(const InputShape &input, int numClasses, const std::vector<Bl
     m_fcAct = Activation(activation, *this, "act_fc");
 }
 
-Features PlainCnn::forwardFeatures(const torch::Tensor &x)
+torch::Tensor PlainCnn::forwardPart(int part, const torch::Tensor &x, Features &f)
 {
-    Features f;
-    auto h = x;
-    for (std::size_t i = 0; i < m_blocks.size(); ++i) {
-        auto &b = m_blocks[i];
-        auto pre = b.bn(b.conv(h));
-        if (b.pool)
-            pre = torch::max_pool2d(pre, 2); // commutes with the ReLU (see LeNet5)
-        h = b.act(pre);
-        addStage(f, int(i + 1), std::move(pre), h);
+    if (part == 0)
+        return x;
+    if (part == headPart()) {
+        auto h = m_fc(x.flatten(1));
+        m_fcAct.apply_(h);
+        return classify(m_head, h, f);
     }
-    h = m_fc(h.flatten(1));
-    m_fcAct.apply_(h);
-    f.add("pre_logits", h);
-    f.add("logits", m_head(h));
-    return f;
+    auto &b = m_blocks.at(std::size_t(part - 1));
+    auto pre = b.bn(b.conv(x));
+    if (b.pool)
+        pre = torch::max_pool2d(pre, 2); // commutes with the ReLU (see LeNet5)
+    auto h = b.act(pre);
+    addStage(f, part, std::move(pre), h);
+    return h;
+}
+
+std::vector<std::string> PlainCnn::partModules(int part) const
+{
+    if (part == 0)
+        return {};
+    if (part == headPart())
+        return {"fc", "act_fc", "head"};
+    return {"block" + std::to_string(part), "act" + std::to_string(part)};
 }
 
 } // namespace kd

@@ -22,7 +22,10 @@ class Mlp : public FeatureNet {
 public:
     Mlp(const InputShape &input, int numClasses, const std::vector<int> &hidden, double dropout,
         const ActivationOptions &activation = {});
-    Features forwardFeatures(const torch::Tensor &x) override;
+    /// The stem flattens; stage K is hidden layer K.
+    int stageCount() const override { return int(m_hidden.size()); }
+    torch::Tensor forwardPart(int part, const torch::Tensor &h, Features &f) override;
+    std::vector<std::string> partModules(int part) const override;
 
 private:
     std::vector<Linear> m_hidden;
@@ -38,7 +41,10 @@ private:
 class LeNet5 : public FeatureNet {
 public:
     LeNet5(const InputShape &input, int numClasses, const ActivationOptions &activation = {});
-    Features forwardFeatures(const torch::Tensor &x) override;
+    /// Empty stem, two conv stages, the fully connected layers as the head.
+    int stageCount() const override { return 2; }
+    torch::Tensor forwardPart(int part, const torch::Tensor &h, Features &f) override;
+    std::vector<std::string> partModules(int part) const override;
 
 private:
     Conv2d m_conv1{nullptr}, m_conv2{nullptr};
@@ -58,7 +64,10 @@ public:
     };
     PlainCnn(const InputShape &input, int numClasses, const std::vector<Block> &blocks, int hidden,
              const ActivationOptions &activation = {});
-    Features forwardFeatures(const torch::Tensor &x) override;
+    /// Empty stem, one stage per conv block, the fully connected layers as the head.
+    int stageCount() const override { return int(m_blocks.size()); }
+    torch::Tensor forwardPart(int part, const torch::Tensor &h, Features &f) override;
+    std::vector<std::string> partModules(int part) const override;
 
 private:
     struct ConvBlock {

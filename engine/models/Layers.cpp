@@ -40,6 +40,14 @@ Conv2d depthwise3x3(std::int64_t channels, std::int64_t stride)
     return Conv2d(nn::Conv2dOptions(channels, channels, 3).stride(stride).padding(1).groups(channels).bias(false));
 }
 
+torch::Tensor classify(Linear &classifier, torch::Tensor preLogits, Features &f)
+{
+    auto logits = classifier(preLogits);
+    f.add("pre_logits", std::move(preLogits));
+    f.add("logits", logits);
+    return logits;
+}
+
 void addStage(Features &f, int k, torch::Tensor pre, torch::Tensor post)
 {
     const std::string name = "stage" + std::to_string(k);

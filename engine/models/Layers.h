@@ -66,6 +66,10 @@ Conv2d depthwise3x3(std::int64_t channels, std::int64_t stride = 1);
 /// 32×32, and an adaptive pool at any other input size.
 inline torch::Tensor globalAvgPool(const torch::Tensor &x) { return x.mean({2, 3}); }
 
+/// The head's last step in every architecture: the classifier on `preLogits`, adding
+/// "pre_logits" and "logits" to `f`; returns the logits.
+torch::Tensor classify(Linear &classifier, torch::Tensor preLogits, Features &f);
+
 /// Adds "stage<k>_pre" then "stage<k>".
 void addStage(Features &f, int k, torch::Tensor pre, torch::Tensor post);
 

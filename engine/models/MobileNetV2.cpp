@@ -106,27 +106,32 @@ MobileNetV2::MobileNetV2(const InputShape &input, int numClasses, int expansion,
     initLinearNormal(*this, 0.01);
 }
 
-Features MobileNetV2::forwardFeatures(const torch::Tensor &x)
+torch::Tensor MobileNetV2::forwardPart(int part, const torch::Tensor &x, Features &f)
 {
-    Features f;
-    auto h = m_bn1(m_conv1(x));
-    m_act1.apply_(h);
-    int stage = 0;
-    for (std::size_t g = 0; g < m_groups.size(); ++g) {
+    if (part == 0)
+        return convBnAct(m_conv1, m_bn1, m_act1, x);
+    if (part == headPart())
+        return classify(m_classifier, globalAvgPool(convBnAct(m_conv2, m_bn2, m_act2, x)), f);
+    const std::size_t first = part == 1 ? 0 : kStageEnds[part - 2] + 1;
+    auto h = x;
+    for (std::size_t g = first; g <= kStageEnds[part - 1]; ++g)
         for (const auto &block : m_groups[g])
             h = block->forward(h);
-        if (stage < 4 && g == kStageEnds[stage]) {
-            ++stage;
-            addStage(f, stage, h, h);
-        }
-    }
-    h = m_bn2(m_conv2(h));
-    m_act2.apply_(h);
-    auto pooled = globalAvgPool(h);
-    auto logits = m_classifier(pooled);
-    f.add("pre_logits", std::move(pooled));
-    f.add("logits", std::move(logits));
-    return f;
+    addStage(f, part, h, h);
+    return h;
+}
+
+std::vector<std::string> MobileNetV2::partModules(int part) const
+{
+    if (part == 0)
+        return {"conv1"};
+    if (part == headPart())
+        return {"conv2", "classifier"};
+    std::vector<std::string> paths;
+    const std::size_t first = part == 1 ? 0 : kStageEnds[part - 2] + 1;
+    for (std::size_t g = first; g <= kStageEnds[part - 1]; ++g)
+        paths.push_back("blocks." + std::to_string(g));
+    return paths;
 }
 
 } // namespace kd

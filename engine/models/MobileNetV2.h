@@ -28,7 +28,11 @@ class MobileNetV2 : public FeatureNet {
 public:
     MobileNetV2(const InputShape &input, int numClasses, int expansion = 6, double widthMult = 0.5,
                 const ActivationOptions &activation = {});
-    Features forwardFeatures(const torch::Tensor &x) override;
+    int stageCount() const override { return 4; }
+    /// Part 0 is conv1; stage K the groups up to RepDistiller's f<K>; the head conv2, pooling
+    /// and the classifier.
+    torch::Tensor forwardPart(int part, const torch::Tensor &h, Features &f) override;
+    std::vector<std::string> partModules(int part) const override;
 
 private:
     class Block;

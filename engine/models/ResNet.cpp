@@ -71,26 +71,31 @@ ResNet::ResNet(const InputShape &input, int numClasses, int depth, const std::ar
     initConvBnKaiming(*this);
 }
 
-Features ResNet::forwardFeatures(const torch::Tensor &x)
+torch::Tensor ResNet::forwardPart(int part, const torch::Tensor &x, Features &f)
 {
-    Features f;
-    auto h = m_bn1(m_conv1(x));
-    m_act.apply_(h);
-    for (std::size_t s = 0; s < m_stages.size(); ++s) {
-        const auto &blocks = m_stages[s];
-        for (std::size_t i = 0; i + 1 < blocks.size(); ++i) {
-            h = blocks[i]->forward(h);
-            blocks[i]->act2.apply_(h); // the pre-activation of an inner block is not exposed
-        }
-        auto pre = blocks.back()->forward(h);
-        h = blocks.back()->act2(pre);
-        addStage(f, int(s + 1), std::move(pre), h);
+    if (part == 0)
+        return convBnAct(m_conv1, m_bn1, m_act, x);
+    if (part == headPart())
+        return classify(m_fc, globalAvgPool(x), f);
+    const auto &blocks = m_stages.at(std::size_t(part - 1));
+    auto h = x;
+    for (std::size_t i = 0; i + 1 < blocks.size(); ++i) {
+        h = blocks[i]->forward(h);
+        blocks[i]->act2.apply_(h); // the pre-activation of an inner block is not exposed
     }
-    auto pooled = globalAvgPool(h);
-    auto logits = m_fc(pooled);
-    f.add("pre_logits", std::move(pooled));
-    f.add("logits", std::move(logits));
-    return f;
+    auto pre = blocks.back()->forward(h);
+    h = blocks.back()->act2(pre);
+    addStage(f, part, std::move(pre), h);
+    return h;
+}
+
+std::vector<std::string> ResNet::partModules(int part) const
+{
+    if (part == 0)
+        return {"conv1", "bn1", "act"};
+    if (part == headPart())
+        return {"fc"};
+    return {"layer" + std::to_string(part)};
 }
 
 } // namespace kd

@@ -27,7 +27,9 @@ class ResNet : public FeatureNet {
 public:
     ResNet(const InputShape &input, int numClasses, int depth, const std::array<std::int64_t, 4> &filters,
            const ActivationOptions &activation = {});
-    Features forwardFeatures(const torch::Tensor &x) override;
+    int stageCount() const override { return int(m_stages.size()); }
+    torch::Tensor forwardPart(int part, const torch::Tensor &h, Features &f) override;
+    std::vector<std::string> partModules(int part) const override;
 
 private:
     class Block;

@@ -147,27 +147,28 @@ ShuffleNetV2::ShuffleNetV2(const InputShape &input, int numClasses, double netSi
     // RepDistiller keeps PyTorch's default initialisation for this model.
 }
 
-Features ShuffleNetV2::forwardFeatures(const torch::Tensor &x)
+torch::Tensor ShuffleNetV2::forwardPart(int part, const torch::Tensor &x, Features &f)
 {
-    Features f;
-    auto h = m_bn1(m_conv1(x));
-    m_act1.apply_(h);
-    for (std::size_t s = 0; s < m_stages.size(); ++s) {
-        const auto &stage = m_stages[s];
-        h = stage.down->forward(h);
-        for (std::size_t i = 0; i + 1 < stage.blocks.size(); ++i)
-            h = stage.blocks[i]->forward(h);
-        auto [pre, post] = stage.blocks.back()->forwardPrePost(h);
-        h = post;
-        addStage(f, int(s + 1), std::move(pre), std::move(post));
-    }
-    h = m_bn2(m_conv2(h));
-    m_act2.apply_(h);
-    auto pooled = globalAvgPool(h);
-    auto logits = m_linear(pooled);
-    f.add("pre_logits", std::move(pooled));
-    f.add("logits", std::move(logits));
-    return f;
+    if (part == 0)
+        return convBnAct(m_conv1, m_bn1, m_act1, x);
+    if (part == headPart())
+        return classify(m_linear, globalAvgPool(convBnAct(m_conv2, m_bn2, m_act2, x)), f);
+    const auto &stage = m_stages.at(std::size_t(part - 1));
+    auto h = stage.down->forward(x);
+    for (std::size_t i = 0; i + 1 < stage.blocks.size(); ++i)
+        h = stage.blocks[i]->forward(h);
+    auto [pre, post] = stage.blocks.back()->forwardPrePost(h);
+    addStage(f, part, std::move(pre), post);
+    return post;
+}
+
+std::vector<std::string> ShuffleNetV2::partModules(int part) const
+{
+    if (part == 0)
+        return {"conv1", "bn1", "act1"};
+    if (part == headPart())
+        return {"conv2", "bn2", "act2", "linear"};
+    return {"layer" + std::to_string(part)};
 }
 
 } // namespace kd

@@ -30,7 +30,9 @@ class ShuffleNetV2 : public FeatureNet {
 public:
     ShuffleNetV2(const InputShape &input, int numClasses, double netSize = 1.0,
                  const ActivationOptions &activation = {});
-    Features forwardFeatures(const torch::Tensor &x) override;
+    int stageCount() const override { return int(m_stages.size()); }
+    torch::Tensor forwardPart(int part, const torch::Tensor &h, Features &f) override;
+    std::vector<std::string> partModules(int part) const override;
 
 private:
     class DownBlock;

@@ -41,28 +41,36 @@ Vgg::Vgg(const InputShape &input, int numClasses, const std::vector<std::vector<
     initLinearNormal(*this, 0.01);
 }
 
-Features Vgg::forwardFeatures(const torch::Tensor &x)
+torch::Tensor Vgg::forwardPart(int part, const torch::Tensor &x, Features &f)
 {
-    Features f;
-    auto h = x;
-    for (std::size_t b = 0; b < m_blocks.size(); ++b) {
-        if (b > 0 && (b < 4 || m_poolBeforeLastBlock))
-            h = torch::max_pool2d(h, 2);
-        auto &block = m_blocks[b];
-        for (std::size_t j = 0; j < block.convs.size(); ++j) {
-            h = block.bns[j](block.convs[j](h));
-            if (j + 1 < block.convs.size())
-                block.acts[j].apply_(h); // fresh BN output; BN's backward does not need it
-        }
-        auto post = block.acts.back()(h);
-        addStage(f, int(b + 1), std::move(h), post);
-        h = std::move(post);
+    if (part == 0)
+        return x;
+    if (part == headPart()) {
+        return classify(m_classifier, globalAvgPool(x), f);
     }
-    auto pooled = globalAvgPool(h);
-    auto logits = m_classifier(pooled);
-    f.add("pre_logits", std::move(pooled));
-    f.add("logits", std::move(logits));
-    return f;
+    const std::size_t b = std::size_t(part - 1);
+    auto h = x;
+    if (b > 0 && (b < 4 || m_poolBeforeLastBlock))
+        h = torch::max_pool2d(h, 2);
+    auto &block = m_blocks.at(b);
+    for (std::size_t j = 0; j < block.convs.size(); ++j) {
+        h = block.bns[j](block.convs[j](h));
+        if (j + 1 < block.convs.size())
+            block.acts[j].apply_(h); // fresh BN output; BN's backward does not need it
+    }
+    auto post = block.acts.back()(h);
+    addStage(f, part, std::move(h), post);
+    return post;
+}
+
+std::vector<std::string> Vgg::partModules(int part) const
+{
+    if (part == 0)
+        return {};
+    if (part == headPart())
+        return {"classifier"};
+    const auto b = std::to_string(part - 1);
+    return {"block" + b, "act" + b};
 }
 
 } // namespace kd

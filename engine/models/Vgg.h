@@ -24,7 +24,10 @@ class Vgg : public FeatureNet {
 public:
     Vgg(const InputShape &input, int numClasses, const std::vector<std::vector<int>> &blocks,
         const ActivationOptions &activation = {});
-    Features forwardFeatures(const torch::Tensor &x) override;
+    int stageCount() const override { return int(m_blocks.size()); }
+    /// Part 0 (the stem) is empty; stage K is block K−1 with the max pooling before it.
+    torch::Tensor forwardPart(int part, const torch::Tensor &h, Features &f) override;
+    std::vector<std::string> partModules(int part) const override;
 
 private:
     struct Block {

@@ -82,26 +82,40 @@ WideResNet::WideResNet(const InputShape &input, int numClasses, int depth, int w
     initLinearZeroBias(*this);
 }
 
-Features WideResNet::forwardFeatures(const torch::Tensor &x)
+torch::Tensor WideResNet::forwardPart(int part, const torch::Tensor &x, Features &f)
 {
-    Features f;
-    auto h = m_conv1(x);
-    torch::Tensor pre;
-    for (std::size_t s = 0; s < m_stages.size(); ++s) {
-        const auto &blocks = m_stages[s];
-        for (std::size_t i = 0; i < blocks.size(); ++i) {
-            // The first block of stages 2 and 3 changes the width, so it activates its
-            // input; that BN output is the previous stage's "_pre" feature, computed below.
-            h = (s > 0 && i == 0) ? blocks[i]->forwardActivated(h, blocks[i]->act1(pre)) : blocks[i]->forward(h);
-        }
-        pre = s + 1 < m_stages.size() ? m_stages[s + 1].front()->bn1(h) : m_bn1(h);
-        addStage(f, int(s + 1), pre, h);
+    if (part == 0)
+        return m_conv1(x);
+    const std::string previous = "stage" + std::to_string(part - 1);
+    if (part == headPart()) {
+        auto pre = m_bn1(x);
+        f.insertBefore(previous, previous + "_pre", pre);
+        return classify(m_fc, globalAvgPool(m_act(pre)), f);
     }
-    auto pooled = globalAvgPool(m_act(pre));
-    auto logits = m_fc(pooled);
-    f.add("pre_logits", std::move(pooled));
-    f.add("logits", std::move(logits));
-    return f;
+    const auto &blocks = m_stages.at(std::size_t(part - 1));
+    auto h = x;
+    for (std::size_t i = 0; i < blocks.size(); ++i) {
+        if (part > 1 && i == 0) {
+            // The first block of stages 2 and 3 changes the width, so it activates its input;
+            // that BN output is the previous stage's "_pre" feature.
+            auto pre = blocks[0]->bn1(h);
+            f.insertBefore(previous, previous + "_pre", pre);
+            h = blocks[0]->forwardActivated(h, blocks[0]->act1(pre));
+        } else {
+            h = blocks[i]->forward(h);
+        }
+    }
+    f.add("stage" + std::to_string(part), h);
+    return h;
+}
+
+std::vector<std::string> WideResNet::partModules(int part) const
+{
+    if (part == 0)
+        return {"conv1"};
+    if (part == headPart())
+        return {"bn1", "act", "fc"};
+    return {"block" + std::to_string(part)};
 }
 
 } // namespace kd

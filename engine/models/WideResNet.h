@@ -27,7 +27,12 @@ class WideResNet : public FeatureNet {
 public:
     WideResNet(const InputShape &input, int numClasses, int depth, int widenFactor,
                const ActivationOptions &activation = {});
-    Features forwardFeatures(const torch::Tensor &x) override;
+    int stageCount() const override { return int(m_stages.size()); }
+    /// Stage K's "_pre" feature is computed by the part after it (the next stage's first bn1
+    /// or the final bn1), which inserts it before "stageK"; in a multi-branch split it is the
+    /// branch's.
+    torch::Tensor forwardPart(int part, const torch::Tensor &h, Features &f) override;
+    std::vector<std::string> partModules(int part) const override;
 
 private:
     class Block;
