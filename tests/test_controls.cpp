@@ -67,9 +67,7 @@ private:
     const json &goldenCase(int i) const { return m_golden.at("cases").at(std::size_t(i)); }
     void addCaseRows()
     {
-        QTest::addColumn<int>("index");
-        for (std::size_t i = 0; i < m_golden.at("cases").size(); ++i)
-            QTest::newRow(m_golden["cases"][i]["name"].get<std::string>().c_str()) << int(i);
+        kd::test::addCaseRows(m_golden.at("cases"));
     }
     std::unique_ptr<kd::DistillationMethod> create(const std::string &name, const json &params) const
     {

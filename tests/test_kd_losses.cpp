@@ -81,10 +81,7 @@ void TestKdLosses::initTestCase()
 
 void TestKdLosses::addCaseRows()
 {
-    QTest::addColumn<int>("index");
-    const auto &cases = m_golden.at("cases");
-    for (std::size_t i = 0; i < cases.size(); ++i)
-        QTest::newRow(cases[i].at("name").get<std::string>().c_str()) << int(i);
+    kd::test::addCaseRows(m_golden.at("cases"));
 }
 
 std::unique_ptr<kd::DistillationMethod> TestKdLosses::createMethod(const std::string &name,

@@ -225,10 +225,7 @@ void TestMethodsAdvanced::lmaQuantiles_matchGolden()
 
 void TestMethodsAdvanced::lmaFunction_matchesGolden_data()
 {
-    QTest::addColumn<int>("index");
-    const auto &cases = m_golden.at("lma").at("cases");
-    for (std::size_t i = 0; i < cases.size(); ++i)
-        QTest::newRow(cases[i].at("name").get<std::string>().c_str()) << int(i);
+    kd::test::addCaseRows(m_golden.at("lma").at("cases"));
 }
 
 void TestMethodsAdvanced::lmaFunction_matchesGolden()
@@ -333,10 +330,7 @@ void TestMethodsAdvanced::srmPieces_matchGolden()
 
 void TestMethodsAdvanced::srmDictionaryStep_matchesGolden_data()
 {
-    QTest::addColumn<int>("index");
-    const auto &steps = m_golden.at("srm").at("dictionary_steps");
-    for (std::size_t i = 0; i < steps.size(); ++i)
-        QTest::newRow(steps[i].at("name").get<std::string>().c_str()) << int(i);
+    kd::test::addCaseRows(m_golden.at("srm").at("dictionary_steps"));
 }
 
 void TestMethodsAdvanced::srmDictionaryStep_matchesGolden()
@@ -424,10 +418,7 @@ void TestMethodsAdvanced::transmittingMatrix_matchesGolden()
 
 void TestMethodsAdvanced::powerIteration_matchesGoldenAndSvd_data()
 {
-    QTest::addColumn<int>("index");
-    const auto &cases = m_golden.at("london").at("power");
-    for (std::size_t i = 0; i < cases.size(); ++i)
-        QTest::newRow(cases[i].at("name").get<std::string>().c_str()) << int(i);
+    kd::test::addCaseRows(m_golden.at("london").at("power"));
 }
 
 void TestMethodsAdvanced::powerIteration_matchesGoldenAndSvd()
@@ -454,10 +445,7 @@ void TestMethodsAdvanced::powerIteration_matchesGoldenAndSvd()
 
 void TestMethodsAdvanced::batchedPowerIteration_matchesGoldenAndSvd_data()
 {
-    QTest::addColumn<int>("index");
-    const auto &cases = m_golden.at("london_fsp").at("power");
-    for (std::size_t i = 0; i < cases.size(); ++i)
-        QTest::newRow(cases[i].at("name").get<std::string>().c_str()) << int(i);
+    kd::test::addCaseRows(m_golden.at("london_fsp").at("power"));
 }
 
 void TestMethodsAdvanced::batchedPowerIteration_matchesGoldenAndSvd()
@@ -485,10 +473,7 @@ void TestMethodsAdvanced::batchedPowerIteration_matchesGoldenAndSvd()
 
 void TestMethodsAdvanced::lipschitzLoss_matchesGolden_data()
 {
-    QTest::addColumn<int>("index");
-    const auto &cases = m_golden.at("london").at("lipschitz");
-    for (std::size_t i = 0; i < cases.size(); ++i)
-        QTest::newRow(cases[i].at("name").get<std::string>().c_str()) << int(i);
+    kd::test::addCaseRows(m_golden.at("london").at("lipschitz"));
 }
 
 void TestMethodsAdvanced::lipschitzLoss_matchesGolden()

@@ -170,10 +170,7 @@ void TestMethodsFidelity::teacherMode_trainForOfdAndLondon()
 
 void TestMethodsFidelity::fitnet_convRegMatchesGolden_data()
 {
-    QTest::addColumn<int>("index");
-    const auto &cases = m_golden.at("conv_reg");
-    for (std::size_t i = 0; i < cases.size(); ++i)
-        QTest::newRow(cases[i].at("name").get<std::string>().c_str()) << int(i);
+    kd::test::addCaseRows(m_golden.at("conv_reg"));
 }
 
 void TestMethodsFidelity::fitnet_convRegMatchesGolden()

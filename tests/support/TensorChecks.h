@@ -79,6 +79,15 @@ inline std::string mismatch(const torch::Tensor &got, double want, double relTol
 }
 
 /// The loss term `name` of `l`; throws when the method did not report it.
+/// The rows of a data-driven test over golden cases: an int column "index", one row per
+/// case, named by the case's "name".
+inline void addCaseRows(const nlohmann::json &cases)
+{
+    QTest::addColumn<int>("index");
+    for (std::size_t i = 0; i < cases.size(); ++i)
+        QTest::newRow(cases[i].at("name").get<std::string>().c_str()) << int(i);
+}
+
 inline const torch::Tensor &termOf(const kd::LossTerms &l, const std::string &name)
 {
     for (const auto &kv : l.terms)
