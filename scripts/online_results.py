@@ -7,11 +7,14 @@ peer's gain with Welch's 95 % interval and p, plus the exact commands.
     scripts/online_results.py [--kdw build/release/bin/kdw] [--out runs/online] [--seeds 1 2 3]
                               [--threads 1] [--doc docs/RESULTS.md]
 
-Every row is projects/fashion-mnist-dml.json (a cnn_small and an mlp peer) with the row's
+Cohort rows are projects/fashion-mnist-dml.json (a cnn_small and an mlp peer) with the row's
 overrides; the baseline trains each peer alone from the same initial weights on the same
 batches (`peerK_scratch`), which is the "independently trained peers of the same
-architecture and total epochs" comparison. Finished runs are reused; interrupted ones resume.
-Standard library only.
+architecture and total epochs" comparison. Multi-branch rows are projects/fashion-mnist-one.json
+(a resnet8 split into a trunk and branches): the deliverable branch against the same
+architecture trained alone from the same initial weights (`student_scratch`), with every
+branch's and the ensemble's accuracy beside it. Finished runs are reused; interrupted ones
+resume. Standard library only.
 """
 import argparse, os, statistics, sys
 
@@ -19,6 +22,7 @@ from kdruns import write_section, ROOT, commit, ensure_run, j, machine, shown
 from kdstats import welch
 
 PROJECT = "projects/fashion-mnist-dml.json"
+BRANCH_PROJECT = "projects/fashion-mnist-one.json"
 BEGIN, END = "<!-- online:begin -->", "<!-- online:end -->"
 
 
@@ -31,14 +35,20 @@ def rows():
     ]
 
 
+def branch_rows():
+    return [
+        ("one", "one, the example (resnet8, 3 branches after stage2, 10,000 images, 5 epochs)", []),
+    ]
+
+
 def peers():
     import json
     with open(os.path.join(ROOT, PROJECT)) as f:
         return json.load(f)["peers"]
 
 
-def kdw_cmd(kdw, sets, out, seed, threads):
-    cmd = [kdw, "run", PROJECT]
+def kdw_cmd(kdw, sets, out, seed, threads, project=PROJECT):
+    cmd = [kdw, "run", project]
     for s in sets + [f"seed={seed}", f"threads={threads}"]:
         cmd += ["--set", s]
     return cmd + ["--out", out, "--quiet"]
@@ -87,7 +97,35 @@ def main():
                 notes.append(f"{label}, {peer}: the interval includes zero (no difference shown at this n).")
         cells.append(fmt(res["ensemble"]))
         lines.append("| " + " | ".join(cells) + " |")
-    lines += [""] + [f"- {n}" for n in notes] + ["", "Commands (first seed; `--set seed=N` and `--out` change per seed):", ""]
+    lines += [""] + [f"- {n}" for n in notes]
+    lines += ["", "Multi-branch networks (`projects/fashion-mnist-one.json`): the deliverable branch (`student`, "
+              "saved as `student.pt`) against the same architecture trained alone (`student_scratch`, same initial "
+              "weights and batches); the other branches and the method's ensemble for reference. Parameters: the "
+              "deliverable's, then the whole network's.", "",
+              "| row | deliverable | alone | gain [95 % CI], p | every branch | ensemble | parameters |",
+              "|---|---|---|---|---|---|---|"]
+    for key, label, sets in branch_rows():
+        res, branches, ens, params = {"student": [], "student_scratch": []}, {}, [], ""
+        for seed in a.seeds:
+            out = os.path.join(a.out, key, f"seed{seed}")
+            cmd = kdw_cmd(a.kdw, sets, out, seed, a.threads, BRANCH_PROJECT)
+            s = ensure_run(cmd, out, log)
+            st = s["models"]["student"]
+            for r in res:
+                res[r].append(s["models"][r]["final_test_acc"])
+            for k, v in st.items():
+                if k.startswith("final_branch") and v is not None:
+                    branches.setdefault(k[len("final_"):-len("_acc")], []).append(v)
+            ens.append(st["final_ensemble_acc"])
+            params = f"{st['params']:,} / {st['total_params']:,}"
+            if seed == a.seeds[0]:
+                cmds.append((label, cmd))
+        d, lo, hi, p = welch(res["student"], res["student_scratch"])
+        lines.append("| " + " | ".join([label, fmt(res["student"]), fmt(res["student_scratch"]),
+                                         f"{100 * d:+.2f} [{100 * lo:+.2f}, {100 * hi:+.2f}], p {p:.3f}",
+                                         "; ".join(f"{b} {fmt(v)}" for b, v in sorted(branches.items())),
+                                         fmt(ens), params]) + " |")
+    lines += ["", "Commands (first seed; `--set seed=N` and `--out` change per seed):", ""]
     lines += [f"- {label}: `{shown(cmd)}`" for label, cmd in cmds]
     lines += ["", "Machine: " + machine() + " Engine commit: " + commit() + ".", "", END]
     write_section(a.doc, BEGIN, END, lines)

@@ -8,6 +8,7 @@
 #include "core/Error.h"
 #include "core/TorchFwd.h"
 #include "models/Layers.h"
+#include "models/MultiBranchNet.h"
 
 #include <QtTest>
 
@@ -445,6 +446,113 @@ private Q_SLOTS:
             QVERIFY2(claims == 1, qPrintable(QString::fromStdString(name) + " is claimed by " + QString::number(claims) + " parts"));
             QVERIFY(kd::partOfTensor(*net, name) >= 0);
         }
+    }
+
+    void multiBranchSplits_data()
+    {
+        QTest::addColumn<QString>("arch");
+        QTest::addColumn<QString>("split");
+        QTest::addColumn<int>("branches");
+        // ONE / FFL / OKDDip / PCL split a ResNet or WRN after the second of three stages,
+        // MCL after the first, the student ensemble after the stem.
+        QTest::newRow("resnet8 after stage2") << "resnet8" << "stage2" << 3;
+        QTest::newRow("wrn_16_2 after stage2") << "wrn_16_2" << "stage2" << 2;
+        QTest::newRow("vgg8 after stage3") << "vgg8" << "stage3" << 2;
+        QTest::newRow("resnet8 after stage1") << "resnet8" << "stage1" << 2;
+        QTest::newRow("mobilenetv2 after the stem") << "mobilenetv2" << "stem" << 2;
+        QTest::newRow("shufflenetv2 after stage1") << "shufflenetv2" << "stage1" << 2;
+        QTest::newRow("cnn_small after stage1") << "cnn_small" << "stage1" << 4;
+        QTest::newRow("lenet5: heads only") << "lenet5" << "stage2" << 2;
+        QTest::newRow("mlp after the stem") << "mlp" << "stem" << 2;
+    }
+
+    /// A trunk and N branches: parameters held once, each branch standalone computes what it
+    /// computes inside the network, and a branch's loss reaches the trunk and that branch only.
+    void multiBranchSplits()
+    {
+        QFETCH(QString, arch);
+        QFETCH(QString, split);
+        QFETCH(int, branches);
+        const auto registry = builtinArchitectures();
+        const std::string name = arch.toStdString();
+        auto make = [&] { return build(registry, name, {3, 32, 32}, 10); };
+        kd::BranchLayout layout;
+        layout.branches = branches;
+        layout.split = kd::BranchLayout::parseSplit(split.toStdString());
+        layout.deployed = branches - 1;
+        torch::manual_seed(5);
+        const auto plain = make();
+        torch::manual_seed(5);
+        kd::MultiBranchNet net(make, layout, name);
+
+        // Parameters: the trunk once, a tail per branch; trunk + one tail is the plain model.
+        std::int64_t tails = 0;
+        for (int b = 0; b < branches; ++b) {
+            QCOMPARE(net.tailParameters(b), net.tailParameters(0));
+            tails += net.tailParameters(b);
+        }
+        QCOMPARE(net.parameterCount(), net.trunkParameters() + tails);
+        QCOMPARE(net.trunkParameters() + net.tailParameters(0), plain->parameterCount());
+        QVERIFY(net.tailParameters(0) > 0);
+
+        // Features and standalone branches (eval mode: BN on running statistics).
+        net.eval();
+        const auto x = torch::randn({3, 3, 32, 32});
+        {
+            torch::NoGradGuard noGrad;
+            const auto f = net.forwardFeatures(x);
+            QVERIFY(f.has("trunk"));
+            QVERIFY(f.get("logits").is_same(f.get("branch" + std::to_string(branches) + ".logits")));
+            // Branch 1 holds the trunk and starts from the plain model's weights (same seed).
+            plain->eval();
+            QVERIFY(torch::allclose(plain->forwardFeatures(x).logits(), f.get("branch1.logits"), 1e-5, 1e-6));
+            for (int b = 0; b < branches; ++b) {
+                auto alone = net.extractBranch(b, make);
+                alone->eval();
+                const auto want = f.get("branch" + std::to_string(b + 1) + ".logits");
+                QVERIFY2(torch::allclose(alone->forwardFeatures(x).logits(), want, 1e-5, 1e-6),
+                         qPrintable("branch " + QString::number(b + 1)));
+                QCOMPARE(alone->parameterCount(), plain->parameterCount());
+            }
+            // Each branch has weights of its own.
+            QVERIFY(!torch::allclose(f.get("branch1.logits"), f.get("branch2.logits")));
+        }
+
+        // Gradients: branch 2's loss reaches the trunk (inside branch1) and branch 2's tail.
+        net.train();
+        net.forwardFeatures(x).get("branch2.logits").pow(2).sum().backward();
+        for (const auto &kv : net.named_parameters()) {
+            const std::string key = kv.key();
+            const auto dot = key.find('.');
+            const std::string owner = key.substr(0, dot);
+            const int part = kd::partOfTensor(*plain, key.substr(dot + 1));
+            const bool trunk = owner == "branch1" && part <= layout.split;
+            const bool reached = kv.value().grad().defined() && kv.value().grad().abs().sum().item<double>() > 0;
+            if (trunk || owner == "branch2")
+                QVERIFY2(reached, key.c_str());
+            else
+                QVERIFY2(!reached, key.c_str());
+        }
+    }
+
+    void multiBranchRefusals()
+    {
+        const auto registry = builtinArchitectures();
+        auto make = [&] { return build(registry, "resnet8", {3, 32, 32}, 10); };
+        kd::BranchLayout layout;
+        layout.split = 4;
+        try {
+            kd::MultiBranchNet net(make, layout, "resnet8");
+            QFAIL("a split after a stage that does not exist was accepted");
+        } catch (const kd::Error &e) {
+            QVERIFY2(std::string(e.what()).find("stage1..stage3") != std::string::npos, e.what());
+        }
+        layout.split = 2;
+        layout.branches = 1;
+        QVERIFY_THROWS_EXCEPTION(kd::Error, kd::MultiBranchNet(make, layout, "resnet8"));
+        QVERIFY_THROWS_EXCEPTION(kd::Error, kd::BranchLayout::parseSplit("layer2"));
+        QCOMPARE(kd::BranchLayout::parseSplit("stem"), 0);
+        QCOMPARE(kd::BranchLayout::parseSplit("stage3"), 3);
     }
 
     void badConfigurationsSayWhatToDo()

@@ -2,12 +2,15 @@
 // scripts/gen_online_golden.py (python3-torch), gradients that reach each peer's own outputs
 // and not the detached targets, the authors' defaults, the project rules for "peers", and a
 // real cohort of heterogeneous peers trained on a Fashion-MNIST subset, whose deliverables
-// reload and evaluate as the run reported.
+// reload and evaluate as the run reported. The multi-branch methods (ONE) likewise: golden
+// loss and ramp-up, gradients into trunk, branches and gate, and a real run whose branches
+// reload as standalone students.
 #include "core/Error.h"
 #include "data/Dataset.h"
 #include "data/DatasetRegistry.h"
 #include "methods/DistillationMethod.h"
 #include "methods/online/OnlineLosses.h"
+#include "models/MultiBranchNet.h"
 #include "project/Registries.h"
 #include "support/MethodFixture.h"
 #include "support/TensorChecks.h"
@@ -60,6 +63,23 @@ json dmlProject(const QString &outDir, bool baseline)
     };
 }
 
+/// ONE on a cnn_small (width 4) split after stage1 into 3 branches, 1,024 images.
+json oneProject(const QString &outDir, bool baseline)
+{
+    return {
+        {"name", "one"},
+        {"seed", 5},
+        {"threads", 1},
+        {"output_dir", outDir.toStdString()},
+        {"dataset", {{"name", "fashion-mnist"}, {"limit", 1024}, {"test_limit", 500}}},
+        {"student", {{"arch", "cnn_small"}, {"arch_options", {{"width", 4}}},
+                     {"train", {{"epochs", 2}, {"batch_size", 64}, {"log_every", 4}, {"lr", 0.05}}}}},
+        {"method", {{"name", "one"}, {"split", "stage1"}, {"deploy_branch", 2}}},
+        {"baseline", baseline},
+        {"analysis", {{"enabled", false}}},
+    };
+}
+
 } // namespace
 
 class TestOnline : public kd::test::MethodFixture {
@@ -91,9 +111,7 @@ private Q_SLOTS:
 
     void dmlMatchesGolden_data()
     {
-        QTest::addColumn<int>("index");
-        for (std::size_t i = 0; i < m_golden["cases"].size(); ++i)
-            QTest::newRow(m_golden["cases"][i]["name"].get<std::string>().c_str()) << int(i);
+        kd::test::addCaseRows(m_golden.at("cases"));
     }
 
     void dmlMatchesGolden()
@@ -126,6 +144,185 @@ private Q_SLOTS:
                     QVERIFY2(!logits[j].grad().defined() || logits[j].grad().abs().max().item<double>() == 0.0,
                              "a gradient reached another peer's logits");
         }
+    }
+
+    void oneDefaultsAreTheAuthors()
+    {
+        const auto &ref = m_golden.at("authors").at("one");
+        const auto &e = m_methods.get("one");
+        QVERIFY(!e.online); // one network, not a cohort of peers
+        QVERIFY(!e.needsTeacher);
+        const auto resolved = kd::resolveParams(e.params, json::object(), "method");
+        for (const char *key : {"temperature", "weight", "branches", "split"})
+            QCOMPARE(resolved.at(key), ref.at(key));
+        QVERIFY(std::abs(resolved.at("rampup_fraction").get<double>() - ref.at("rampup_fraction").get<double>()) < 1e-12);
+    }
+
+    void sigmoidRampupIsTheAuthors()
+    {
+        for (const auto &c : m_golden["rampup"])
+            QVERIFY2(std::abs(kd::sigmoidRampup(c["current"].get<double>(), c["length"].get<double>())
+                              - c["value"].get<double>()) < 1e-12,
+                     c.dump().c_str());
+    }
+
+    void oneMatchesGolden_data()
+    {
+        kd::test::addCaseRows(m_golden.at("one_cases"));
+    }
+
+    /// The loss terms and the gradients into every branch's logits and the gate, as the
+    /// authors' train() computes them (the ensemble is a KL target without gradient, but it
+    /// learns through its own cross-entropy).
+    void oneMatchesGolden()
+    {
+        QFETCH(int, index);
+        const auto &c = m_golden["one_cases"][std::size_t(index)];
+        const auto y = kd::test::labelsOf(c["labels"]);
+        std::vector<torch::Tensor> z;
+        for (const auto &rows : c["logits"])
+            z.push_back(kd::test::matrixOf(rows).requires_grad_(true));
+        const auto gate = kd::test::matrixOf(c["gate"]).requires_grad_(true);
+        const auto t = kd::oneLoss(z, gate, y, c["T"].get<double>());
+        CHECK_CLOSE(t.ce, c["ce"].get<double>(), "ce");
+        CHECK_CLOSE(t.ensembleCe, c["ensemble_ce"].get<double>(), "ensemble_ce");
+        CHECK_CLOSE(t.kl, c["kl"].get<double>(), "kl");
+        CHECK_CLOSE(t.ensemble, kd::test::matrixOf(c["ensemble"]), "gated ensemble");
+        const auto total = t.ce + t.ensembleCe + c["weight"].get<double>() * t.kl;
+        CHECK_CLOSE(total, c["total"].get<double>(), "total");
+        total.backward();
+        for (std::size_t b = 0; b < z.size(); ++b)
+            CHECK_CLOSE(z[b].grad(), kd::test::matrixOf(c["grad_logits"][b]), "gradient of a branch's logits");
+        CHECK_CLOSE(gate.grad(), kd::test::matrixOf(c["grad_gate"]), "gradient of the gate");
+    }
+
+    /// Through a real multi-branch network: the loss reaches every branch, the trunk and the
+    /// gate; the KL weight follows the ramp-up; per-branch and ensemble accuracies are measured.
+    void oneTrainsTrunkBranchesAndGate()
+    {
+        auto method = create("one", {{"split", "stage1"}, {"branches", 2}});
+        const auto *layout = method->branchLayout();
+        QVERIFY(layout);
+        QCOMPARE(layout->split, 1);
+        auto make = [&] { return model("cnn_small", {{"width", 4}}); };
+        kd::MultiBranchNet net(make, *layout, "cnn_small");
+        kd::MethodSetup setup;
+        const auto x = torch::randn({8, 1, 28, 28});
+        {
+            torch::NoGradGuard noGrad;
+            const auto f = net.forwardFeatures(x); // alive while its items are read
+            for (const auto &kv : f.items())
+                setup.student.push_back({kv.first, kv.second.sizes().slice(1).vec()});
+        }
+        setup.numClasses = 10;
+        method->setup(setup);
+        const auto gate = method->trainableModule();
+        QVERIFY(gate && !gate->parameters().empty());
+        kd::StepContext ctx;
+        ctx.epoch = 1;
+        ctx.epochs = 30; // ramp-up over 8 epochs: the first epoch's weight is exp(-5)
+        const auto y = torch::randint(0, 10, {8}, torch::kInt64);
+        auto loss = method->compute(net.forwardFeatures(x), nullptr, y, ctx);
+        CHECK_CLOSE(termOf(loss, "kl_weight"), std::exp(-5.0), "ramped KL weight at the first epoch");
+        loss.total.backward();
+        for (const auto &kv : net.named_parameters())
+            QVERIFY2(kv.value().grad().defined() && kv.value().grad().abs().sum().item<double>() > 0, kv.key().c_str());
+        for (const auto &kv : gate->named_parameters())
+            QVERIFY2(kv.value().grad().defined() && kv.value().grad().abs().sum().item<double>() > 0, kv.key().c_str());
+        ctx.epoch = 30;
+        CHECK_CLOSE(termOf(method->compute(net.forwardFeatures(x), nullptr, y, ctx), "kl_weight"), 1.0,
+                    "full KL weight after the ramp-up");
+
+        kd::TensorDataset set;
+        set.images = torch::randn({40, 1, 28, 28});
+        set.labels = torch::randint(0, 10, {40}, torch::kInt64);
+        const auto names = method->extraMetrics();
+        QCOMPARE(names, (std::vector<std::string>{"branch1_acc", "branch2_acc", "ensemble_acc"}));
+        const double b2 = method->evaluateExtra("branch2_acc", net, set, torch::kCPU, 16);
+        net.eval();
+        QCOMPARE(b2, kd::evaluateAccuracy(*net.extractBranch(1, make), set, torch::kCPU, 16));
+        for (const auto &n : names)
+            QVERIFY(std::isfinite(method->evaluateExtra(n, net, set, torch::kCPU, 16)));
+        QVERIFY(net.is_training() == false); // evaluation restores the mode it found
+    }
+
+    void oneProjectRules()
+    {
+        auto msg = errorOf([&] { create("one", {{"deploy_branch", 4}}); });
+        QVERIFY2(msg.find("deploy_branch 4 is not one of the 3 branches") != std::string::npos, msg.c_str());
+        if (!QFile::exists(QString(kFashion) + "/train-images-idx3-ubyte.gz"))
+            QSKIP("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)");
+        QTemporaryDir tmp;
+        auto deep = oneProject(tmp.path(), false);
+        deep["method"]["split"] = "stage3"; // cnn_small has two stages
+        msg = errorOf([&] { kd::test::runProject(deep, tmp.filePath("deep").toStdString()); });
+        QVERIFY2(msg.find("stage1..stage2") != std::string::npos, msg.c_str());
+    }
+
+    void oneTrainsAndDeliversBranches()
+    {
+        if (!QFile::exists(QString(kFashion) + "/train-images-idx3-ubyte.gz"))
+            QSKIP("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)");
+        QTemporaryDir tmp;
+        const QString run = tmp.filePath("run");
+        const auto summary = kd::test::runProject(oneProject(tmp.path(), true), run.toStdString());
+        QCOMPARE(QString::fromStdString(summary.status), QStringLiteral("completed"));
+
+        // Per-branch and ensemble accuracies and every loss term are logged.
+        const auto lines = readLines(run + "/metrics.csv");
+        const auto header = lines.front().split(',');
+        for (const char *col : {"loss_ce", "loss_ensemble_ce", "loss_kl", "loss_kl_weight", "branch1_acc", "branch2_acc",
+                                "branch3_acc", "ensemble_acc"})
+            QVERIFY2(header.contains(col), col);
+        const int role = int(header.indexOf("model")), ens = int(header.indexOf("ensemble_acc")),
+                  b2 = int(header.indexOf("branch2_acc")), test = int(header.indexOf("test_acc"));
+        int epochRows = 0;
+        for (int i = 1; i < lines.size(); ++i) {
+            const auto cells = lines[i].split(',');
+            if (cells[role] != "student" || cells[ens].isEmpty())
+                continue;
+            ++epochRows;
+            QVERIFY2(cells[ens].toDouble() > 0.3, qPrintable(lines[i]));
+            QCOMPARE(cells[b2], cells[test]); // branch 2 is the deployed student
+        }
+        QCOMPARE(epochRows, 2);
+
+        // The summary: the deliverable's parameters and the whole network's; files for each.
+        const auto s = readJson(run + "/summary.json");
+        const auto &st = s["models"]["student"];
+        const auto &scratch = s["models"]["student_scratch"];
+        QCOMPARE(st["params"], scratch["params"]); // one branch with the trunk is the plain model
+        QVERIFY(st["total_params"].get<std::int64_t>() > st["params"].get<std::int64_t>());
+        QCOMPARE(st["final_test_acc"], st["final_branch2_acc"]);
+        for (const char *file : {"student.pt", "student_multibranch.pt", "student_branch1.pt", "student_branch2.pt",
+                                 "student_branch3.pt"})
+            QVERIFY2(QFile::exists(run + "/" + file), file);
+        const auto whole = kd::readCheckpointMeta((run + "/student_multibranch.pt").toStdString());
+        QCOMPARE(whole["multi_branch"]["branches"], json(3));
+        QCOMPARE(whole["multi_branch"]["params"], st["total_params"]);
+
+        // student.pt and each branch load as a plain cnn_small and score what the run reported.
+        const auto registries = kd::Registries::builtin();
+        const auto &arch = registries.architectures.get("cnn_small");
+        kd::Project p = kd::Project::fromJson(oneProject(tmp.path(), true));
+        const auto data = kd::loadDataset(registries.datasets, p.dataset, p.seed);
+        std::vector<std::pair<std::int64_t, std::int64_t>> params; // (meta, counted) of every file scored
+        auto score = [&](const QString &file) {
+            auto m = arch.create(kd::resolveParams(arch.params, {{"width", 4}}, "arch"), kd::InputShape{1, 28, 28}, 10);
+            const auto meta = kd::loadCheckpoint(*m, (run + "/" + file).toStdString());
+            params.emplace_back(meta["params"].get<std::int64_t>(), m->parameterCount());
+            return kd::evaluateAccuracy(*m, data->test, torch::kCPU, 500);
+        };
+        QCOMPARE(score("student.pt"), st["final_test_acc"].get<double>());
+        for (int b = 1; b <= 3; ++b) {
+            const auto key = "final_branch" + std::to_string(b) + "_acc";
+            QCOMPARE(score(QString("student_branch%1.pt").arg(b)), st[key].get<double>());
+        }
+        QCOMPARE(params.size(), std::size_t(4));
+        for (const auto &pc : params)
+            QCOMPARE(pc.first, pc.second);
+        const auto log = readLines(run + "/log.txt").join('\n');
+        QVERIFY2(log.contains("split after stage1 into a trunk"), qPrintable(log));
     }
 
     void dmlOutsideACohortIsAClearError()

@@ -298,6 +298,9 @@ private Q_SLOTS:
         QTest::newRow("kd + baseline + analysis; stop in the baseline")
             << R"({"name": "kd", "+": {"baseline": true, "analysis": {"enabled": true, "feature_maps": false}}})" << 18
             << QStringList{"teacher", "student"};
+        // A multi-branch student (ONE): its gate is the method's module, its branches one network.
+        QTest::newRow("one: trunk, two branches and a gate")
+            << R"({"name": "one", "split": "stage1", "branches": 2})" << 10 << QStringList{"student"};
         // An online cohort: two peers (and their ensemble) in one loop, 8 step records an
         // epoch; the stop lands in the second epoch.
         QTest::newRow("dml cohort of two peers")

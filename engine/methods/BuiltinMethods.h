@@ -32,5 +32,6 @@ void registerKdPtMethod(MethodRegistry &registry);       // kd_pt
 void registerKdSimMethod(MethodRegistry &registry);      // kd_sim
 // Online distillation: cohorts of peers (docs/METHODS.md, "Online distillation")
 void registerDmlMethod(MethodRegistry &registry);        // dml
+void registerOneMethod(MethodRegistry &registry);        // one
 
 } // namespace kd

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "models/FeatureNet.h"
+#include "models/MultiBranchNet.h"
 
 #include <functional>
 #include <limits>
@@ -100,6 +101,9 @@ public:
     /// statistics, as a teacher left in train mode does in OFD's and LONDON's reference code.
     /// The teacher's running statistics are never changed either way.
     virtual bool teacherBatchStatistics() const { return false; }
+    /// Methods that train one multi-branch network (ONE, ...): how the student architecture
+    /// is split (the session builds a MultiBranchNet of it); null for every other method.
+    virtual const BranchLayout *branchLayout() const { return nullptr; }
 
     /// `teacher` is null for methods that need none. Teacher features carry no gradient.
     virtual LossTerms compute(const Features &student, const Features *teacher,

@@ -76,6 +76,7 @@ void registerBuiltinMethods(MethodRegistry &registry)
     registerKdPtMethod(registry);
     registerKdSimMethod(registry);
     registerDmlMethod(registry);
+    registerOneMethod(registry);
 }
 
 } // namespace kd

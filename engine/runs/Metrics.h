@@ -67,6 +67,9 @@ struct RoleSummary {
     std::string arch;
     std::string method; ///< "ce", "kd", ... or "checkpoint" when loaded
     std::int64_t params = 0;
+    /// Parameters of everything trained for this role when more than the deliverable (a
+    /// multi-branch network: trunk and every branch); 0 otherwise.
+    std::int64_t totalParams = 0;
     double bestTestAcc = NAN;
     double finalTestAcc = NAN;
     double trainSeconds = 0;

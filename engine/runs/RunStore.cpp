@@ -275,6 +275,8 @@ nlohmann::json RunStore::roleToJson(const RoleSummary &r)
                         {"epochs_done", r.epochsDone},
                         {"completed", r.completed},
                         {"checkpoint", r.checkpoint}};
+    if (r.totalParams > 0)
+        j["total_params"] = r.totalParams;
     for (const auto &e : r.extras) {
         j["best_" + e.name] = numberOrNull(e.best);
         j["final_" + e.name] = numberOrNull(e.finalValue);

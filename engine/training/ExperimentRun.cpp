@@ -1,5 +1,6 @@
 #include "ExperimentRun.h"
 
+
 #include "analysis/EpochAnalyzer.h"
 #include "core/Device.h"
 #include "core/Error.h"
@@ -8,6 +9,7 @@
 #include "methods/StageAwareMethod.h"
 #include "models/ArchitectureRegistry.h"
 #include "models/Layers.h"
+#include "models/MultiBranchNet.h"
 #include "project/Registries.h"
 #include "runs/RunStore.h"
 #include "training/BatchStatisticsScope.h"
@@ -346,7 +348,15 @@ std::shared_ptr<FeatureNet> ExperimentRun::newModel(const std::string &role) con
     // Same seed before every model: a KD student and its scratch baseline start from
     // identical weights, so the difference between them is the method's.
     torch::manual_seed(p.seed + st.seedOffset);
-    auto model = registries.architectures.get(st.spec.arch).create(st.spec.archOptions, data->shape, roleClasses.at(role));
+    const auto &entry = registries.architectures.get(st.spec.arch);
+    const int classes = roleClasses.at(role);
+    auto make = [&] { return entry.create(st.spec.archOptions, data->shape, classes); };
+    const auto layout = branchLayouts.find(role);
+    std::shared_ptr<FeatureNet> model;
+    if (layout != branchLayouts.end())
+        model = std::make_shared<MultiBranchNet>(make, layout->second, st.spec.arch);
+    else
+        model = make();
     model->to(device);
     if (channelsLast)
         toChannelsLast(*model);
@@ -361,6 +371,8 @@ void ExperimentRun::createMethods()
             continue;
         }
         methods.push_back(registries.methods.get(st.method).create(st.methodParams));
+        if (const auto *layout = methods.back()->branchLayout())
+            branchLayouts[st.role] = *layout;
         if (auto *aware = dynamic_cast<StageAwareMethod *>(methods.back().get())) {
             const auto &view = viewOf(st.data);
             StageInfo si;
@@ -832,7 +844,9 @@ void ExperimentRun::restoreFinishedStage(std::size_t i)
     const auto &st = stages[i];
     if (st.loaded())
         return; // loadCheckpointedModels() has it
-    const auto file = store->path(st.role + ".pt");
+    // A multi-branch student's whole network is <role>_multibranch.pt (<role>.pt is its
+    // deployed branch alone).
+    const auto file = store->path(st.role + (branchLayouts.count(st.role) ? "_multibranch.pt" : ".pt"));
     auto model = newModel(st.role);
     loadCheckpoint(*model, file);
     if (channelsLast)
@@ -888,8 +902,10 @@ Learner ExperimentRun::makeLearner(std::size_t i)
             params.push_back(t);
     }
     learner.optimizer = makeOptimizer(st.spec.train, params);
+    // The scratch twin reports the student's extra metrics too (the controls' probes), unless
+    // they read a multi-branch network's branches, which a plain model does not have.
     if (st.role == "student_scratch" && finishedMethods.count("student")
-        && !finishedMethods["student"]->extraMetrics().empty())
+        && !finishedMethods["student"]->extraMetrics().empty() && !finishedMethods["student"]->branchLayout())
         learner.evaluator = finishedMethods["student"].get();
     return learner;
 }
@@ -954,6 +970,16 @@ bool ExperimentRun::runTrainedStage(std::size_t i)
     Learner learner = makeLearner(i);
     summary.roles[i].params = learner.model->parameterCount();
     logStageStart(i, learner);
+    if (const auto *net = dynamic_cast<const MultiBranchNet *>(learner.model.get())) {
+        const auto &l = net->layout();
+        summary.roles[i].totalParams = summary.roles[i].params;
+        summary.roles[i].params = net->trunkParameters() + net->tailParameters(l.deployed);
+        ctx.log(st.role + ": one " + st.spec.arch + " split after " + BranchLayout::splitName(l.split) + " into a trunk ("
+                + std::to_string(net->trunkParameters()) + " parameters) and " + std::to_string(l.branches)
+                + " branches (" + std::to_string(net->tailParameters(0)) + " parameters each); the deliverable, branch "
+                + std::to_string(l.deployed + 1) + " with the trunk, has " + std::to_string(summary.roles[i].params)
+                + " parameters (" + st.role + ".pt)");
+    }
 
     const auto stageStart = std::chrono::steady_clock::now();
     ctx.progress = [this, i, stageStart](double frac, double ips) { return progressAt(i, stageStart, frac, ips); };
@@ -1081,17 +1107,51 @@ void ExperimentRun::recordStageResult(std::size_t i, const Learner &learner, boo
                              learner.state.finalExtra[k].second});
     rs.completed = finished;
     rs.checkpoint = st.role + ".pt";
-    saveCheckpoint(*learner.model, store->path(rs.checkpoint),
-                   {{"role", st.role},
-                    {"arch", st.spec.arch},
-                    {"arch_options", st.spec.archOptions},
-                    {"input", {data->shape.channels, data->shape.height, data->shape.width}},
-                    {"classes", viewOf(st.data).numClasses},
-                    {"method", st.method},
-                    {"teachers", st.teacherRoles},
-                    {"data", st.data.describe()},
-                    {"epochs_done", learner.state.epochsDone},
-                    {"completed", finished}});
+    const nlohmann::json meta = {{"role", st.role},
+                                 {"arch", st.spec.arch},
+                                 {"arch_options", st.spec.archOptions},
+                                 {"input", {data->shape.channels, data->shape.height, data->shape.width}},
+                                 {"classes", viewOf(st.data).numClasses},
+                                 {"method", st.method},
+                                 {"teachers", st.teacherRoles},
+                                 {"data", st.data.describe()},
+                                 {"epochs_done", learner.state.epochsDone},
+                                 {"completed", finished}};
+    auto *net = dynamic_cast<MultiBranchNet *>(learner.model.get());
+    if (!net) {
+        saveCheckpoint(*learner.model, store->path(rs.checkpoint), meta);
+        return;
+    }
+    saveBranches(st, *net, meta);
+}
+
+void ExperimentRun::saveBranches(const Stage &st, MultiBranchNet &net, const nlohmann::json &meta)
+{
+    // The whole network (what a resume reloads), then every branch as a standalone model of
+    // the architecture, the deployed one also as <role>.pt: the deliverable, loadable as any
+    // student or teacher checkpoint is.
+    const auto &l = net.layout();
+    const auto &entry = registries.architectures.get(st.spec.arch);
+    const int classes = roleClasses.at(st.role);
+    auto make = [&] { return entry.create(st.spec.archOptions, data->shape, classes); };
+    auto whole = meta;
+    whole["multi_branch"] = {{"branches", l.branches},
+                             {"split", BranchLayout::splitName(l.split)},
+                             {"deploy_branch", l.deployed + 1},
+                             {"deliverable", st.role + ".pt"},
+                             {"params", net.parameterCount()}};
+    saveCheckpoint(net, store->path(st.role + "_multibranch.pt"), whole);
+    for (int b = 0; b < l.branches; ++b) {
+        auto branch = net.extractBranch(b, make);
+        auto m = meta;
+        m["branch"] = b + 1;
+        m["params"] = branch->parameterCount();
+        m["multi_branch_params"] = net.parameterCount();
+        m["whole_network"] = st.role + "_multibranch.pt";
+        saveCheckpoint(*branch, store->path(st.role + "_branch" + std::to_string(b + 1) + ".pt"), m);
+        if (b == l.deployed)
+            saveCheckpoint(*branch, store->path(st.role + ".pt"), m);
+    }
 }
 
 void ExperimentRun::finish(const std::string &status)

@@ -79,6 +79,8 @@ private:
     ProgressInfo progressAt(std::size_t i, std::chrono::steady_clock::time_point stageStart, double stageFraction,
                             double imagesPerSecond);
     void recordStageResult(std::size_t i, const Learner &learner, bool finished);
+    /// A multi-branch student's files: <role>_multibranch.pt, <role>_branchB.pt, <role>.pt.
+    void saveBranches(const Stage &st, MultiBranchNet &net, const nlohmann::json &meta);
     /// The method asks for a teacher in train mode (OFD, LONDON): BatchNorm on batch statistics.
     std::unique_ptr<BatchStatisticsScope> useTeacherBatchStatistics(const Stage &st, FeatureNet &teacher);
     void info(const std::string &text) const;
@@ -109,6 +111,8 @@ private:
     std::map<std::string, std::shared_ptr<const DataBundle>> views;
     std::map<std::string, int> roleClasses;          ///< output classes per role
     std::map<std::string, const Stage *> stageOf;    ///< the stage of each role
+    /// Roles whose method trains a multi-branch network of their architecture (ONE, ...).
+    std::map<std::string, BranchLayout> branchLayouts;
 
     /// One per stage (null for loaded ones) until its stage takes it.
     std::vector<std::unique_ptr<DistillationMethod>> methods;

@@ -194,6 +194,7 @@ RoleSummary roleSummaryFromJson(const nlohmann::json &j)
     r.arch = j.value("arch", std::string());
     r.method = j.value("method", std::string());
     r.params = j.value("params", std::int64_t(0));
+    r.totalParams = j.value("total_params", std::int64_t(0));
     r.bestTestAcc = numberOrNan(j, "best_test_acc");
     r.finalTestAcc = numberOrNan(j, "final_test_acc");
     r.trainSeconds = j.value("train_seconds", 0.0);

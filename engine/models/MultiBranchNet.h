@@ -1,0 +1,62 @@
+#pragma once
+
+#include "models/FeatureNet.h"
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace kd {
+
+/// Where a multi-branch network splits and how many branches it has (the online methods that
+/// share a trunk: ONE, FFL, OKDDip, PCL, MCL, the student ensemble).
+struct BranchLayout {
+    int branches = 3;
+    /// The last shared part: 0 the stem, K stage K (FeatureNet's parts).
+    int split = 2;
+    /// The branch delivered as the run's student (0-based).
+    int deployed = 0;
+
+    /// "stem" → 0, "stageK" → K; throws kd::Error for anything else.
+    static int parseSplit(const std::string &name);
+    static std::string splitName(int split);
+};
+
+/// One zoo architecture made into a shared trunk and N branches: the parts up to and
+/// including `layout.split` are computed once, the parts after it by every branch with its
+/// own weights. Built from N instances of the architecture made one after another (so the
+/// first branch, which also holds the trunk, starts from the weights a plain model made
+/// from the same seed has); the trunk parts of the other instances are unregistered, so
+/// parameters(), the optimiser, checkpoints and the parameter count hold the trunk once.
+///
+/// Features: the trunk's own ("stage1", ... up to the split) and "trunk" (its output); every
+/// branch's as "branchB.<name>" (B = 1..N: "branch2.stage3", "branch2.logits"); and, without
+/// prefix, the deployed branch's tail features, "pre_logits" and "logits", so evaluation,
+/// views and feature methods see the deliverable as they see a plain network.
+/// Module names: "branch1".."branchN", each the architecture's own names beneath.
+class MultiBranchNet : public FeatureNet {
+public:
+    using Factory = std::function<std::shared_ptr<FeatureNet>()>;
+
+    /// Throws kd::Error when the architecture cannot be split there (naming its stages).
+    MultiBranchNet(const Factory &make, const BranchLayout &layout, const std::string &archName);
+
+    Features forwardFeatures(const torch::Tensor &x) override;
+
+    const BranchLayout &layout() const { return m_layout; }
+    int branchCount() const { return m_layout.branches; }
+    std::int64_t trunkParameters() const;
+    /// Parameters of branch b's own part (0-based), without the trunk.
+    std::int64_t tailParameters(int b) const;
+
+    /// Branch b (0-based) as a standalone network of the architecture: `make()` with the
+    /// trunk's weights and branch b's, on the CPU. It computes what branch b computes here.
+    std::shared_ptr<FeatureNet> extractBranch(int b, const Factory &make) const;
+
+private:
+    std::vector<std::shared_ptr<FeatureNet>> m_nets;
+    BranchLayout m_layout;
+};
+
+} // namespace kd
