@@ -22,6 +22,8 @@
 //
 //   phase 3 options: [--kdw PATH] [--project FILE] [--runs 200] [--live-seconds 20]
 //                    [--kdw-threads N]   (0 = kdw's default, all hardware threads)
+//                    [--kdw-priority background|normal]   (default background: `kdw
+//                    --background`, the priority the window gives its own training)
 //                    [--drag-hz 30]
 
 #include <plots/ChartPlot.h>
@@ -67,6 +69,7 @@ struct Options {
     int runs = 200;
     double liveSeconds = 20;
     int kdwThreads = 0;
+    bool kdwBackground = true;
     int dragHz = 30;
     bool onlyLive = false;
 };
@@ -403,6 +406,8 @@ int benchRealSession(const Options &o)
     QStringList args{QStringLiteral("run"), o.project, QStringLiteral("--out"), liveDir, QStringLiteral("--quiet")};
     if (o.kdwThreads > 0)
         args << QStringLiteral("--set") << QStringLiteral("threads=%1").arg(o.kdwThreads);
+    if (o.kdwBackground)
+        args << QStringLiteral("--background");
     // Long enough to stream for the whole measurement (the quick example as shipped can end
     // within it on a fast machine).
     args << QStringLiteral("--set") << QStringLiteral("teacher.train.epochs=30");
@@ -477,9 +482,10 @@ int benchRealSession(const Options &o)
     kdw.kill();
     kdw.waitForFinished(10000);
 
-    std::printf("  over %.1f s, kdw %s (threads %s), %zu runs listed, %d scans, chart %zu points:\n", seconds,
-                runningAtStart && runningAtEnd ? "training throughout" : "NOT training throughout",
+    std::printf("  over %.1f s, kdw %s (threads %s, %s priority), %zu runs listed, %d scans, chart %zu points:\n",
+                seconds, runningAtStart && runningAtEnd ? "training throughout" : "NOT training throughout",
                 o.kdwThreads > 0 ? qPrintable(QString::number(o.kdwThreads)) : "default",
+                o.kdwBackground ? "background" : "normal",
                 browser->model()->runs().size(), scans, chart->plot()->pointCount());
     std::printf("    %d replots (%.1f/s) under a %d Hz drag, longest replot %.1f ms\n", replots, replots / seconds,
                 o.dragHz, longestReplotMs);
@@ -512,6 +518,9 @@ bool parse(int argc, char **argv, Options &o)
             o.liveSeconds = std::max(1.0, std::atof(argv[++i]));
         else if (!std::strcmp(argv[i], "--kdw-threads") && more)
             o.kdwThreads = std::max(0, std::atoi(argv[++i]));
+        else if (!std::strcmp(argv[i], "--kdw-priority") && more
+                 && (!std::strcmp(argv[i + 1], "background") || !std::strcmp(argv[i + 1], "normal")))
+            o.kdwBackground = !std::strcmp(argv[++i], "background");
         else if (!std::strcmp(argv[i], "--drag-hz") && more)
             o.dragHz = std::clamp(std::atoi(argv[++i]), 1, 1000);
         else if (!std::strcmp(argv[i], "--only-live"))
@@ -519,7 +528,8 @@ bool parse(int argc, char **argv, Options &o)
         else {
             std::fprintf(stderr, "usage: bench_charts [--points N] [--series S] [--seconds T] [--size WxH]\n"
                                  "                    [--kdw PATH] [--project FILE] [--runs N] [--live-seconds T]\n"
-                                 "                    [--kdw-threads N] [--drag-hz 30] [--only-live]\n");
+                                 "                    [--kdw-threads N] [--kdw-priority background|normal]\n"
+                                 "                    [--drag-hz 30] [--only-live]\n");
             return false;
         }
     }

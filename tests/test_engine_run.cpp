@@ -3,6 +3,7 @@
 #include "models/Architectures.h"
 #include "training/Checkpoint.h"
 #include "core/Error.h"
+#include "core/Priority.h"
 #include "training/Experiment.h"
 #include "project/Registries.h"
 #include "support/RunRecorder.h"
@@ -13,6 +14,9 @@
 #include <QtTest>
 
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <map>
 
 #include <fstream>
@@ -160,6 +164,55 @@ private Q_SLOTS:
         } catch (const kd::Error &e) {
             QVERIFY2(QString(e.what()).contains("damaged") && QString(e.what()).contains("SHA-256"), e.what());
         }
+    }
+
+    /// Training at background priority (the window's worker, `kdw --background`): the
+    /// calling thread, the threads already running (BLAS and torch pools) and the threads it
+    /// starts later run at nice 10; the main thread keeps its priority when asked to.
+    void backgroundPriorityReachesEveryTrainingThread()
+    {
+#if !defined(__linux__)
+        QSKIP("background priority is implemented for Linux only");
+#endif
+        const int mainBefore = kd::currentThreadNice();
+        if (mainBefore >= kd::kBackgroundNice)
+            QSKIP("the test already runs at background priority");
+        // A thread that exists before the call, as a BLAS pool's threads do.
+        std::mutex m;
+        std::condition_variable cv;
+        bool release = false;
+        long bystander = 0;
+        std::thread waiting([&] {
+            std::unique_lock<std::mutex> lock(m);
+            bystander = kd::currentThreadId();
+            cv.notify_all();
+            cv.wait(lock, [&] { return release; });
+        });
+        {
+            std::unique_lock<std::mutex> lock(m);
+            cv.wait(lock, [&] { return bystander != 0; });
+        }
+        std::string why = "not run";
+        int trainer = -1, child = -1;
+        std::thread training([&] {
+            why = kd::lowerTrainingPriority(/*keepMainThread=*/true);
+            trainer = kd::currentThreadNice();
+            std::thread later([&] { child = kd::currentThreadNice(); });
+            later.join();
+        });
+        training.join();
+        const int bystanderNice = kd::threadNice(bystander);
+        {
+            std::lock_guard<std::mutex> lock(m);
+            release = true;
+        }
+        cv.notify_all();
+        waiting.join();
+        QCOMPARE(QString::fromStdString(why), QString());
+        QCOMPARE(trainer, kd::kBackgroundNice);
+        QCOMPARE(child, kd::kBackgroundNice);
+        QCOMPARE(bystanderNice, kd::kBackgroundNice);
+        QCOMPARE(kd::currentThreadNice(), mainBefore); // the GUI thread keeps the CPU first
     }
 
     void stopIsPromptAndConsistent()

@@ -4,6 +4,7 @@
 #include "CompareCommand.h"
 
 #include "core/Error.h"
+#include "core/Priority.h"
 #include "training/Experiment.h"
 #include "project/ChoiceChange.h"
 #include "project/Registries.h"
@@ -274,6 +275,7 @@ struct TrainingArgs {
     std::string positional, value;
     std::vector<std::string> overrides;
     bool quiet = false;
+    bool background = false;
 };
 
 TrainingArgs parseTrainingArgs(const std::vector<std::string> &args, const std::string &valueOption,
@@ -298,6 +300,8 @@ TrainingArgs parseTrainingArgs(const std::vector<std::string> &args, const std::
             r.value = a.substr(valueOption.size() + 1);
         else if (a == "--quiet" || a == "-q")
             r.quiet = true;
+        else if (a == "--background")
+            r.background = true;
         else if (!a.empty() && a[0] == '-')
             throw Error(cmd + ": unknown option " + a + "\n" + kUsage);
         else if (r.positional.empty())
@@ -308,9 +312,22 @@ TrainingArgs parseTrainingArgs(const std::vector<std::string> &args, const std::
     return r;
 }
 
+/// --background: before the first torch operation, so torch's threads inherit the priority.
+void lowerPriorityIfAsked(const TrainingArgs &parsed, std::ostream &out, std::ostream &err)
+{
+    if (!parsed.background)
+        return;
+    const auto why = lowerTrainingPriority(/*keepMainThread=*/false);
+    if (why.empty())
+        out << "note: training at background CPU priority (nice " << currentThreadNice() << ")" << std::endl;
+    else
+        err << "warning: " << why << std::endl;
+}
+
 int runCommand(const std::vector<std::string> &args, std::ostream &out, std::ostream &err)
 {
     const auto parsed = parseTrainingArgs(args, "--out", "project file");
+    lowerPriorityIfAsked(parsed, out, err);
     const std::string &projectPath = parsed.positional, &outDir = parsed.value;
     const auto &overrides = parsed.overrides;
     const bool quiet = parsed.quiet;
@@ -342,6 +359,7 @@ int runCommand(const std::vector<std::string> &args, std::ostream &out, std::ost
 int resumeCommand(const std::vector<std::string> &args, std::ostream &out, std::ostream &err)
 {
     const auto parsed = parseTrainingArgs(args, "--checkpoint", "run directory");
+    lowerPriorityIfAsked(parsed, out, err);
     const std::string &runDir = parsed.positional, &checkpoint = parsed.value;
     const auto &overrides = parsed.overrides;
     const bool quiet = parsed.quiet;

@@ -4,6 +4,7 @@
 #include "session/QueueingObserver.h"
 
 #include <core/Error.h>
+#include <core/Priority.h>
 #include <training/Experiment.h>
 #include <project/Registries.h>
 
@@ -21,6 +22,19 @@ template<typename F>
 void TrainingWorker::guarded(F &&body)
 {
     QueueingObserver observer(*m_queue);
+    // Training shares the cores with the window: at background priority the GUI thread gets
+    // the CPU first and stays fluid, and training loses nothing while the window is idle.
+    // Before the thread's first torch operation, so torch's pool inherits it.
+    if (!m_priorityLowered) {
+        m_priorityLowered = true;
+        const auto why = kd::lowerTrainingPriority(/*keepMainThread=*/true);
+        m_priorityFailed = !why.empty();
+        m_priorityNote = why.empty() ? "training at background CPU priority (nice " + std::to_string(kd::currentThreadNice())
+                                           + "), so the window stays responsive"
+                                     : why;
+    }
+    observer.onLog(m_priorityFailed ? kd::ExperimentObserver::Level::Warning : kd::ExperimentObserver::Level::Info,
+                   m_priorityNote);
     try {
         m_queue->push(FinishedEvent{body(observer)});
     } catch (const kd::Error &e) {

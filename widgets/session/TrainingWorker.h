@@ -38,6 +38,10 @@ private:
     const kd::Registries &m_registries;
     std::shared_ptr<EventQueue> m_queue;
     const std::atomic<bool> &m_stop;
+    /// The training thread's priority is lowered once, on its first run.
+    bool m_priorityLowered = false;
+    bool m_priorityFailed = false;
+    std::string m_priorityNote;
 };
 
 } // namespace kd::ui
