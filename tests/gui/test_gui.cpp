@@ -147,6 +147,7 @@ private Q_SLOTS:
     void datasetEditorProbesFiles();
 
     void plotsCountPoints();
+    void accuracyPlotDrawsBranchesAndEnsemble();
     void progressAndSummaryText();
     void resultsTableFollowsRun();
 
@@ -611,6 +612,30 @@ void TestGui::plotsCountPoints()
     accuracy.clear();
     QCOMPARE(loss.pointCount(), 0);
     QCOMPARE(accuracy.pointCount(), 0);
+}
+
+/// A multi-branch student's epoch record carries every branch's and the ensemble's test
+/// accuracy as extra metrics: each is a curve of its own beside the student's train and test.
+void TestGui::accuracyPlotDrawsBranchesAndEnsemble()
+{
+    AccuracyPlot accuracy;
+    auto r = epochRecord("student", 1, 0.6, 0.5);
+    r.extra = {{"branch1_acc", 0.5}, {"branch2_acc", 0.55}, {"ensemble_acc", 0.58}, {"kl_to_teacher", 0.3}};
+    accuracy.addRecords({r});
+    QCOMPARE(accuracy.pointCount(), 2 + 3); // not the KL, which is no accuracy
+    const auto names = accuracy.seriesNames();
+    for (const char *n : {"student (KD) · branch1 (test)", "student (KD) · branch2 (test)", "student (KD) · ensemble (test)"})
+        QVERIFY2(names.contains(QString::fromUtf8(n)), n);
+    QSet<QRgb> colours;
+    for (int i = 0; i < accuracy.graphCount(); ++i)
+        if (accuracy.graph(i)->name().endsWith(QStringLiteral("(test)"))) {
+            colours.insert(accuracy.graph(i)->pen().color().rgb());
+            QCOMPARE(accuracy.graph(i)->pen().style(), Qt::DashDotLine);
+        }
+    QCOMPARE(colours.size(), 3); // one shade each
+    auto ensemble = std::find_if(names.begin(), names.end(), [](const QString &n) { return n.contains(QStringLiteral("ensemble")); });
+    QVERIFY(ensemble != names.end());
+    QCOMPARE(accuracy.graph(int(ensemble - names.begin()))->data()->begin()->value, 58.0);
 }
 
 void TestGui::progressAndSummaryText()

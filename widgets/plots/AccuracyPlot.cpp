@@ -42,24 +42,41 @@ void AccuracyPlot::addRecords(const QVector<kd::MetricRecord> &records)
             addPoint(role, tr("test"), Qt::SolidLine, r.epoch, r.testAcc);
             added = true;
         }
+        // The method's own test-set accuracies (a multi-branch network's every branch and
+        // ensemble, "branch2_acc", "ensemble_acc"; ARD's "robust_acc"): thin dash-dot lines
+        // in shades of the role's colour.
+        int shade = 0;
+        for (const auto &[name, value] : r.extra) {
+            const QString n = QString::fromStdString(name);
+            if (!n.endsWith(QLatin1String("_acc")) || !std::isfinite(value))
+                continue;
+            addPoint(role, n.chopped(4) + tr(" (test)"), Qt::DashDotLine, r.epoch, value, shade++);
+            added = true;
+        }
     }
     if (added)
         dataAdded();
 }
 
 void AccuracyPlot::addPoint(const QString &role, const QString &split, Qt::PenStyle style,
-                            int epoch, double accuracy)
+                            int epoch, double accuracy, int shade)
 {
     const QString key = role + QLatin1Char('/') + split;
     QCPGraph *g = series(key);
     if (!g) {
-        QPen pen(PlotStyle::roleColor(role));
+        // shade 0, 1, 2, ...: the role's colour, then alternately darker and lighter.
+        QColor colour = PlotStyle::roleColor(role);
+        if (shade > 0)
+            colour = shade % 2 ? colour.darker(100 + 30 * ((shade + 1) / 2)) : colour.lighter(100 + 30 * (shade / 2));
+        QPen pen(colour);
         pen.setStyle(style);
-        pen.setWidthF(style == Qt::SolidLine ? 2.0 : 1.4);
+        pen.setWidthF(style == Qt::SolidLine ? 2.0 : style == Qt::DashDotLine ? 1.2 : 1.4);
         g = addSeries(key, PlotStyle::roleLabel(role) + QStringLiteral(" · ") + split, pen);
         // Markers keep a one-epoch run visible (a single point draws no line).
-        const auto shape = style == Qt::SolidLine ? QCPScatterStyle::ssDisc : QCPScatterStyle::ssCircle;
-        g->setScatterStyle(QCPScatterStyle(shape, PlotStyle::roleColor(role), 6));
+        const auto shape = style == Qt::SolidLine    ? QCPScatterStyle::ssDisc
+                           : style == Qt::DashDotLine ? QCPScatterStyle::ssTriangle
+                                                      : QCPScatterStyle::ssCircle;
+        g->setScatterStyle(QCPScatterStyle(shape, colour, style == Qt::DashDotLine ? 5 : 6));
     }
     // The engine reports accuracies as fractions in [0, 1].
     g->addData(double(epoch), 100.0 * accuracy);

@@ -8,7 +8,9 @@
 namespace kd::ui {
 
 /// Accuracy per epoch for every role: test accuracy solid with markers, training accuracy
-/// dashed, validation accuracy dotted, in the role's colour.
+/// dashed, validation accuracy dotted, in the role's colour; the method's own test-set
+/// accuracies (extra metrics named "*_acc": every branch and the ensemble of a multi-branch
+/// network) thin dash-dot in shades of it.
 class AccuracyPlot : public RunPlot {
     Q_OBJECT
 
@@ -24,7 +26,7 @@ protected:
 
 private:
     void addPoint(const QString &role, const QString &split, Qt::PenStyle style, int epoch,
-                  double accuracy);
+                  double accuracy, int shade = 0);
 };
 
 } // namespace kd::ui
