@@ -156,6 +156,15 @@ private Q_SLOTS:
         QCOMPARE(done.dataset, std::string("fashion-mnist"));
         QCOMPARE(done.teacherArch, std::string("mlp"));
         QCOMPARE(done.studentArch, std::string("mlp"));
+        // The project's teacher stays in the config of a method without one: none is shown.
+        for (const char *method : {"ce", "one"}) {
+            auto noTeacher = config(7);
+            noTeacher["method"] = {{"name", method}};
+            const std::string other = dir + "-" + method;
+            writeRun(other, noTeacher, NAN, 0.85, 0.83);
+            QCOMPARE(kd::readRunInfo(other).teacherArch, std::string());
+            fs::remove_all(other);
+        }
         QCOMPARE(done.seed, std::int64_t(7));
         QCOMPARE(done.teacherAcc, 0.9);
         QCOMPARE(done.studentAcc, 0.85);

@@ -1,6 +1,7 @@
 #include "RunReader.h"
 
 #include "core/Error.h"
+#include "project/Registries.h"
 #include "runs/RunProcess.h"
 
 #include <algorithm>
@@ -148,6 +149,14 @@ std::string failureFromLog(const fs::path &dir)
     return text.substr(start, text.find('\n', start) - start);
 }
 
+/// Whether the run's method distils from a teacher: as this build's registry says, and yes
+/// for a method it does not know (a newer build's), so its teacher is still shown.
+bool methodUsesTeacher(const std::string &method)
+{
+    static const MethodRegistry methods = Registries::builtin().methods;
+    return !methods.contains(method) || methods.get(method).needsTeacher;
+}
+
 void fillSetup(RunInfo &info)
 {
     const auto &c = info.config;
@@ -165,7 +174,9 @@ void fillSetup(RunInfo &info)
             const auto arch = stringAt(t, "arch");
             info.teacherArch += (info.teacherArch.empty() ? "" : "+") + (arch.empty() ? "?" : arch);
         }
-    } else {
+    } else if (methodUsesTeacher(info.method)) {
+        // The project's `teacher` stays in the config of a method without one (ce, dml,
+        // one): no teacher is shown for it.
         info.teacherArch = stringAt(objectAt(c, "teacher"), "arch");
     }
 }

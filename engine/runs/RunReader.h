@@ -37,6 +37,8 @@ struct RunInfo {
     nlohmann::json config;  ///< resolved project (config.json), null when unreadable
     nlohmann::json summary; ///< summary.json, null when absent or unreadable
 
+    /// teacherArch: the teacher's architecture ("a+b" for a teachers list), empty when the
+    /// method uses no teacher (ce, online and multi-branch methods).
     std::string dataset, teacherArch, studentArch, method;
     nlohmann::json methodParams = nlohmann::json::object(); ///< config["method"] without "name"
     std::int64_t seed = -1;
