@@ -314,7 +314,7 @@ private Q_SLOTS:
                             "--set", "student.train.epochs=1", "--set", "teacher.arch_options.width=8",
                             "--set", "threads=1", "--out", out, "--background"});
         QVERIFY2(r.code == 0, qPrintable(r.out + r.err));
-        QVERIFY2(r.out.contains("note: training at background CPU priority (nice 10)"), qPrintable(r.out));
+        QVERIFY2(r.out.contains("note: training at background CPU priority (nice "), qPrintable(r.out));
         QVERIFY(r.out.contains("ETA"));
         QVERIFY(r.out.contains("student_scratch"));
         QVERIFY(r.out.contains("KD gain"));

@@ -2,6 +2,7 @@
 // validates projects, the plots count what they are fed, and the training session runs,
 // stops and tears down a real tiny Fashion-MNIST experiment without blocking the GUI.
 
+#include <core/Priority.h>
 #include <plots/AccuracyPlot.h>
 #include <setup/DatasetEditor.h>
 #include <setup/ExperimentPanel.h>
@@ -747,6 +748,7 @@ void TestGui::sessionRunsTinyExperiment()
         longestGap = std::max(longestGap, sinceTick.restart());
     });
 
+    const int guiNice = kd::currentThreadNice();
     QVERIFY(session.start(project));
     QVERIFY(session.isRunning());
     QVERIFY(!session.start(tinyProject(out.path()))); // one run at a time
@@ -766,6 +768,10 @@ void TestGui::sessionRunsTinyExperiment()
     QVERIFY(loss.pointCount() > 0);
     QVERIFY(accuracy.pointCount() > 0);
     QVERIFY(!log.toPlainText().isEmpty());
+    // Training ran at background priority; the GUI thread kept its own.
+    QVERIFY2(log.toPlainText().contains(QStringLiteral("training at background CPU priority (nice ")),
+             qPrintable(log.toPlainText().left(2000)));
+    QCOMPARE(kd::currentThreadNice(), guiNice);
     QCOMPARE(running.count(), 2);
     QCOMPARE(running.at(0).at(0).toBool(), true);
     QCOMPARE(running.at(1).at(0).toBool(), false);
