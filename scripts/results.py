@@ -10,6 +10,14 @@ The pair is projects/fashion-mnist-methods.json: cnn_small (width 32) teacher tr
 on all 60k Fashion-MNIST training images, cnn_small (width 8) student trained on the first
 15k for 5 epochs. Finished runs (summary.json with status "completed") are reused, so an
 interrupted invocation continues where it stopped; delete --out to start over.
+
+Every finished run's result is also recorded in docs/results-ledger.json (checked in) with its
+exact command, the SHA-256 of the teacher checkpoints it read, the engine commit, the machine
+and the date; the two teachers themselves are checked in (docs/results-teachers/, 1.8 MB) and
+copied into --out instead of being retrained. So a later invocation on a fresh clone reuses a
+recorded row and seed instead of training it again when command and teachers match, and a
+table too long for one machine's lifetime is finished over several sessions.
+--no-ledger ignores the recorded results (and retrains the teachers).
 Standard library only (no numpy), so any python3 runs it.
 """
 import argparse, json, os, shlex, shutil, statistics, subprocess, sys, time
@@ -74,6 +82,54 @@ def rows(teacher, teacher2):
 
 
 EXTRA = []
+USED_COMMITS = set()  # the engine commits the reported runs come from
+
+
+LEDGER = os.path.join("docs", "results-ledger.json")
+TEACHERS = os.path.join("docs", "results-teachers")  # teacher.pt, its sidecar and summary.json per teacher
+TEACHER_FILES = ("teacher.pt", "teacher.pt.json", "summary.json")
+
+
+def restore_teacher(key, run_dir):
+    """Copies the checked-in teacher `key` into run_dir (a completed run to ensure_run)."""
+    src = os.path.join(TEACHERS, key)
+    if not all(os.path.exists(os.path.join(src, f)) for f in TEACHER_FILES) or summary(run_dir) is not None:
+        return
+    os.makedirs(run_dir, exist_ok=True)
+    for f in TEACHER_FILES:
+        shutil.copy2(os.path.join(src, f), os.path.join(run_dir, f))
+    print(f"  {key}: the checked-in teacher from {src}", flush=True)
+
+
+def keep_teacher(key, run_dir):
+    """Checks the teacher in (docs/results-teachers/key) so later sessions reuse it."""
+    dst = os.path.join(TEACHERS, key)
+    if all(os.path.exists(os.path.join(dst, f)) for f in TEACHER_FILES):
+        return
+    os.makedirs(dst, exist_ok=True)
+    for f in TEACHER_FILES:
+        shutil.copy2(os.path.join(run_dir, f), os.path.join(dst, f))
+
+
+def load_ledger(use):
+    if not use or not os.path.exists(LEDGER):
+        return {}
+    with open(LEDGER) as f:
+        return json.load(f)
+
+
+def save_ledger(ledger):
+    tmp = LEDGER + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(ledger, f, indent=1, sort_keys=True)
+        f.write("\n")
+    os.replace(tmp, LEDGER)
+
+
+def checkpoint_sha(path):
+    """The SHA-256 the checkpoint's sidecar records (kdw verifies it on every load)."""
+    with open(path + ".json") as f:
+        return json.load(f)["sha256"]
 
 
 def kdw_cmd(kdw, sets, out, threads):
@@ -101,6 +157,7 @@ def main():
     ap.add_argument("--only", default="", help="comma-separated row keys (default: all)")
     ap.add_argument("--threads", type=int, default=None, help="override the project's threads")
     ap.add_argument("--doc", default="docs/RESULTS.md")
+    ap.add_argument("--no-ledger", action="store_true", help="train every run, ignoring " + LEDGER)
     ap.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
                     help="extra kdw --set for every run (for smoke tests: dataset.limit=512 ...)")
     a = ap.parse_args()
@@ -122,7 +179,12 @@ def main():
         run_dir = os.path.join(a.out, key)
         cmd = kdw_cmd(a.kdw, sets, run_dir, a.threads)
         prep_cmds[key] = cmd
+        use_ledger = not a.no_ledger and not EXTRA
+        if use_ledger:
+            restore_teacher(key, run_dir)
         s = ensure_run(cmd, run_dir, log)
+        if use_ledger:
+            keep_teacher(key, run_dir)
         teachers[key] = (os.path.join(run_dir, "teacher.pt"), s["models"]["teacher"])
 
     table = rows(teachers["teacher"][0], teachers["teacher2"][0])
@@ -130,6 +192,8 @@ def main():
     unknown = only - {k for k, _, _ in table}
     if unknown:
         sys.exit(f"unknown row(s) {sorted(unknown)}; valid: {', '.join(k for k, _, _ in table)}")
+    ledger = load_ledger(not a.no_ledger and not EXTRA)
+    teacher_shas = [checkpoint_sha(teachers[k][0]) for k in ("teacher", "teacher2")]
     results = []
     for key, label, sets in table:
         if only and key not in only:
@@ -139,10 +203,23 @@ def main():
             run_dir = os.path.join(a.out, key, f"seed{seed}")
             cmd = kdw_cmd(a.kdw, sets + [f"seed={seed}"], run_dir, a.threads)
             cmd0 = cmd0 or cmd
-            s = ensure_run(cmd, run_dir, log)
-            st = s["models"]["student"]
+            fingerprint = {"command": shown(cmd), "teacher_sha256": teacher_shas}
+            recorded = ledger.get(f"{key}/seed{seed}")
+            if summary(run_dir) is None and recorded and recorded["fingerprint"] == fingerprint:
+                print(f"  {key} seed {seed}: recorded in {LEDGER} (commit {recorded['commit']})", flush=True)
+                st, wall = recorded["student"], recorded["wall_seconds"]
+                USED_COMMITS.add(recorded["commit"])
+            else:
+                s = ensure_run(cmd, run_dir, log)
+                st, wall = s["models"]["student"], s["wall_seconds"]
+                USED_COMMITS.add(commit())
+                if not EXTRA and not a.no_ledger:
+                    ledger[f"{key}/seed{seed}"] = {"fingerprint": fingerprint, "student": st, "wall_seconds": wall,
+                                                   "commit": commit(), "machine": machine(),
+                                                   "date": time.strftime("%Y-%m-%d")}
+                    save_ledger(ledger)
             accs.append(st["final_test_acc"])
-            secs.append(s["wall_seconds"])
+            secs.append(wall)
             for k, v in st.items():
                 if k.startswith("final_") and k != "final_test_acc" and v is not None:
                     extras.setdefault(k[len("final_"):], []).append(v)
@@ -212,7 +289,8 @@ def write_doc(a, results, teachers, prep_cmds):
         lines += [f"**{label}**", "", "```sh", shown(cmd), "```", ""]
     lines += ["Reproduce everything: `scripts/results.py` (resumes; about "
               f"{sum(sum(r[4]) for r in results) / 60:.0f} min of training on the machine below).",
-              "", "Machine: " + machine() + " Engine commit: " + commit() + ".", ""]
+              "", "Machine: " + machine() + " Engine commit(s) of the runs: "
+              + ", ".join(sorted(USED_COMMITS or {commit()})) + ".", ""]
     os.makedirs(os.path.dirname(a.doc), exist_ok=True)
     # scripts/examples.py owns the block between its markers: keep it.
     old = open(a.doc).read() if os.path.exists(a.doc) else ""
