@@ -119,9 +119,14 @@ def load_ledger(use):
 
 
 def save_ledger(ledger):
-    tmp = LEDGER + ".tmp"
+    # Merged with what is on disk, so two invocations on different --only rows keep each
+    # other's entries.
+    merged = load_ledger(True)
+    merged.update(ledger)
+    ledger.update(merged)
+    tmp = LEDGER + ".tmp." + str(os.getpid())
     with open(tmp, "w") as f:
-        json.dump(ledger, f, indent=1, sort_keys=True)
+        json.dump(merged, f, indent=1, sort_keys=True)
         f.write("\n")
     os.replace(tmp, LEDGER)
 
