@@ -24,7 +24,24 @@ def summary(run_dir):
         return None
 
 
-def ensure_run(cmd, run_dir, log):
+class RunFailed(Exception):
+    """A kdw run that ended without completing; the message is the run's own reason."""
+
+
+def failure_reason(run_dir):
+    """The run's "failed: ..." line from log.txt (kdw writes the reason there)."""
+    try:
+        with open(os.path.join(run_dir, "log.txt")) as f:
+            lines = [l.strip() for l in f if l.strip()]
+    except OSError:
+        return "no log.txt"
+    failed = [l for l in lines if l.startswith("failed:")]
+    return failed[-1][len("failed:"):].strip() if failed else (lines[-1] if lines else "empty log.txt")
+
+
+def ensure_run(cmd, run_dir, log, allow_failure=False):
+    """The completed run's summary, running (or resuming) it first. A run that fails exits
+    the script, or with allow_failure raises RunFailed with the run's reason."""
     s = summary(run_dir)
     if s is not None:
         return s
@@ -46,6 +63,9 @@ def ensure_run(cmd, run_dir, log):
         rc = subprocess.call(cmd, cwd=ROOT, stdout=lf, stderr=subprocess.STDOUT)
     s = summary(run_dir)
     if rc != 0 or s is None:
+        if allow_failure:
+            print(f"  failed (exit {rc}): {failure_reason(run_dir)}", flush=True)
+            raise RunFailed(failure_reason(run_dir))
         sys.exit(f"kdw failed (exit {rc}) or {run_dir} did not complete; see {log}")
     print(f"  done in {time.time() - t0:.0f} s", flush=True)
     return s

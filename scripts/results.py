@@ -22,7 +22,7 @@ Standard library only (no numpy), so any python3 runs it.
 """
 import argparse, json, os, shlex, shutil, statistics, subprocess, sys, time
 
-from kdruns import ROOT, commit, ensure_run, j, machine, shown, summary
+from kdruns import ROOT, RunFailed, commit, ensure_run, j, machine, shown, summary
 from kdstats import welch
 
 PROJECT = "projects/fashion-mnist-methods.json"
@@ -83,6 +83,7 @@ def rows(teacher, teacher2):
 
 EXTRA = []
 USED_COMMITS = set()  # the engine commits the reported runs come from
+FAILURES = {}  # row key -> [(seed, the run's reason)] of the seeds whose run failed
 
 
 LEDGER = os.path.join("docs", "results-ledger.json")
@@ -203,25 +204,36 @@ def main():
     for key, label, sets in table:
         if only and key not in only:
             continue
-        accs, extras, secs, cmd0 = [], {}, [], None
+        accs, extras, secs, cmd0, failures = [], {}, [], None, []
         for seed in a.seeds:
             run_dir = os.path.join(a.out, key, f"seed{seed}")
             cmd = kdw_cmd(a.kdw, sets + [f"seed={seed}"], run_dir, a.threads)
             cmd0 = cmd0 or cmd
             fingerprint = {"command": shown(cmd), "teacher_sha256": teacher_shas}
             recorded = ledger.get(f"{key}/seed{seed}")
+            entry = {"fingerprint": fingerprint, "commit": commit(), "machine": machine(),
+                     "date": time.strftime("%Y-%m-%d")}
             if summary(run_dir) is None and recorded and recorded["fingerprint"] == fingerprint:
                 print(f"  {key} seed {seed}: recorded in {LEDGER} (commit {recorded['commit']})", flush=True)
-                st, wall = recorded["student"], recorded["wall_seconds"]
                 USED_COMMITS.add(recorded["commit"])
+                if "failed" in recorded:
+                    failures.append((seed, recorded["failed"]))
+                    continue
+                st, wall = recorded["student"], recorded["wall_seconds"]
             else:
-                s = ensure_run(cmd, run_dir, log)
+                try:
+                    s = ensure_run(cmd, run_dir, log, allow_failure=True)
+                except RunFailed as e:
+                    # A run that fails (a divergence) is a result too: reported, not retried.
+                    failures.append((seed, str(e)))
+                    if not EXTRA and not a.no_ledger:
+                        ledger[f"{key}/seed{seed}"] = dict(entry, failed=str(e))
+                        save_ledger(ledger)
+                    continue
                 st, wall = s["models"]["student"], s["wall_seconds"]
                 USED_COMMITS.add(commit())
                 if not EXTRA and not a.no_ledger:
-                    ledger[f"{key}/seed{seed}"] = {"fingerprint": fingerprint, "student": st, "wall_seconds": wall,
-                                                   "commit": commit(), "machine": machine(),
-                                                   "date": time.strftime("%Y-%m-%d")}
+                    ledger[f"{key}/seed{seed}"] = dict(entry, student=st, wall_seconds=wall)
                     save_ledger(ledger)
             accs.append(st["final_test_acc"])
             secs.append(wall)
@@ -229,6 +241,7 @@ def main():
                 if k.startswith("final_") and k != "final_test_acc" and v is not None:
                     extras.setdefault(k[len("final_"):], []).append(v)
         results.append((key, label, accs, extras, secs, cmd0))
+        FAILURES[key] = failures
 
     if only:
         for key, label, accs, extras, secs, _ in results:
@@ -273,9 +286,15 @@ def write_doc(a, results, teachers, prep_cmds):
                 ci += " ¹"
                 unsure.append(label)
         other = "; ".join(f"{name} {fmt(v)}" for name, v in extras.items())
-        lines.append(f"| {label} | {fmt(accs)} | {delta} | {ci} | {other} | {statistics.mean(secs):.0f} |")
+        failed = FAILURES.get(key, [])
+        shown_label = label + (f" ²: {len(accs)} of {len(accs) + len(failed)} seeds" if failed else "")
+        wall = f"{statistics.mean(secs):.0f}" if secs else "—"
+        lines.append(f"| {shown_label} | {fmt(accs)} | {delta} | {ci} | {other} | {wall} |")
     lines += ["", f"¹ The interval includes zero: over these {len(a.seeds)} seeds the difference from scratch is "
               "not distinguishable from seed-to-seed noise (" + str(len(unsure)) + " rows)."]
+    for key, label, *_ in results:
+        for seed, reason in FAILURES.get(key, []):
+            lines += ["", f"² {label}, seed {seed}: the run failed and is left out of the mean: {reason}"]
     lines += ["",
               "Reading the table (facts of this setup, not general claims): the `kd, LMA student` row is "
               "best compared with `scratch, LMA student`, its own baseline; `dmc` distils from two teachers "
