@@ -342,15 +342,21 @@ void ExperimentRun::resolveOutputClasses()
     }
 }
 
+MultiBranchNet::Factory ExperimentRun::architectureFactory(const std::string &role) const
+{
+    const auto &st = *stageOf.at(role);
+    const auto &entry = registries.architectures.get(st.spec.arch);
+    const int classes = roleClasses.at(role);
+    return [&entry, &st, classes, shape = data->shape] { return entry.create(st.spec.archOptions, shape, classes); };
+}
+
 std::shared_ptr<FeatureNet> ExperimentRun::newModel(const std::string &role) const
 {
     const auto &st = *stageOf.at(role);
     // Same seed before every model: a KD student and its scratch baseline start from
     // identical weights, so the difference between them is the method's.
     torch::manual_seed(p.seed + st.seedOffset);
-    const auto &entry = registries.architectures.get(st.spec.arch);
-    const int classes = roleClasses.at(role);
-    auto make = [&] { return entry.create(st.spec.archOptions, data->shape, classes); };
+    const auto make = architectureFactory(role);
     const auto layout = branchLayouts.find(role);
     std::shared_ptr<FeatureNet> model;
     if (layout != branchLayouts.end())
@@ -1131,9 +1137,7 @@ void ExperimentRun::saveBranches(const Stage &st, MultiBranchNet &net, const nlo
     // the architecture, the deployed one also as <role>.pt: the deliverable, loadable as any
     // student or teacher checkpoint is.
     const auto &l = net.layout();
-    const auto &entry = registries.architectures.get(st.spec.arch);
-    const int classes = roleClasses.at(st.role);
-    auto make = [&] { return entry.create(st.spec.archOptions, data->shape, classes); };
+    const auto make = architectureFactory(st.role);
     auto whole = meta;
     whole["multi_branch"] = {{"branches", l.branches},
                              {"split", BranchLayout::splitName(l.split)},

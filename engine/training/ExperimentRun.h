@@ -71,6 +71,8 @@ private:
 
     // Helpers of the phases.
     const DataBundle &viewOf(const DataView &view);
+    /// Makes `role`'s plain architecture (one instance, on the CPU, from the current RNG state).
+    MultiBranchNet::Factory architectureFactory(const std::string &role) const;
     std::shared_ptr<FeatureNet> newModel(const std::string &role) const;
     Learner makeLearner(std::size_t i);
     /// The number of stages in the cohort that starts at stage `first`.
