@@ -19,6 +19,11 @@ against these values. Everything is stated here again from the formulas, in plai
          loss/kl_loss.py's KLLoss (T = 3, target softmax(x_m / T) + 1e-7 taken as .data,
          T^2 * sum(target * (log target - log_softmax(z / T))) / batch). Gradients with respect
          to the branch logits and the gate's BatchNorm output.
+  ffl    Feature Fusion Learning (Jangho-Kim/FFL-pytorch train_FFL.py train()): with
+         ensemble_logit = mean of the branch logits and fused_logit the fusion module's,
+         CE on every branch and on fused_logit, plus consistency_weight * (sum_b
+         KLLoss(z_b, fused_logit) + KLLoss(fused_logit, ensemble_logit)) with utils.py's
+         KLLoss (the same as ONE's). Gradients with respect to the branch and fused logits.
   rampup utils/ramps.py sigmoid_rampup(current, length) (Mean Teacher's, which ONE imports):
          1 for length 0, else exp(-5 (1 - clip(current, 0, length) / length)^2).
 
@@ -105,6 +110,23 @@ def one_case(gen, name, branches, batch, classes, T, weight, scale=3.0):
             "grad_logits": [rows(t.grad) for t in zs], "grad_gate": rows(gs.grad)}
 
 
+def ffl_case(gen, name, branches, batch, classes, T, weight, scale=3.0):
+    z = [rounded(torch.randn(batch, classes, generator=gen, dtype=torch.float64) * scale) for _ in range(branches + 1)]
+    y = torch.randint(0, classes, (batch,), generator=gen)
+    zs = [t.clone().requires_grad_(True) for t in z]
+    outputs, fused = zs[:branches], zs[branches]
+    ensemble = sum(outputs) / branches
+    ce = sum(F.cross_entropy(t, y) for t in outputs)
+    fused_ce = F.cross_entropy(fused, y)
+    kl = sum(kl_one(t, fused, T) for t in outputs) + kl_one(fused, ensemble, T)
+    total = ce + fused_ce + weight * kl
+    total.backward()
+    return {"name": name, "T": T, "weight": weight, "logits": [rows(t) for t in z[:branches]], "fused": rows(z[branches]),
+            "labels": [int(v) for v in y], "ce": float(ce), "fused_ce": float(fused_ce), "kl": float(kl),
+            "total": float(total), "ensemble": rows(ensemble.detach()),
+            "grad_logits": [rows(t.grad) for t in outputs], "grad_fused": rows(fused.grad)}
+
+
 def sigmoid_rampup(current, length):
     if length == 0:
         return 1.0
@@ -118,6 +140,7 @@ def main():
         os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "online_golden.json")
     gen = torch.Generator().manual_seed(SEED)
     gen_one = torch.Generator().manual_seed(SEED + 1)  # its own stream: the dml cases stay as they were
+    gen_ffl = torch.Generator().manual_seed(SEED + 2)
     doc = {
         "generator": "scripts/gen_online_golden.py",
         "torch": torch.__version__,
@@ -138,11 +161,27 @@ def main():
                 "split": "stage2",
                 "rampup_fraction": 80.0 / 300.0,
             },
+            "ffl": {
+                "source": "Jangho-Kim/FFL-pytorch train_FFL.py (2 branches of ffl_resnet after layer2, "
+                          "consistency_rampup 80 of 300 epochs, KLLoss T = 3, weight 1; Fusion_module's "
+                          "optimizer_FM with weight_decay 1e-5)",
+                "temperature": 3.0,
+                "weight": 1.0,
+                "branches": 2,
+                "split": "stage2",
+                "rampup_fraction": 80.0 / 300.0,
+                "fusion_weight_decay": 1e-5,
+            },
         },
         "one_cases": [
             one_case(gen_one, "three branches, T 3, full weight", 3, 6, 10, 3.0, 1.0),
             one_case(gen_one, "two branches, ramping weight", 2, 5, 7, 3.0, 0.25),
             one_case(gen_one, "four branches, T 1, large logits", 4, 4, 5, 1.0, 1.0, scale=10.0),
+        ],
+        "ffl_cases": [
+            ffl_case(gen_ffl, "two branches (the authors'), full weight", 2, 6, 10, 3.0, 1.0),
+            ffl_case(gen_ffl, "three branches, ramping weight", 3, 5, 7, 3.0, 0.3),
+            ffl_case(gen_ffl, "two branches, T 1, large logits", 2, 4, 5, 1.0, 1.0, scale=10.0),
         ],
         "rampup": [{"current": c, "length": l, "value": sigmoid_rampup(c, l)}
                    for c, l in [(0, 80), (10, 80), (40, 80), (79, 80), (80, 80), (200, 80), (0, 0), (1, 1.3333), (0, 1.3333)]],

@@ -17,6 +17,7 @@
 #include "support/TestSupport.h"
 #include "training/Checkpoint.h"
 #include "training/StagePlan.h"
+#include "training/Optim.h"
 #include "training/Trainer.h"
 
 #include <QDir>
@@ -80,10 +81,54 @@ json oneProject(const QString &outDir, bool baseline)
     };
 }
 
+/// Sets `method` up on `net`'s features for input `x` (shapes as the run's probe gives them).
+void setUpOn(kd::DistillationMethod &method, kd::FeatureNet &net, const torch::Tensor &x, int classes)
+{
+    kd::MethodSetup setup;
+    {
+        torch::NoGradGuard noGrad;
+        const auto f = net.forwardFeatures(x); // alive while its items are read
+        for (const auto &kv : f.items())
+            setup.student.push_back({kv.first, kv.second.sizes().slice(1).vec()});
+    }
+    setup.numClasses = classes;
+    method.setup(setup);
+}
+
+/// A golden case's branch logits, each a leaf that collects its gradient.
+std::vector<torch::Tensor> branchLogitsOf(const json &c)
+{
+    std::vector<torch::Tensor> z;
+    for (const auto &rows : c["logits"])
+        z.push_back(kd::test::matrixOf(rows).requires_grad_(true));
+    return z;
+}
+
+/// Every parameter of `m` has a non-zero gradient.
+void checkAllGradients(const torch::nn::Module &m)
+{
+    for (const auto &kv : m.named_parameters())
+        QVERIFY2(kv.value().grad().defined() && kv.value().grad().abs().sum().item<double>() > 0, kv.key().c_str());
+}
+
 } // namespace
 
 class TestOnline : public kd::test::MethodFixture {
     Q_OBJECT
+
+    /// A multi-branch method's defaults are the authors' (golden "authors" block): `keys`
+    /// exactly, the ramp-up fraction to 1e-12; one network without a teacher.
+    void checkMultiBranchDefaults(const char *name, std::initializer_list<const char *> keys)
+    {
+        const auto &ref = m_golden.at("authors").at(name);
+        const auto &e = m_methods.get(name);
+        QVERIFY(!e.online); // one network, not a cohort of peers
+        QVERIFY(!e.needsTeacher);
+        const auto resolved = kd::resolveParams(e.params, json::object(), "method");
+        for (const char *key : keys)
+            QCOMPARE(resolved.at(key), ref.at(key));
+        QVERIFY(std::abs(resolved.at("rampup_fraction").get<double>() - ref.at("rampup_fraction").get<double>()) < 1e-12);
+    }
 
 private Q_SLOTS:
     void initTestCase()
@@ -148,14 +193,7 @@ private Q_SLOTS:
 
     void oneDefaultsAreTheAuthors()
     {
-        const auto &ref = m_golden.at("authors").at("one");
-        const auto &e = m_methods.get("one");
-        QVERIFY(!e.online); // one network, not a cohort of peers
-        QVERIFY(!e.needsTeacher);
-        const auto resolved = kd::resolveParams(e.params, json::object(), "method");
-        for (const char *key : {"temperature", "weight", "branches", "split"})
-            QCOMPARE(resolved.at(key), ref.at(key));
-        QVERIFY(std::abs(resolved.at("rampup_fraction").get<double>() - ref.at("rampup_fraction").get<double>()) < 1e-12);
+        checkMultiBranchDefaults("one", {"temperature", "weight", "branches", "split"});
     }
 
     void sigmoidRampupIsTheAuthors()
@@ -179,9 +217,7 @@ private Q_SLOTS:
         QFETCH(int, index);
         const auto &c = m_golden["one_cases"][std::size_t(index)];
         const auto y = kd::test::labelsOf(c["labels"]);
-        std::vector<torch::Tensor> z;
-        for (const auto &rows : c["logits"])
-            z.push_back(kd::test::matrixOf(rows).requires_grad_(true));
+        const auto z = branchLogitsOf(c);
         const auto gate = kd::test::matrixOf(c["gate"]).requires_grad_(true);
         const auto t = kd::oneLoss(z, gate, y, c["T"].get<double>());
         CHECK_CLOSE(t.ce, c["ce"].get<double>(), "ce");
@@ -206,16 +242,8 @@ private Q_SLOTS:
         QCOMPARE(layout->split, 1);
         auto make = [&] { return model("cnn_small", {{"width", 4}}); };
         kd::MultiBranchNet net(make, *layout, "cnn_small");
-        kd::MethodSetup setup;
         const auto x = torch::randn({8, 1, 28, 28});
-        {
-            torch::NoGradGuard noGrad;
-            const auto f = net.forwardFeatures(x); // alive while its items are read
-            for (const auto &kv : f.items())
-                setup.student.push_back({kv.first, kv.second.sizes().slice(1).vec()});
-        }
-        setup.numClasses = 10;
-        method->setup(setup);
+        setUpOn(*method, net, x, 10);
         const auto gate = method->trainableModule();
         QVERIFY(gate && !gate->parameters().empty());
         kd::StepContext ctx;
@@ -225,10 +253,8 @@ private Q_SLOTS:
         auto loss = method->compute(net.forwardFeatures(x), nullptr, y, ctx);
         CHECK_CLOSE(termOf(loss, "kl_weight"), std::exp(-5.0), "ramped KL weight at the first epoch");
         loss.total.backward();
-        for (const auto &kv : net.named_parameters())
-            QVERIFY2(kv.value().grad().defined() && kv.value().grad().abs().sum().item<double>() > 0, kv.key().c_str());
-        for (const auto &kv : gate->named_parameters())
-            QVERIFY2(kv.value().grad().defined() && kv.value().grad().abs().sum().item<double>() > 0, kv.key().c_str());
+        checkAllGradients(net);
+        checkAllGradients(*gate);
         ctx.epoch = 30;
         CHECK_CLOSE(termOf(method->compute(net.forwardFeatures(x), nullptr, y, ctx), "kl_weight"), 1.0,
                     "full KL weight after the ramp-up");
@@ -323,6 +349,154 @@ private Q_SLOTS:
             QCOMPARE(pc.first, pc.second);
         const auto log = readLines(run + "/log.txt").join('\n');
         QVERIFY2(log.contains("split after stage1 into a trunk"), qPrintable(log));
+    }
+
+    void fflDefaultsAreTheAuthors()
+    {
+        checkMultiBranchDefaults("ffl", {"temperature", "weight", "branches", "split", "fusion_weight_decay"});
+        const auto &ref = m_golden.at("authors").at("ffl");
+        QCOMPARE(create("ffl")->trainableWeightDecay(), ref.at("fusion_weight_decay").get<double>());
+    }
+
+    void fflMatchesGolden_data()
+    {
+        kd::test::addCaseRows(m_golden.at("ffl_cases"));
+    }
+
+    /// The loss terms and the gradients into every branch's logits and the fused logits, as
+    /// the authors' train() computes them (the fused logits and the ensemble are KL targets
+    /// without gradient; the fused classifier learns from its CE and the ensemble's KL).
+    void fflMatchesGolden()
+    {
+        QFETCH(int, index);
+        const auto &c = m_golden["ffl_cases"][std::size_t(index)];
+        const auto y = kd::test::labelsOf(c["labels"]);
+        const auto z = branchLogitsOf(c);
+        const auto fused = kd::test::matrixOf(c["fused"]).requires_grad_(true);
+        const auto t = kd::fflLoss(z, fused, y, c["T"].get<double>());
+        CHECK_CLOSE(t.ce, c["ce"].get<double>(), "ce");
+        CHECK_CLOSE(t.fusedCe, c["fused_ce"].get<double>(), "fused_ce");
+        CHECK_CLOSE(t.kl, c["kl"].get<double>(), "kl");
+        CHECK_CLOSE(t.ensemble, kd::test::matrixOf(c["ensemble"]), "branch ensemble");
+        const auto total = t.ce + t.fusedCe + c["weight"].get<double>() * t.kl;
+        CHECK_CLOSE(total, c["total"].get<double>(), "total");
+        total.backward();
+        for (std::size_t b = 0; b < z.size(); ++b)
+            CHECK_CLOSE(z[b].grad(), kd::test::matrixOf(c["grad_logits"][b]), "gradient of a branch's logits");
+        CHECK_CLOSE(fused.grad(), kd::test::matrixOf(c["grad_fused"]), "gradient of the fused logits");
+    }
+
+    /// Through a real multi-branch network: the fusion module is the authors' (depthwise 3×3 on
+    /// the concatenated maps, 1×1 back to C, a classifier), the loss reaches the trunk, every
+    /// branch and the module, and the fused and ensemble accuracies are measured.
+    void fflTrainsTrunkBranchesAndFusion()
+    {
+        auto method = create("ffl", {{"split", "stage1"}, {"branches", 3}});
+        const auto *layout = method->branchLayout();
+        QVERIFY(layout);
+        auto make = [&] { return model("cnn_small", {{"width", 4}}); };
+        kd::MultiBranchNet net(make, *layout, "cnn_small");
+        const auto x = torch::randn({8, 1, 28, 28});
+        const auto maps = net.forwardFeatures(x).get("branch1.head_input");
+        QCOMPARE(maps.dim(), std::int64_t(4));
+        const auto c = maps.size(1);
+        setUpOn(*method, net, x, 10);
+        const auto fusion = method->trainableModule();
+        QVERIFY(fusion);
+        std::map<std::string, std::vector<std::int64_t>> shapes;
+        for (const auto &kv : fusion->named_parameters())
+            shapes[kv.key()] = kv.value().sizes().vec();
+        const std::map<std::string, std::vector<std::int64_t>> want{
+            {"conv1.weight", {3 * c, 1, 3, 3}}, // depthwise over the three branches' C channels each
+            {"bn1.weight", {3 * c}},           {"bn1.bias", {3 * c}},
+            {"conv1_1.weight", {c, 3 * c, 1, 1}}, {"bn1_1.weight", {c}}, {"bn1_1.bias", {c}},
+            {"fc2.weight", {10, c}},           {"fc2.bias", {10}}};
+        QCOMPARE(shapes, want);
+
+        kd::StepContext ctx;
+        ctx.epoch = 1;
+        ctx.epochs = 30;
+        const auto y = torch::randint(0, 10, {8}, torch::kInt64);
+        auto loss = method->compute(net.forwardFeatures(x), nullptr, y, ctx);
+        CHECK_CLOSE(termOf(loss, "kl_weight"), std::exp(-5.0), "ramped KL weight at the first epoch");
+        for (const char *term : {"ce", "fused_ce", "kl"})
+            QVERIFY2(std::isfinite(termOf(loss, term).item<double>()), term);
+        loss.total.backward();
+        checkAllGradients(net);
+        checkAllGradients(*fusion);
+
+        kd::TensorDataset set;
+        set.images = torch::randn({40, 1, 28, 28});
+        set.labels = torch::randint(0, 10, {40}, torch::kInt64);
+        QCOMPARE(method->extraMetrics(),
+                 (std::vector<std::string>{"branch1_acc", "branch2_acc", "branch3_acc", "ensemble_acc", "fused_acc"}));
+        for (const auto &n : method->extraMetrics())
+            QVERIFY(std::isfinite(method->evaluateExtra(n, net, set, torch::kCPU, 16)));
+    }
+
+    /// The fusion module's parameters form a second group of the stage's optimiser with the
+    /// authors' weight decay; everything else (lr, momentum, Nesterov) is the stage's.
+    void fflFusionHasItsOwnWeightDecay()
+    {
+        kd::TrainOptions o;
+        o.lr = 0.1;
+        o.weightDecay = 1e-4;
+        o.nesterov = true;
+        const std::vector<torch::Tensor> net{torch::zeros({3}, torch::requires_grad())};
+        const std::vector<torch::Tensor> fusion{torch::zeros({2}, torch::requires_grad())};
+        auto opt = kd::makeOptimizer(o, net, fusion, 1e-5);
+        QCOMPARE(int(opt->param_groups().size()), 2);
+        const auto &g0 = static_cast<const torch::optim::SGDOptions &>(opt->param_groups()[0].options());
+        const auto &g1 = static_cast<const torch::optim::SGDOptions &>(opt->param_groups()[1].options());
+        QCOMPARE(g0.weight_decay(), 1e-4);
+        QCOMPARE(g1.weight_decay(), 1e-5);
+        QVERIFY(g1.nesterov() && g1.momentum() == 0.9 && g1.lr() == 0.1);
+        kd::setLearningRate(*opt, 0.01); // the schedule moves both groups
+        QCOMPARE(static_cast<const torch::optim::SGDOptions &>(opt->param_groups()[1].options()).lr(), 0.01);
+        // Without an own weight decay everything is one group, as before.
+        QCOMPARE(int(kd::makeOptimizer(o, net, fusion, -1.0)->param_groups().size()), 1);
+        o.optimizer = "adam";
+        auto adam = kd::makeOptimizer(o, net, fusion, 1e-5);
+        QCOMPARE(static_cast<const torch::optim::AdamOptions &>(adam->param_groups()[1].options()).weight_decay(), 1e-5);
+    }
+
+    void fflRefusesNetworksWithoutFeatureMaps()
+    {
+        auto method = create("ffl", {{"split", "stage1"}});
+        auto make = [&] { return model("mlp", {{"hidden", json::array({16, 16})}}); };
+        kd::MultiBranchNet net(make, *method->branchLayout(), "mlp");
+        const auto msg = errorOf([&] { setUpOn(*method, net, torch::randn({4, 1, 28, 28}), 10); });
+        QVERIFY2(msg.find("choose a convolutional student") != std::string::npos, msg.c_str());
+    }
+
+    void fflTrainsAndDeliversBranches()
+    {
+        if (!QFile::exists(QString(kFashion) + "/train-images-idx3-ubyte.gz"))
+            QSKIP("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)");
+        QTemporaryDir tmp;
+        const QString run = tmp.filePath("run");
+        auto project = oneProject(tmp.path(), false);
+        // A ResNet, whose head pools globally as the fusion module does (cnn_small flattens its
+        // maps, and their global mean alone classifies poorly).
+        project["student"]["arch"] = "resnet8";
+        project["student"].erase("arch_options");
+        project["method"] = {{"name", "ffl"}, {"split", "stage1"}};
+        const auto summary = kd::test::runProject(project, run.toStdString());
+        QCOMPARE(QString::fromStdString(summary.status), QStringLiteral("completed"));
+        const auto lines = readLines(run + "/metrics.csv");
+        const auto header = lines.front().split(',');
+        for (const char *col : {"loss_ce", "loss_fused_ce", "loss_kl", "branch1_acc", "branch2_acc", "ensemble_acc",
+                                "fused_acc"})
+            QVERIFY2(header.contains(col), col);
+        const auto s = readJson(run + "/summary.json");
+        const auto &st = s["models"]["student"];
+        QVERIFY2(st["final_fused_acc"].get<double>() > 0.3, st.dump().c_str());
+        QCOMPARE(st["final_test_acc"], st["final_branch1_acc"]);
+        for (const char *file : {"student.pt", "student_branch1.pt", "student_branch2.pt", "student_multibranch.pt"})
+            QVERIFY2(QFile::exists(run + "/" + file), file);
+        const auto log = readLines(run + "/log.txt").join('\n');
+        QVERIFY2(log.contains("ffl: 2 branches after stage1, fusion module on their last feature maps (weight decay 1e-05)"),
+                 qPrintable(log));
     }
 
     void dmlOutsideACohortIsAClearError()

@@ -301,6 +301,9 @@ private Q_SLOTS:
         // A multi-branch student (ONE): its gate is the method's module, its branches one network.
         QTest::newRow("one: trunk, two branches and a gate")
             << R"({"name": "one", "split": "stage1", "branches": 2})" << 10 << QStringList{"student"};
+        // FFL: its fusion module has a parameter group (and weight decay) of its own.
+        QTest::newRow("ffl: two branches and a fusion module")
+            << R"({"name": "ffl", "split": "stage1"})" << 10 << QStringList{"student"};
         // An online cohort: two peers (and their ensemble) in one loop, 8 step records an
         // epoch; the stop lands in the second epoch.
         QTest::newRow("dml cohort of two peers")

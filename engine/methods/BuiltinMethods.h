@@ -33,5 +33,6 @@ void registerKdSimMethod(MethodRegistry &registry);      // kd_sim
 // Online distillation: cohorts of peers (docs/METHODS.md, "Online distillation")
 void registerDmlMethod(MethodRegistry &registry);        // dml
 void registerOneMethod(MethodRegistry &registry);        // one
+void registerFflMethod(MethodRegistry &registry);        // ffl
 
 } // namespace kd

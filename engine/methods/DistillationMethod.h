@@ -87,6 +87,11 @@ public:
     /// Extra trainable modules (adapters, heads; none by default). Their parameters are
     /// optimised with the student's; they are put in train mode with it.
     virtual std::shared_ptr<torch::nn::Module> trainableModule() { return nullptr; }
+    /// The weight decay of trainableModule()'s parameters when the authors give the method's
+    /// module its own (FFL's fusion module: 1e-5 beside the network's 1e-4); they then form a
+    /// second parameter group with the stage's optimiser, learning rate and schedule. Negative
+    /// (default): the stage's weight decay, one group.
+    virtual double trainableWeightDecay() const { return -1.0; }
     /// State a resumed run needs beyond trainableModule()'s parameters and buffers (which the
     /// checkpoint holds already) and the global RNG: a module or optimiser of the method's own,
     /// a phase counter. Called after setup(); loadState() gets what saveState() wrote. Memory

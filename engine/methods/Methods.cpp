@@ -77,6 +77,7 @@ void registerBuiltinMethods(MethodRegistry &registry)
     registerKdSimMethod(registry);
     registerDmlMethod(registry);
     registerOneMethod(registry);
+    registerFflMethod(registry);
 }
 
 } // namespace kd

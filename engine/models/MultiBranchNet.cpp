@@ -96,12 +96,15 @@ Features MultiBranchNet::forwardFeatures(const torch::Tensor &x)
     for (int b = 0; b < m_layout.branches; ++b) {
         Features own;
         auto hb = h;
-        for (int part = m_layout.split + 1; part <= head; ++part)
-            hb = m_nets[std::size_t(b)]->forwardPart(part, hb, own);
         const std::string prefix = "branch" + std::to_string(b + 1) + ".";
+        for (int part = m_layout.split + 1; part <= head; ++part) {
+            if (part == head)
+                own.add("head_input", hb);
+            hb = m_nets[std::size_t(b)]->forwardPart(part, hb, own);
+        }
         for (const auto &kv : own.items()) {
             f.add(prefix + kv.first, kv.second);
-            if (b == m_layout.deployed)
+            if (b == m_layout.deployed && kv.first != "head_input")
                 deployed.push_back(kv);
         }
     }

@@ -31,7 +31,8 @@ struct BranchLayout {
 /// parameters(), the optimiser, checkpoints and the parameter count hold the trunk once.
 ///
 /// Features: the trunk's own ("stage1", ... up to the split) and "trunk" (its output); every
-/// branch's as "branchB.<name>" (B = 1..N: "branch2.stage3", "branch2.logits"); and, without
+/// branch's as "branchB.<name>" (B = 1..N: "branch2.stage3", "branch2.logits"), with
+/// "branchB.head_input", the tensor its head pools (the fusion input of FFL); and, without
 /// prefix, the deployed branch's tail features, "pre_logits" and "logits", so evaluation,
 /// views and feature methods see the deliverable as they see a plain network.
 /// Module names: "branch1".."branchN", each the architecture's own names beneath.

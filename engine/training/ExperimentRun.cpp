@@ -901,13 +901,13 @@ Learner ExperimentRun::makeLearner(std::size_t i)
     learner.train = st.spec.train;
     learner.model = newModel(st.role);
     learner.method = std::move(methods[i]);
-    auto params = learner.model->parameters();
+    std::vector<torch::Tensor> extraParams;
     if (auto extra = learner.method->trainableModule()) {
         extra->to(device);
-        for (auto &t : extra->parameters())
-            params.push_back(t);
+        extraParams = extra->parameters();
     }
-    learner.optimizer = makeOptimizer(st.spec.train, params);
+    learner.optimizer = makeOptimizer(st.spec.train, learner.model->parameters(), std::move(extraParams),
+                                      learner.method->trainableWeightDecay());
     // The scratch twin reports the student's extra metrics too (the controls' probes), unless
     // they read a multi-branch network's branches, which a plain model does not have.
     if (st.role == "student_scratch" && finishedMethods.count("student")

@@ -17,6 +17,31 @@ std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const TrainOptions &o,
         torch::optim::SGDOptions(o.lr).momentum(o.momentum).weight_decay(o.weightDecay).nesterov(o.nesterov));
 }
 
+std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const TrainOptions &o, std::vector<torch::Tensor> parameters,
+                                                       std::vector<torch::Tensor> extra, double extraWeightDecay)
+{
+    if (extraWeightDecay < 0 || extra.empty()) {
+        parameters.insert(parameters.end(), extra.begin(), extra.end());
+        return makeOptimizer(o, std::move(parameters));
+    }
+    std::vector<torch::optim::OptimizerParamGroup> groups;
+    if (o.optimizer == "adam") {
+        const auto options = torch::optim::AdamOptions(o.lr).betas({o.beta1, o.beta2}).weight_decay(o.weightDecay);
+        auto own = std::make_unique<torch::optim::AdamOptions>(options);
+        own->weight_decay(extraWeightDecay);
+        groups.emplace_back(std::move(parameters));
+        groups.emplace_back(std::move(extra), std::move(own));
+        return std::make_unique<torch::optim::Adam>(std::move(groups), options);
+    }
+    const auto options =
+        torch::optim::SGDOptions(o.lr).momentum(o.momentum).weight_decay(o.weightDecay).nesterov(o.nesterov);
+    auto own = std::make_unique<torch::optim::SGDOptions>(options);
+    own->weight_decay(extraWeightDecay);
+    groups.emplace_back(std::move(parameters));
+    groups.emplace_back(std::move(extra), std::move(own));
+    return std::make_unique<torch::optim::SGD>(std::move(groups), options);
+}
+
 double scheduledLr(const TrainOptions &o, int epoch)
 {
     if (o.lrSchedule == "step")

@@ -75,4 +75,23 @@ OneTerms oneLoss(const std::vector<torch::Tensor> &branchLogits, const torch::Te
     return t;
 }
 
+FflTerms fflLoss(const std::vector<torch::Tensor> &branchLogits, const torch::Tensor &fusedLogits,
+                 const torch::Tensor &labels, double temperature)
+{
+    if (branchLogits.size() < 2)
+        throw std::logic_error("fflLoss needs at least two branches");
+    FflTerms t;
+    for (const auto &z : branchLogits) {
+        const auto c = crossEntropyLoss(z, labels);
+        const auto k = oneKlLoss(z, fusedLogits, temperature);
+        t.ensemble = t.ensemble.defined() ? t.ensemble + z : z;
+        t.ce = t.ce.defined() ? t.ce + c : c;
+        t.kl = t.kl.defined() ? t.kl + k : k;
+    }
+    t.ensemble = t.ensemble / double(branchLogits.size());
+    t.fusedCe = crossEntropyLoss(fusedLogits, labels);
+    t.kl = t.kl + oneKlLoss(fusedLogits, t.ensemble, temperature);
+    return t;
+}
+
 } // namespace kd

@@ -44,4 +44,16 @@ struct OneTerms {
 OneTerms oneLoss(const std::vector<torch::Tensor> &branchLogits, const torch::Tensor &gateLogits,
                  const torch::Tensor &labels, double temperature);
 
+/// FFL's loss terms (Kim et al. 2019, Feature Fusion for Online Mutual Knowledge Distillation;
+/// Jangho-Kim/FFL-pytorch train_FFL.py `train`): with z_e = mean_b z_b the branch ensemble and
+/// z_f the fusion module's logits, ce = Σ_b CE(z_b, y), fusedCe = CE(z_f, y) and
+///   kl = Σ_b oneKlLoss(z_b, z_f, T) + oneKlLoss(z_f, z_e, T)
+/// (the fused classifier teaches every branch; the ensemble teaches the fused classifier;
+/// targets read without gradient). The total is ce + fusedCe + w · kl.
+struct FflTerms {
+    torch::Tensor ce, fusedCe, kl, ensemble;
+};
+FflTerms fflLoss(const std::vector<torch::Tensor> &branchLogits, const torch::Tensor &fusedLogits,
+                 const torch::Tensor &labels, double temperature);
+
 } // namespace kd
