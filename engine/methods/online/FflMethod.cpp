@@ -111,10 +111,7 @@ protected:
     std::vector<std::string> groupOutputNames() const override { return {"ensemble", "fused"}; }
     std::vector<std::pair<std::string, torch::Tensor>> groupOutputs(const Features &s) override
     {
-        torch::Tensor mean;
-        for (const auto &z : branchLogits(s))
-            mean = mean.defined() ? mean + z : z;
-        return {{"ensemble", mean / double(m_layout.branches)}, {"fused", fused(s)}};
+        return {{"ensemble", meanLogits(branchLogits(s))}, {"fused", fused(s)}};
     }
 
 private:

@@ -75,6 +75,14 @@ OneTerms oneLoss(const std::vector<torch::Tensor> &branchLogits, const torch::Te
     return t;
 }
 
+torch::Tensor meanLogits(const std::vector<torch::Tensor> &logits)
+{
+    torch::Tensor sum;
+    for (const auto &z : logits)
+        sum = sum.defined() ? sum + z : z;
+    return sum / double(logits.size());
+}
+
 FflTerms fflLoss(const std::vector<torch::Tensor> &branchLogits, const torch::Tensor &fusedLogits,
                  const torch::Tensor &labels, double temperature)
 {
@@ -84,11 +92,10 @@ FflTerms fflLoss(const std::vector<torch::Tensor> &branchLogits, const torch::Te
     for (const auto &z : branchLogits) {
         const auto c = crossEntropyLoss(z, labels);
         const auto k = oneKlLoss(z, fusedLogits, temperature);
-        t.ensemble = t.ensemble.defined() ? t.ensemble + z : z;
         t.ce = t.ce.defined() ? t.ce + c : c;
         t.kl = t.kl.defined() ? t.kl + k : k;
     }
-    t.ensemble = t.ensemble / double(branchLogits.size());
+    t.ensemble = meanLogits(branchLogits);
     t.fusedCe = crossEntropyLoss(fusedLogits, labels);
     t.kl = t.kl + oneKlLoss(fusedLogits, t.ensemble, temperature);
     return t;

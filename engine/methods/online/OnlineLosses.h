@@ -44,6 +44,9 @@ struct OneTerms {
 OneTerms oneLoss(const std::vector<torch::Tensor> &branchLogits, const torch::Tensor &gateLogits,
                  const torch::Tensor &labels, double temperature);
 
+/// The plain average of the branches' logits (FFL's ensemble z_e).
+torch::Tensor meanLogits(const std::vector<torch::Tensor> &logits);
+
 /// FFL's loss terms (Kim et al. 2019, Feature Fusion for Online Mutual Knowledge Distillation;
 /// Jangho-Kim/FFL-pytorch train_FFL.py `train`): with z_e = mean_b z_b the branch ensemble and
 /// z_f the fusion module's logits, ce = Σ_b CE(z_b, y), fusedCe = CE(z_f, y) and
