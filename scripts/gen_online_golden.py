@@ -24,6 +24,27 @@ against these values. Everything is stated here again from the formulas, in plai
          CE on every branch and on fused_logit, plus consistency_weight * (sum_b
          KLLoss(z_b, fused_logit) + KLLoss(fused_logit, ensemble_logit)) with utils.py's
          KLLoss (the same as ONE's). Gradients with respect to the branch and fused logits.
+  okddip Online KD with Diverse Peers (DefangChen/OKDDip train_GL.py train(), resnet_GL.py
+         forward, utils.py KL_Loss): the first N - 1 branches are peers, the last the leader;
+         energy = bmm(q, k^T) of the peers' projections (B x P x d), attention = softmax over
+         the last dim, x_m = bmm(pro, attention^T) with pro the peers' logits (B x C x P);
+         CE on every branch, plus consistency_weight * (sum_i KL_Loss(z_i, x_m[:, :, i]) +
+         KL_Loss(z_leader, mean of the peers)), KL_Loss = T^2 * KLDivLoss(batchmean) of
+         log_softmax(z / T) against softmax(target / T) + 1e-7, the target NOT detached.
+         Gradients with respect to every branch's logits, q and k.
+  mcl    Multi-View Contrastive Learning OKD (winycg/MCL-OKD main_cifar_mcl_okd.py train(),
+         mcl/memory.py ContrastMemory.forward, mcl/criterion.py ContrastLoss): for i < j the
+         scores exp(bmm(memory_i[idx], e_j) / T) then exp(bmm(memory_j[idx], e_i) / T), each
+         divided by z = mean * n_data; loss = sum of ContrastLoss over them; DistillKL(T) of the
+         last branch against the detached mean of all logits; CE on every branch. Then the
+         banks' rows idx[:, 0] = normalise(m * row + (1 - m) * e). Gradients with respect to
+         every branch's logits and embeddings.
+  student_ensemble  Online ensemble model compression (Devwalkar/BOC-KD utils/Losses.py
+         Combined_Loss.student_forward): teacher = mean of the students' raw logits (fixed 1/N
+         weights), detached; CE summed over the students; KL_Loss(teacher, s_j) = T^2 *
+         sum_c p_t (log p_t - log_softmax(s_j / T)) / batch for every student, the widest too;
+         MSELoss(widest stage map detached, adapter(narrow stage map)) summed over stages and
+         narrower students. Gradients with respect to the logits and the adapted maps.
   rampup utils/ramps.py sigmoid_rampup(current, length) (Mean Teacher's, which ONE imports):
          1 for length 0, else exp(-5 (1 - clip(current, 0, length) / length)^2).
 
@@ -127,6 +148,115 @@ def ffl_case(gen, name, branches, batch, classes, T, weight, scale=3.0):
             "grad_logits": [rows(t.grad) for t in outputs], "grad_fused": rows(fused.grad)}
 
 
+def kl_okddip(pred, target, T=3.0):
+    # utils.py KL_Loss.forward: nn.KLDivLoss(reduction='batchmean'), the target keeps its gradient.
+    predict = F.log_softmax(pred / T, dim=1)
+    t = F.softmax(target / T, dim=1) + 1e-7
+    return T * T * ((t * (t.log() - predict)).sum(1).sum() / t.size()[0])
+
+
+def okddip_case(gen, name, branches, batch, classes, dim, T, weight, scale=3.0):
+    peers = branches - 1
+    z = [rounded(torch.randn(batch, classes, generator=gen, dtype=torch.float64) * scale) for _ in range(branches)]
+    q = rounded(torch.randn(batch, peers, dim, generator=gen, dtype=torch.float64))
+    k = rounded(torch.randn(batch, peers, dim, generator=gen, dtype=torch.float64))
+    y = torch.randint(0, classes, (batch,), generator=gen)
+    zs = [t.clone().requires_grad_(True) for t in z]
+    qs, ks = q.clone().requires_grad_(True), k.clone().requires_grad_(True)
+    attention = F.softmax(torch.bmm(qs, ks.permute(0, 2, 1)), dim=-1)
+    pro = torch.stack(zs[:peers], dim=2)  # B x classes x P
+    x_m = torch.bmm(pro, attention.permute(0, 2, 1))
+    leader = zs[peers]
+    ce = sum(F.cross_entropy(zs[i], y) for i in range(peers)) + F.cross_entropy(leader, y)
+    kl = sum(kl_okddip(zs[i], x_m[:, :, i], T) for i in range(peers))
+    leader_kl = kl_okddip(leader, torch.mean(pro, dim=2), T)
+    total = ce + weight * (kl + leader_kl)
+    total.backward()
+    return {"name": name, "T": T, "weight": weight, "logits": [rows(t) for t in z],
+            "queries": [rows(q[b]) for b in range(batch)], "keys": [rows(k[b]) for b in range(batch)],
+            "labels": [int(v) for v in y], "ce": float(ce), "kl": float(kl), "leader_kl": float(leader_kl),
+            "total": float(total), "attention": [rows(attention[b].detach()) for b in range(batch)],
+            "ensemble": rows(torch.mean(pro, dim=2).detach()),
+            "grad_logits": [rows(t.grad) for t in zs],
+            "grad_queries": [rows(qs.grad[b]) for b in range(batch)],
+            "grad_keys": [rows(ks.grad[b]) for b in range(batch)]}
+
+
+def contrast_loss(x, n_data):
+    # mcl/criterion.py ContrastLoss.forward (RepDistiller's), eps = 1e-7.
+    bsz, m = x.shape[0], x.size(1) - 1
+    pn = 1 / float(n_data)
+    p_pos = x.select(1, 0)
+    log_d1 = torch.div(p_pos, p_pos.add(m * pn + 1e-7)).log()
+    p_neg = x.narrow(1, 1, m)
+    log_d0 = torch.div(p_neg.clone().fill_(m * pn), p_neg.add(m * pn + 1e-7)).log()
+    return -(log_d1.sum(0) + log_d0.view(-1, 1).sum(0)) / bsz
+
+
+def mcl_case(gen, name, branches, batch, classes, n_data, dim, k, T, nce_t, gamma, alpha, beta, momentum, scale=3.0):
+    z = [rounded(torch.randn(batch, classes, generator=gen, dtype=torch.float64) * scale) for _ in range(branches)]
+    e = [F.normalize(torch.randn(batch, dim, generator=gen, dtype=torch.float64), dim=1) for _ in range(branches)]
+    e = [rounded(t) for t in e]
+    mem = [rounded(F.normalize(torch.randn(n_data, dim, generator=gen, dtype=torch.float64), dim=1))
+           for _ in range(branches)]
+    y = torch.randint(0, classes, (batch,), generator=gen)
+    anchors = torch.randperm(n_data, generator=gen)[:batch]
+    idx = torch.cat([anchors.unsqueeze(1), torch.randint(0, n_data, (batch, k), generator=gen)], 1)
+    zs = [t.clone().requires_grad_(True) for t in z]
+    es = [t.clone().requires_grad_(True) for t in e]
+    outs = []
+    for i in range(branches):
+        for j in range(i + 1, branches):
+            w1 = torch.index_select(mem[i], 0, idx.view(-1)).detach().view(batch, k + 1, dim)
+            outs.append(torch.exp(torch.div(torch.bmm(w1, es[j].view(batch, dim, 1)), nce_t)))
+            w2 = torch.index_select(mem[j], 0, idx.view(-1)).detach().view(batch, k + 1, dim)
+            outs.append(torch.exp(torch.div(torch.bmm(w2, es[i].view(batch, dim, 1)), nce_t)))
+    outs = [o / (o.mean().clone().detach().item() * n_data) for o in outs]
+    contrast = sum(contrast_loss(o.squeeze(2), n_data) for o in outs)
+    ce = sum(F.cross_entropy(t, y) for t in zs)
+    ensemble = (sum(zs) / branches).detach()
+    kl = F.kl_div(F.log_softmax(zs[-1] / T, dim=1), F.softmax(ensemble / T, dim=1), reduction="batchmean") * T * T
+    total = gamma * ce + alpha * kl + beta * contrast
+    total.backward()
+    updated = []
+    for i in range(branches):
+        pos = torch.index_select(mem[i], 0, anchors) * momentum + e[i] * (1 - momentum)
+        updated.append(rows(pos / pos.pow(2).sum(1, keepdim=True).pow(0.5)))
+    return {"name": name, "T": T, "nce_t": nce_t, "n_data": n_data, "gamma": gamma, "alpha": alpha, "beta": beta,
+            "momentum": momentum, "logits": [rows(t) for t in z], "embeddings": [rows(t) for t in e],
+            "memories": [rows(t) for t in mem], "idx": [[int(v) for v in r] for r in idx],
+            "labels": [int(v) for v in y], "ce": float(ce), "kl": float(kl), "contrast": float(contrast),
+            "total": float(total), "scores": [rows(o.squeeze(2).detach()) for o in outs],
+            "grad_logits": [rows(t.grad) for t in zs], "grad_embeddings": [rows(t.grad) for t in es],
+            "updated_rows": updated}
+
+
+def ensemble_case(gen, name, students, stages, batch, classes, T, a, scale=3.0):
+    z = [rounded(torch.randn(batch, classes, generator=gen, dtype=torch.float64) * scale) for _ in range(students)]
+    shapes = [(batch, 4, 4, 4), (batch, 6, 2, 2), (batch, 8, 1, 1)][:stages]
+    widest = [rounded(torch.randn(*sh, generator=gen, dtype=torch.float64)) for sh in shapes]
+    adapted = [[rounded(torch.randn(*sh, generator=gen, dtype=torch.float64)) for _ in range(students - 1)]
+               for sh in shapes]
+    y = torch.randint(0, classes, (batch,), generator=gen)
+    zs = [t.clone().requires_grad_(True) for t in z]
+    ws = [t.clone().requires_grad_(True) for t in widest]
+    ads = [[t.clone().requires_grad_(True) for t in row] for row in adapted]
+    teacher = (sum(zs) / students).detach()
+    p_t = F.softmax(teacher / T, dim=1)
+    ce = sum(F.cross_entropy(t, y) for t in zs)
+    kd = sum(T * T * (p_t * (p_t.log() - F.log_softmax(t / T, dim=1))).sum() / batch for t in zs)
+    feat = sum(F.mse_loss(a_, ws[k].detach()) for k in range(stages) for a_ in ads[k])
+    total = a[0] * ce + a[1] * feat + a[2] * kd
+    total.backward()
+    return {"name": name, "T": T, "weights": a, "logits": [rows(t) for t in z],
+            "widest": [t.reshape(batch, -1).tolist() for t in widest], "shapes": [list(sh) for sh in shapes],
+            "adapted": [[t.reshape(batch, -1).tolist() for t in row] for row in adapted],
+            "labels": [int(v) for v in y], "ce": float(ce), "kd": float(kd), "feat": float(feat),
+            "total": float(total), "ensemble": rows(teacher),
+            "grad_logits": [rows(t.grad) for t in zs],
+            "grad_adapted": [[t.grad.reshape(batch, -1).tolist() for t in row] for row in ads]}
+
+
 def sigmoid_rampup(current, length):
     if length == 0:
         return 1.0
@@ -141,6 +271,9 @@ def main():
     gen = torch.Generator().manual_seed(SEED)
     gen_one = torch.Generator().manual_seed(SEED + 1)  # its own stream: the dml cases stay as they were
     gen_ffl = torch.Generator().manual_seed(SEED + 2)
+    gen_okddip = torch.Generator().manual_seed(SEED + 3)
+    gen_mcl = torch.Generator().manual_seed(SEED + 4)
+    gen_ens = torch.Generator().manual_seed(SEED + 5)
     doc = {
         "generator": "scripts/gen_online_golden.py",
         "torch": torch.__version__,
@@ -172,7 +305,67 @@ def main():
                 "rampup_fraction": 80.0 / 300.0,
                 "fusion_weight_decay": 1e-5,
             },
+            "okddip": {
+                "source": "DefangChen/OKDDip train_GL.py (4 branches of resnet_GL after layer2, the last the "
+                          "group leader; consistency rampup length 80 of 300 epochs, KL_Loss T = 3, alpha 1; "
+                          "query/key Linear(64, 64 // 8))",
+                "temperature": 3.0,
+                "weight": 1.0,
+                "branches": 4,
+                "split": "stage2",
+                "rampup_fraction": 80.0 / 300.0,
+                "projection_factor": 8,
+                "deploy_branch": 0,
+            },
+            "student_ensemble": {
+                "source": "Devwalkar/BOC-KD configs/Cifar100_exp (ResNet32/44/56/110: 5 students, only the stem "
+                          "shared, widths int(c * (N - j) / N), T = 2, contribution ratios [0.7, 0.15, 0.15])",
+                "temperature": 2.0,
+                "ce_weight": 0.7,
+                "feature_weight": 0.15,
+                "kd_weight": 0.15,
+                "branches": 5,
+                "split": "stem",
+                "rampup_fraction": 0.0,
+                "deploy_branch": 0,
+            },
+            "mcl": {
+                "source": "winycg/MCL-OKD main_cifar_mcl_okd.py (4 branches of mcl_okd_resnet after layer1; "
+                          "--kd_T 3, --gamma 1, --alpha 1, --beta 0.025, --feat-dim 128, --nce_k 16384, --nce_t 0.1, "
+                          "--nce_m 0.5; no ramp-up)",
+                "temperature": 3.0,
+                "ce_weight": 1.0,
+                "weight": 1.0,
+                "beta": 0.025,
+                "feat_dim": 128,
+                "nce_k": 16384,
+                "nce_t": 0.1,
+                "nce_momentum": 0.5,
+                "branches": 4,
+                "split": "stage1",
+                "rampup_fraction": 0.0,
+                "deploy_branch": 0,
+            },
         },
+        "okddip_cases": [
+            okddip_case(gen_okddip, "three peers and a leader (the authors'), full weight", 4, 5, 10, 8, 3.0, 1.0),
+            okddip_case(gen_okddip, "two peers and a leader, ramping weight", 3, 4, 7, 4, 3.0, 0.4),
+            okddip_case(gen_okddip, "four peers, T 1, large logits", 5, 3, 5, 2, 1.0, 1.0, scale=10.0),
+        ],
+        "mcl_cases": [
+            mcl_case(gen_mcl, "four branches (the authors'), their weights", 4, 5, 10, 24, 6, 7, 3.0, 0.1, 1.0, 1.0,
+                     0.025, 0.5),
+            mcl_case(gen_mcl, "two branches, strong contrast", 2, 4, 7, 16, 4, 5, 3.0, 0.1, 1.0, 0.5, 1.0, 0.5),
+            mcl_case(gen_mcl, "three branches, T 1, nce_t 0.5, large logits", 3, 3, 5, 12, 3, 4, 1.0, 0.5, 0.5, 1.0,
+                     0.2, 0.9, scale=10.0),
+        ],
+        "student_ensemble_cases": [
+            ensemble_case(gen_ens, "five students (the authors'), their CIFAR-100 weights", 5, 3, 4, 10, 2.0,
+                          [0.7, 0.15, 0.15]),
+            ensemble_case(gen_ens, "two students, T 3, weights 1", 2, 3, 3, 7, 3.0, [1.0, 1.0, 1.0]),
+            ensemble_case(gen_ens, "three students, one stage, large logits", 3, 1, 3, 5, 2.0, [0.4, 0.3, 0.3],
+                          scale=10.0),
+        ],
         "one_cases": [
             one_case(gen_one, "three branches, T 3, full weight", 3, 6, 10, 3.0, 1.0),
             one_case(gen_one, "two branches, ramping weight", 2, 5, 7, 3.0, 0.25),

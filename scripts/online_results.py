@@ -38,6 +38,14 @@ def rows():
 def branch_rows():
     return [
         ("one", "one, the example (resnet8, 3 branches after stage2, 10,000 images, 5 epochs)", []),
+        ("ffl", "ffl (2 branches after stage2 and the fusion module; its ensemble is the branch mean)",
+         ["method=" + j({"name": "ffl"})]),
+        ("okddip", "okddip (3 peers and the leader after stage2; the leader delivers, the ensemble is the peers')",
+         ["method=" + j({"name": "okddip"})]),
+        ("mcl", "mcl (4 branches after stage1, the last delivers; nce_k capped to the images outside the largest class)",
+         ["method=" + j({"name": "mcl"})]),
+        ("student_ensemble", "student_ensemble (5 resnet8 students of widths 1 .. 0.2 on one stem; the narrowest "
+         "delivers, against that narrow resnet8 alone)", ["method=" + j({"name": "student_ensemble"})]),
     ]
 
 

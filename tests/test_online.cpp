@@ -9,6 +9,7 @@
 #include "data/Dataset.h"
 #include "data/DatasetRegistry.h"
 #include "methods/DistillationMethod.h"
+#include "methods/FeatureLosses.h"
 #include "methods/online/OnlineLosses.h"
 #include "models/MultiBranchNet.h"
 #include "project/Registries.h"
@@ -28,6 +29,7 @@
 #include <torch/torch.h>
 
 #include <set>
+#include <sstream>
 
 using nlohmann::json;
 using kd::test::errorOf;
@@ -81,10 +83,16 @@ json oneProject(const QString &outDir, bool baseline)
     };
 }
 
-/// Sets `method` up on `net`'s features for input `x` (shapes as the run's probe gives them).
-void setUpOn(kd::DistillationMethod &method, kd::FeatureNet &net, const torch::Tensor &x, int classes)
+/// Sets `method` up on `net`'s features for input `x` (shapes as the run's probe gives them),
+/// with `trainLabels` as the training set's (one per image) where the method reads them.
+kd::MethodSetup setUpOn(kd::DistillationMethod &method, kd::FeatureNet &net, const torch::Tensor &x, int classes,
+                        const torch::Tensor &trainLabels = {})
 {
     kd::MethodSetup setup;
+    if (trainLabels.defined()) {
+        setup.trainSize = trainLabels.numel();
+        setup.trainLabels = trainLabels;
+    }
     {
         torch::NoGradGuard noGrad;
         const auto f = net.forwardFeatures(x); // alive while its items are read
@@ -93,6 +101,7 @@ void setUpOn(kd::DistillationMethod &method, kd::FeatureNet &net, const torch::T
     }
     setup.numClasses = classes;
     method.setup(setup);
+    return setup;
 }
 
 /// A golden case's branch logits, each a leaf that collects its gradient.
@@ -109,6 +118,35 @@ void checkAllGradients(const torch::nn::Module &m)
 {
     for (const auto &kv : m.named_parameters())
         QVERIFY2(kv.value().grad().defined() && kv.value().grad().abs().sum().item<double>() > 0, kv.key().c_str());
+}
+
+/// What a finished multi-branch run left: metrics.csv's header, the student's summary entry,
+/// log.txt and the run directory.
+struct BranchRun {
+    QString dir;
+    QStringList header;
+    json student;
+    QString log;
+};
+
+/// The ONE example's project (1,024 images, 2 epochs) with a resnet8 student — a ResNet, whose
+/// head pools globally as the methods' modules do — trained by `method`; `header` stays empty
+/// unless the run completes.
+BranchRun runOnResnet8(const QTemporaryDir &tmp, const json &method)
+{
+    BranchRun r;
+    r.dir = tmp.filePath("run");
+    auto project = oneProject(tmp.path(), false);
+    project["student"]["arch"] = "resnet8";
+    project["student"].erase("arch_options");
+    project["method"] = method;
+    const auto summary = kd::test::runProject(project, r.dir.toStdString());
+    if (summary.status != "completed")
+        return r;
+    r.header = readLines(r.dir + "/metrics.csv").front().split(',');
+    r.student = readJson(r.dir + "/summary.json")["models"]["student"];
+    r.log = readLines(r.dir + "/log.txt").join('\n');
+    return r;
 }
 
 } // namespace
@@ -474,29 +512,457 @@ private Q_SLOTS:
         if (!QFile::exists(QString(kFashion) + "/train-images-idx3-ubyte.gz"))
             QSKIP("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)");
         QTemporaryDir tmp;
-        const QString run = tmp.filePath("run");
-        auto project = oneProject(tmp.path(), false);
-        // A ResNet, whose head pools globally as the fusion module does (cnn_small flattens its
-        // maps, and their global mean alone classifies poorly).
-        project["student"]["arch"] = "resnet8";
-        project["student"].erase("arch_options");
-        project["method"] = {{"name", "ffl"}, {"split", "stage1"}};
-        const auto summary = kd::test::runProject(project, run.toStdString());
-        QCOMPARE(QString::fromStdString(summary.status), QStringLiteral("completed"));
-        const auto lines = readLines(run + "/metrics.csv");
-        const auto header = lines.front().split(',');
+        const auto r = runOnResnet8(tmp, {{"name", "ffl"}, {"split", "stage1"}});
+        QVERIFY2(!r.header.isEmpty(), "the run did not complete");
         for (const char *col : {"loss_ce", "loss_fused_ce", "loss_kl", "branch1_acc", "branch2_acc", "ensemble_acc",
                                 "fused_acc"})
+            QVERIFY2(r.header.contains(col), col);
+        QVERIFY2(r.student["final_fused_acc"].get<double>() > 0.3, r.student.dump().c_str());
+        QCOMPARE(r.student["final_test_acc"], r.student["final_branch1_acc"]);
+        for (const char *file : {"student.pt", "student_branch1.pt", "student_branch2.pt", "student_multibranch.pt"})
+            QVERIFY2(QFile::exists(r.dir + "/" + file), file);
+        QVERIFY2(r.log.contains("ffl: 2 branches after stage1, fusion module on their last feature maps (weight decay "
+                                "1e-05)"),
+                 qPrintable(r.log));
+    }
+
+    void okddipDefaultsAreTheAuthors()
+    {
+        checkMultiBranchDefaults("okddip",
+                                 {"temperature", "weight", "branches", "split", "projection_factor", "deploy_branch"});
+        // deploy_branch 0 is the last branch: the group leader, the authors' deliverable.
+        QCOMPARE(create("okddip")->branchLayout()->deployed, 3);
+        QCOMPARE(create("okddip", {{"branches", 5}})->branchLayout()->deployed, 4);
+        QCOMPARE(create("okddip", {{"deploy_branch", 2}})->branchLayout()->deployed, 1);
+        const auto msg = errorOf([&] { create("okddip", {{"branches", 2}}); });
+        QVERIFY2(msg.find("okddip needs at least two peers and a group leader: set branches to 3") != std::string::npos,
+                 msg.c_str());
+    }
+
+    void okddipMatchesGolden_data()
+    {
+        kd::test::addCaseRows(m_golden.at("okddip_cases"));
+    }
+
+    /// The attention over the peers, the terms and the gradients into every branch's logits
+    /// and into the attention's queries and keys, as the authors' train() computes them (their
+    /// KL keeps the target's gradient: peers and the attention learn through the targets).
+    void okddipMatchesGolden()
+    {
+        QFETCH(int, index);
+        const auto &c = m_golden["okddip_cases"][std::size_t(index)];
+        const auto y = kd::test::labelsOf(c["labels"]);
+        const auto z = branchLogitsOf(c);
+        std::vector<torch::Tensor> qs, ks;
+        for (const auto &m : c["queries"])
+            qs.push_back(kd::test::matrixOf(m));
+        for (const auto &m : c["keys"])
+            ks.push_back(kd::test::matrixOf(m));
+        const auto q = torch::stack(qs).requires_grad_(true);
+        const auto k = torch::stack(ks).requires_grad_(true);
+        const auto a = kd::okddipAttention(q, k);
+        for (std::size_t b = 0; b < c["attention"].size(); ++b)
+            CHECK_CLOSE(a[std::int64_t(b)], kd::test::matrixOf(c["attention"][b]), "attention");
+        const auto t = kd::okddipLoss(z, a, y, c["T"].get<double>());
+        CHECK_CLOSE(t.ce, c["ce"].get<double>(), "ce");
+        CHECK_CLOSE(t.kl, c["kl"].get<double>(), "kl");
+        CHECK_CLOSE(t.leaderKl, c["leader_kl"].get<double>(), "leader_kl");
+        CHECK_CLOSE(t.ensemble, kd::test::matrixOf(c["ensemble"]), "peer ensemble");
+        const auto total = t.ce + c["weight"].get<double>() * (t.kl + t.leaderKl);
+        CHECK_CLOSE(total, c["total"].get<double>(), "total");
+        total.backward();
+        for (std::size_t b = 0; b < z.size(); ++b)
+            CHECK_CLOSE(z[b].grad(), kd::test::matrixOf(c["grad_logits"][b]), "gradient of a branch's logits");
+        for (std::size_t b = 0; b < c["grad_queries"].size(); ++b) {
+            CHECK_CLOSE(q.grad()[std::int64_t(b)], kd::test::matrixOf(c["grad_queries"][b]), "gradient of the queries");
+            CHECK_CLOSE(k.grad()[std::int64_t(b)], kd::test::matrixOf(c["grad_keys"][b]), "gradient of the keys");
+        }
+    }
+
+    /// Through a real multi-branch network: shared query and key projections C → C/8 on the
+    /// peers' pooled maps; the loss reaches the trunk, every branch and both projections; the
+    /// accuracies are each branch's and the peers' ensemble.
+    void okddipTrainsTrunkBranchesAndAttention()
+    {
+        auto method = create("okddip", {{"split", "stage1"}});
+        const auto *layout = method->branchLayout();
+        QVERIFY(layout);
+        auto make = [&] { return model("resnet8", json::object()); };
+        kd::MultiBranchNet net(make, *layout, "resnet8");
+        const auto x = torch::randn({8, 1, 28, 28});
+        const auto c = net.forwardFeatures(x).get("branch1.head_input").size(1);
+        setUpOn(*method, net, x, 10);
+        const auto attention = method->trainableModule();
+        QVERIFY(attention);
+        std::map<std::string, std::vector<std::int64_t>> shapes;
+        for (const auto &kv : attention->named_parameters())
+            shapes[kv.key()] = kv.value().sizes().vec();
+        QCOMPARE(shapes, (std::map<std::string, std::vector<std::int64_t>>{{"query.weight", {c / 8, c}},
+                                                                           {"key.weight", {c / 8, c}}}));
+        kd::StepContext ctx;
+        ctx.epoch = 31;
+        ctx.epochs = 30;
+        const auto y = torch::randint(0, 10, {8}, torch::kInt64);
+        auto loss = method->compute(net.forwardFeatures(x), nullptr, y, ctx);
+        CHECK_CLOSE(termOf(loss, "kl_weight"), 1.0, "KL weight after the ramp-up");
+        for (const char *term : {"ce", "kl", "leader_kl"})
+            QVERIFY2(std::isfinite(termOf(loss, term).item<double>()) && termOf(loss, term).item<double>() > 0, term);
+        loss.total.backward();
+        checkAllGradients(net);
+        checkAllGradients(*attention);
+
+        kd::TensorDataset set;
+        set.images = torch::randn({40, 1, 28, 28});
+        set.labels = torch::randint(0, 10, {40}, torch::kInt64);
+        QCOMPARE(method->extraMetrics(), (std::vector<std::string>{"branch1_acc", "branch2_acc", "branch3_acc",
+                                                                   "branch4_acc", "ensemble_acc"}));
+        for (const auto &n : method->extraMetrics())
+            QVERIFY(std::isfinite(method->evaluateExtra(n, net, set, torch::kCPU, 16)));
+    }
+
+    void okddipTrainsAndDeliversTheLeader()
+    {
+        if (!QFile::exists(QString(kFashion) + "/train-images-idx3-ubyte.gz"))
+            QSKIP("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)");
+        QTemporaryDir tmp;
+        const auto r = runOnResnet8(tmp, {{"name", "okddip"}, {"split", "stage1"}, {"branches", 3}});
+        QVERIFY2(!r.header.isEmpty(), "the run did not complete");
+        for (const char *col : {"loss_ce", "loss_kl", "loss_leader_kl", "branch1_acc", "branch3_acc", "ensemble_acc"})
+            QVERIFY2(r.header.contains(col), col);
+        QVERIFY2(r.student["final_branch3_acc"].get<double>() > 0.3, r.student.dump().c_str());
+        QCOMPARE(r.student["final_test_acc"], r.student["final_branch3_acc"]); // the leader is the student
+        for (const char *file : {"student.pt", "student_branch3.pt", "student_multibranch.pt"})
+            QVERIFY2(QFile::exists(r.dir + "/" + file), file);
+        QVERIFY2(r.log.contains("okddip: 2 peers and a group leader after stage1"), qPrintable(r.log));
+        QVERIFY2(r.log.contains("branch 3 is the student"), qPrintable(r.log));
+    }
+
+    void mclDefaultsAreTheAuthors()
+    {
+        checkMultiBranchDefaults("mcl", {"temperature", "ce_weight", "weight", "beta", "feat_dim", "nce_k", "nce_t",
+                                         "nce_momentum", "branches", "split", "deploy_branch"});
+        QCOMPARE(create("mcl")->branchLayout()->deployed, 3); // the last branch, the one the ensemble teaches
+    }
+
+    void mclMatchesGolden_data()
+    {
+        kd::test::addCaseRows(m_golden.at("mcl_cases"));
+    }
+
+    /// Every pair's two contrastive scores (each branch's embedding against the other's bank,
+    /// renormalised per batch), the terms, the gradients into every branch's logits and
+    /// embeddings (none into the banks), and the bank update, as the authors' code computes them.
+    void mclMatchesGolden()
+    {
+        QFETCH(int, index);
+        const auto &c = m_golden["mcl_cases"][std::size_t(index)];
+        const auto y = kd::test::labelsOf(c["labels"]);
+        const auto z = branchLogitsOf(c);
+        std::vector<torch::Tensor> emb, mem;
+        for (const auto &r : c["embeddings"])
+            emb.push_back(kd::test::matrixOf(r).requires_grad_(true));
+        for (const auto &r : c["memories"])
+            mem.push_back(kd::test::matrixOf(r).requires_grad_(true)); // must not collect a gradient
+        std::vector<std::int64_t> flat;
+        for (const auto &r : c["idx"])
+            for (const auto &v : r)
+                flat.push_back(v.get<std::int64_t>());
+        const auto idx = torch::tensor(flat, torch::kInt64).view({std::int64_t(c["idx"].size()), -1});
+        const auto nData = c["n_data"].get<std::int64_t>();
+        const auto scores = kd::mclScores(mem, emb, idx, c["nce_t"].get<double>(), nData);
+        QCOMPARE(scores.size(), c["scores"].size());
+        for (std::size_t i = 0; i < scores.size(); ++i)
+            CHECK_CLOSE(scores[i], kd::test::matrixOf(c["scores"][i]), "contrastive scores");
+        const auto t = kd::mclLoss(z, scores, y, c["T"].get<double>(), nData);
+        CHECK_CLOSE(t.ce, c["ce"].get<double>(), "ce");
+        CHECK_CLOSE(t.kl, c["kl"].get<double>(), "kl");
+        CHECK_CLOSE(t.contrast, c["contrast"].get<double>(), "contrast");
+        const auto total =
+            c["gamma"].get<double>() * t.ce + c["alpha"].get<double>() * t.kl + c["beta"].get<double>() * t.contrast;
+        CHECK_CLOSE(total, c["total"].get<double>(), "total");
+        total.backward();
+        for (std::size_t b = 0; b < z.size(); ++b) {
+            CHECK_CLOSE(z[b].grad(), kd::test::matrixOf(c["grad_logits"][b]), "gradient of a branch's logits");
+            CHECK_CLOSE(emb[b].grad(), kd::test::matrixOf(c["grad_embeddings"][b]), "gradient of an embedding");
+            QVERIFY(!mem[b].grad().defined());
+        }
+        const auto anchors = idx.select(1, 0).contiguous();
+        for (std::size_t b = 0; b < mem.size(); ++b)
+            CHECK_CLOSE(kd::crdUpdatedRows(mem[b].detach(), emb[b], anchors, c["momentum"].get<double>()),
+                        kd::test::matrixOf(c["updated_rows"][b]), "updated bank rows");
+    }
+
+    /// Through a real network: one embedding head and one bank per branch, sized from the
+    /// branches' pre-logits; the loss reaches trunk, branches and heads; a step writes the
+    /// batch's rows of every bank (unit length) and no others; too many negatives are capped
+    /// with a note; the sampler's state round-trips through an archive.
+    void mclTrainsTrunkBranchesAndHeads()
+    {
+        auto method = create("mcl", {{"branches", 3}, {"nce_k", 100000}});
+        auto make = [&] { return model("resnet8", json::object()); };
+        kd::MultiBranchNet net(make, *method->branchLayout(), "resnet8");
+        const auto x = torch::randn({8, 1, 28, 28});
+        const auto rep = net.forwardFeatures(x).get("branch1.pre_logits").size(1);
+        const auto setup = setUpOn(*method, net, x, 10, torch::arange(50, torch::kInt64).remainder(5)); // 10 a class
+        const auto notes = method->setupNotes();
+        QVERIFY(notes.size() == 2 && notes[1].find("using 40") != std::string::npos);
+        const auto state = method->trainableModule();
+        std::map<std::string, std::vector<std::int64_t>> shapes;
+        for (const auto &kv : state->named_parameters())
+            shapes[kv.key()] = kv.value().sizes().vec();
+        QCOMPARE(shapes, (std::map<std::string, std::vector<std::int64_t>>{
+                             {"embed1.weight", {128, rep}}, {"embed1.bias", {128}}, {"embed2.weight", {128, rep}},
+                             {"embed2.bias", {128}}, {"embed3.weight", {128, rep}}, {"embed3.bias", {128}}}));
+        std::vector<torch::Tensor> before;
+        for (const auto &kv : state->named_buffers())
+            before.push_back(kv.value().clone());
+        QCOMPARE(int(before.size()), 3);
+        QCOMPARE(before[0].sizes().vec(), (std::vector<std::int64_t>{50, 128}));
+
+        kd::StepContext ctx;
+        ctx.epoch = 1;
+        ctx.epochs = 3;
+        ctx.indices = torch::tensor({3, 7, 11, 12, 20, 31, 42, 49}, torch::kInt64);
+        const auto y = setup.trainLabels.index_select(0, ctx.indices);
+        auto loss = method->compute(net.forwardFeatures(x), nullptr, y, ctx);
+        CHECK_CLOSE(termOf(loss, "kl_weight"), 1.0, "no ramp-up");
+        for (const char *term : {"ce", "kl", "contrast"})
+            QVERIFY2(std::isfinite(termOf(loss, term).item<double>()), term);
+        loss.total.backward();
+        checkAllGradients(net);
+        checkAllGradients(*state);
+        const auto batchRows = torch::zeros({50}, torch::kBool).index_fill_(0, ctx.indices, true);
+        std::size_t b = 0;
+        for (const auto &kv : state->named_buffers()) {
+            const auto &now = kv.value();
+            QVERIFY2(!now.index({batchRows}).allclose(before[b].index({batchRows})), kv.key().c_str());
+            QVERIFY2(now.index({~batchRows}).equal(before[b].index({~batchRows})), kv.key().c_str());
+            CHECK_CLOSE(now.index({batchRows}).norm(2, 1), torch::ones({8}, torch::kFloat64), "unit rows");
+            ++b;
+        }
+        // The sampler's pools are saved and restored with the run: the same next draw.
+        torch::serialize::OutputArchive out;
+        method->saveState(out);
+        std::ostringstream bytes;
+        out.save_to(bytes);
+        auto other = create("mcl", {{"branches", 3}, {"nce_k", 100000}});
+        other->setup(setup);
+        torch::serialize::InputArchive in;
+        std::istringstream src(bytes.str());
+        in.load_from(src);
+        other->loadState(in);
+        {
+            // The heads and banks travel with the module's checkpoint; copy them here.
+            torch::NoGradGuard noGrad;
+            auto to = other->trainableModule();
+            for (const auto &kv : state->named_parameters())
+                to->named_parameters()[kv.key()].copy_(kv.value());
+            for (const auto &kv : state->named_buffers())
+                to->named_buffers()[kv.key()].copy_(kv.value());
+        }
+        net.eval(); // the same features for both calls
+        torch::manual_seed(3);
+        const auto a = method->compute(net.forwardFeatures(x), nullptr, y, ctx);
+        torch::manual_seed(3);
+        const auto c = other->compute(net.forwardFeatures(x), nullptr, y, ctx);
+        QCOMPARE(termOf(c, "contrast").item<double>(), termOf(a, "contrast").item<double>());
+        const auto bad = errorOf([&] {
+            kd::StepContext noIdx;
+            method->compute(net.forwardFeatures(x), nullptr, y, noIdx);
+        });
+        QVERIFY2(bad.find("needs the training-set indices") != std::string::npos, bad.c_str());
+    }
+
+    void mclTrainsAndDeliversTheLastBranch()
+    {
+        if (!QFile::exists(QString(kFashion) + "/train-images-idx3-ubyte.gz"))
+            QSKIP("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)");
+        QTemporaryDir tmp;
+        const auto r = runOnResnet8(tmp, {{"name", "mcl"}, {"branches", 3}, {"nce_k", 256}});
+        QVERIFY2(!r.header.isEmpty(), "the run did not complete");
+        for (const char *col : {"loss_ce", "loss_kl", "loss_contrast", "branch1_acc", "branch3_acc", "ensemble_acc"})
+            QVERIFY2(r.header.contains(col), col);
+        QVERIFY2(r.student["final_branch3_acc"].get<double>() > 0.3, r.student.dump().c_str());
+        QCOMPARE(r.student["final_test_acc"], r.student["final_branch3_acc"]);
+        for (const char *file : {"student.pt", "student_branch3.pt", "student_multibranch.pt"})
+            QVERIFY2(QFile::exists(r.dir + "/" + file), file);
+        QVERIFY2(r.log.contains("mcl: 3 branches after stage1, embeddings 64 → 128 with a memory bank of 1024 rows "
+                                "each, 256 negatives per anchor; branch 3 is the student"),
+                 qPrintable(r.log));
+    }
+
+    void studentEnsembleDefaultsAreTheAuthors()
+    {
+        checkMultiBranchDefaults("student_ensemble",
+                                 {"temperature", "ce_weight", "feature_weight", "kd_weight", "branches", "split",
+                                  "deploy_branch"});
+        const auto method = create("student_ensemble");
+        const auto *layout = method->branchLayout();
+        QCOMPARE(layout->widthFractions, (std::vector<double>{1.0, 0.8, 0.6, 0.4, 0.2})); // (N − j) / N
+        QCOMPARE(layout->deployed, 4); // the most compressed student is student.pt
+        QCOMPARE(create("student_ensemble", {{"branches", 3}})->branchLayout()->widthFractions,
+                 (std::vector<double>{1.0, 2.0 / 3.0, 1.0 / 3.0}));
+    }
+
+    /// The narrower students are the architecture with its stages' widths times the fraction,
+    /// truncated as the authors' int(c · (N − j)/N), the stem's kept: ResNet-110's five students.
+    void resnetWidthFractionNarrowsTheStages()
+    {
+        for (const auto &[fraction, widths] : std::vector<std::pair<double, std::vector<std::int64_t>>>{
+                 {1.0, {16, 32, 64}}, {0.8, {12, 25, 51}}, {0.6, {9, 19, 38}}, {0.4, {6, 12, 25}}, {0.2, {3, 6, 12}}}) {
+            auto net = model("resnet110", {{"width_fraction", fraction}}, {3, 32, 32});
+            torch::NoGradGuard noGrad;
+            net->eval();
+            const auto f = net->forwardFeatures(torch::zeros({1, 3, 32, 32}));
+            QCOMPARE(net->named_parameters()["conv1.weight"].size(0), std::int64_t(16)); // the stem's kept
+            for (int k = 1; k <= 3; ++k)
+                QCOMPARE(f.get("stage" + std::to_string(k)).size(1), widths[std::size_t(k - 1)]);
+        }
+    }
+
+    void studentEnsembleMatchesGolden_data()
+    {
+        kd::test::addCaseRows(m_golden.at("student_ensemble_cases"));
+    }
+
+    /// CE and KD over every student (the widest too) against the detached mean of their
+    /// logits, the adapted stage maps' MSE to the widest student's (its maps without gradient),
+    /// and the gradients into every student's logits and adapted maps, as BOC-KD computes them.
+    void studentEnsembleMatchesGolden()
+    {
+        QFETCH(int, index);
+        const auto &c = m_golden["student_ensemble_cases"][std::size_t(index)];
+        const auto y = kd::test::labelsOf(c["labels"]);
+        const auto z = branchLogitsOf(c);
+        auto mapOf = [&](const json &rows, std::size_t k) {
+            return kd::test::matrixOf(rows).view(c["shapes"][k].get<std::vector<std::int64_t>>());
+        };
+        std::vector<torch::Tensor> widest;
+        std::vector<std::vector<torch::Tensor>> adapted;
+        for (std::size_t k = 0; k < c["widest"].size(); ++k) {
+            widest.push_back(mapOf(c["widest"][k], k).requires_grad_(true));
+            adapted.emplace_back();
+            for (const auto &a : c["adapted"][k])
+                adapted.back().push_back(mapOf(a, k).requires_grad_(true));
+        }
+        const auto t = kd::studentEnsembleLoss(z, adapted, widest, y, c["T"].get<double>());
+        CHECK_CLOSE(t.ce, c["ce"].get<double>(), "ce");
+        CHECK_CLOSE(t.kd, c["kd"].get<double>(), "kd");
+        CHECK_CLOSE(t.feat, c["feat"].get<double>(), "feat");
+        CHECK_CLOSE(t.ensemble, kd::test::matrixOf(c["ensemble"]), "ensemble teacher");
+        const auto &a = c["weights"];
+        const auto total = a[0].get<double>() * t.ce + a[1].get<double>() * t.feat + a[2].get<double>() * t.kd;
+        CHECK_CLOSE(total, c["total"].get<double>(), "total");
+        total.backward();
+        for (std::size_t b = 0; b < z.size(); ++b)
+            CHECK_CLOSE(z[b].grad(), kd::test::matrixOf(c["grad_logits"][b]), "gradient of a student's logits");
+        for (std::size_t k = 0; k < adapted.size(); ++k) {
+            QVERIFY(!widest[k].grad().defined()); // the widest student's maps are targets
+            for (std::size_t j = 0; j < adapted[k].size(); ++j)
+                CHECK_CLOSE(adapted[k][j].grad().reshape({adapted[k][j].size(0), -1}),
+                            kd::test::matrixOf(c["grad_adapted"][k][j]), "gradient of an adapted map");
+        }
+    }
+
+    /// Through a real network of three ResNet-8 students of widths 1, 2/3, 1/3 on one stem: the
+    /// adapters map each narrower student's stage channels to the widest's; the loss reaches the
+    /// stem, every student and every adapter; a branch extracts as the narrow architecture; a
+    /// shared stage cannot differ in width.
+    void studentEnsembleTrainsStemStudentsAndAdapters()
+    {
+        auto method = create("student_ensemble", {{"branches", 3}});
+        const auto &layout = *method->branchLayout();
+        kd::MultiBranchNet::BranchFactory make = [&](int b) {
+            return model("resnet8", {{"width_fraction", layout.widthFractions[std::size_t(b)]}});
+        };
+        kd::MultiBranchNet net(make, layout, "resnet8");
+        const auto x = torch::randn({8, 1, 28, 28});
+        setUpOn(*method, net, x, 10);
+        const auto adapters = method->trainableModule();
+        std::map<std::string, std::vector<std::int64_t>> shapes;
+        for (const auto &kv : adapters->named_parameters())
+            if (kv.key().find(".weight") != std::string::npos)
+                shapes[kv.key()] = kv.value().sizes().vec();
+        QCOMPARE(shapes, (std::map<std::string, std::vector<std::int64_t>>{
+                             {"stage1_student2.weight", {16, 10, 1, 1}}, {"stage1_student3.weight", {16, 5, 1, 1}},
+                             {"stage2_student2.weight", {32, 21, 1, 1}}, {"stage2_student3.weight", {32, 10, 1, 1}},
+                             {"stage3_student2.weight", {64, 42, 1, 1}}, {"stage3_student3.weight", {64, 21, 1, 1}}}));
+        const auto notes = method->setupNotes();
+        QVERIFY2(notes.front().find("3 students after the stem, stage widths 16/32/64; 10/21/42; 5/10/21") !=
+                     std::string::npos,
+                 notes.front().c_str());
+        kd::StepContext ctx;
+        ctx.epoch = 1;
+        ctx.epochs = 3;
+        const auto y = torch::randint(0, 10, {8}, torch::kInt64);
+        auto loss = method->compute(net.forwardFeatures(x), nullptr, y, ctx);
+        for (const char *term : {"ce", "feat", "kd"})
+            QVERIFY2(std::isfinite(termOf(loss, term).item<double>()) && termOf(loss, term).item<double>() > 0, term);
+        loss.total.backward();
+        checkAllGradients(net);
+        checkAllGradients(*adapters);
+
+        net.eval();
+        const auto third = net.extractBranch(2, make);
+        QCOMPARE(third->parameterCount(), model("resnet8", {{"width_fraction", 1.0 / 3.0}})->parameterCount());
+        torch::NoGradGuard noGrad;
+        third->eval();
+        CHECK_CLOSE(third->forwardFeatures(x).logits(), net.forwardFeatures(x).get("branch3.logits"),
+                    "the extracted student computes what its branch does");
+
+        auto split = layout;
+        split.split = 1;
+        const auto msg = errorOf([&] { kd::MultiBranchNet wrong(make, split, "resnet8"); });
+        QVERIFY2(msg.find("differs from branch 1 in its shared part") != std::string::npos, msg.c_str());
+    }
+
+    /// A run delivers every student with its own width: each file reloads as the narrow
+    /// architecture its metadata names and scores what the run reported; the scratch twin is
+    /// the deliverable's width; an architecture without widths is refused.
+    void studentEnsembleTrainsAndDeliversEveryStudent()
+    {
+        if (!QFile::exists(QString(kFashion) + "/train-images-idx3-ubyte.gz"))
+            QSKIP("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)");
+        QTemporaryDir tmp;
+        const QString run = tmp.filePath("run");
+        auto project = oneProject(tmp.path(), true);
+        project["student"]["arch"] = "resnet8";
+        project["student"].erase("arch_options");
+        project["method"] = {{"name", "student_ensemble"}, {"branches", 3}};
+        const auto summary = kd::test::runProject(project, run.toStdString());
+        QCOMPARE(QString::fromStdString(summary.status), QStringLiteral("completed"));
+        const auto header = readLines(run + "/metrics.csv").front().split(',');
+        for (const char *col : {"loss_ce", "loss_feat", "loss_kd", "branch1_acc", "branch3_acc", "ensemble_acc"})
             QVERIFY2(header.contains(col), col);
         const auto s = readJson(run + "/summary.json");
         const auto &st = s["models"]["student"];
-        QVERIFY2(st["final_fused_acc"].get<double>() > 0.3, st.dump().c_str());
-        QCOMPARE(st["final_test_acc"], st["final_branch1_acc"]);
-        for (const char *file : {"student.pt", "student_branch1.pt", "student_branch2.pt", "student_multibranch.pt"})
-            QVERIFY2(QFile::exists(run + "/" + file), file);
+        QCOMPARE(st["final_test_acc"], st["final_branch3_acc"]);
+        QCOMPARE(st["params"], s["models"]["student_scratch"]["params"]); // the twin is the narrow student
+        const auto narrow = model("resnet8", {{"width_fraction", 1.0 / 3.0}});
+        QCOMPARE(st["params"].get<std::int64_t>(), narrow->parameterCount());
+
+        const auto registries = kd::Registries::builtin();
+        const auto &arch = registries.architectures.get("resnet8");
+        kd::Project p = kd::Project::fromJson(project);
+        const auto data = kd::loadDataset(registries.datasets, p.dataset, p.seed);
+        for (int b = 1; b <= 3; ++b) {
+            const auto file = (run + QString("/student_branch%1.pt").arg(b)).toStdString();
+            const auto meta = kd::readCheckpointMeta(file);
+            const double fraction = meta["arch_options"]["width_fraction"].get<double>();
+            QVERIFY(std::abs(fraction - double(4 - b) / 3.0) < 1e-12);
+            auto m = arch.create(meta["arch_options"], kd::InputShape{1, 28, 28}, 10);
+            kd::loadCheckpoint(*m, file);
+            QCOMPARE(meta["params"].get<std::int64_t>(), m->parameterCount());
+            QCOMPARE(kd::evaluateAccuracy(*m, data->test, torch::kCPU, 500),
+                     st["final_branch" + std::to_string(b) + "_acc"].get<double>());
+        }
+        QVERIFY(QFile::exists(run + "/student.pt"));
         const auto log = readLines(run + "/log.txt").join('\n');
-        QVERIFY2(log.contains("ffl: 2 branches after stage1, fusion module on their last feature maps (weight decay 1e-05)"),
-                 qPrintable(log));
+        QVERIFY2(log.contains("student_ensemble: 3 students after the stem"), qPrintable(log));
+
+        project["student"]["arch"] = "cnn_small";
+        const auto msg = errorOf([&] { kd::test::runProject(project, tmp.filePath("refused").toStdString()); });
+        QVERIFY2(msg.find("\"cnn_small\" does not have; choose a CIFAR ResNet") != std::string::npos, msg.c_str());
     }
 
     void dmlOutsideACohortIsAClearError()

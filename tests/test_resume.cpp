@@ -304,6 +304,17 @@ private Q_SLOTS:
         // FFL: its fusion module has a parameter group (and weight decay) of its own.
         QTest::newRow("ffl: two branches and a fusion module")
             << R"({"name": "ffl", "split": "stage1"})" << 10 << QStringList{"student"};
+        // OKDDip: its attention projections are the method's module; the leader is the student.
+        QTest::newRow("okddip: two peers, a leader and the attention")
+            << R"({"name": "okddip", "split": "stage1", "branches": 3})" << 10 << QStringList{"student"};
+        // MCL: embedding heads, memory banks and the negative sampler's pools.
+        QTest::newRow("mcl: heads, banks and sampled negatives")
+            << R"({"name": "mcl", "branches": 2, "nce_k": 128})" << 10 << QStringList{"student"};
+        // The student ensemble: students of different widths on one stem, and their adapters.
+        QTest::newRow("student_ensemble: narrowing students and adapters")
+            << R"({"name": "student_ensemble", "branches": 2, "+": {"student": {"arch": "resnet8",
+                   "train": {"epochs": 3, "batch_size": 64, "log_every": 4, "lr_schedule": "cosine"}}}})"
+            << 10 << QStringList{"student"};
         // An online cohort: two peers (and their ensemble) in one loop, 8 step records an
         // epoch; the stop lands in the second epoch.
         QTest::newRow("dml cohort of two peers")

@@ -34,5 +34,8 @@ void registerKdSimMethod(MethodRegistry &registry);      // kd_sim
 void registerDmlMethod(MethodRegistry &registry);        // dml
 void registerOneMethod(MethodRegistry &registry);        // one
 void registerFflMethod(MethodRegistry &registry);        // ffl
+void registerOkddipMethod(MethodRegistry &registry);     // okddip
+void registerMclMethod(MethodRegistry &registry);        // mcl
+void registerStudentEnsembleMethod(MethodRegistry &registry); // student_ensemble
 
 } // namespace kd

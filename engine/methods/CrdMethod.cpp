@@ -61,47 +61,23 @@ protected:
         if (m_pairs.size() != 1)
             throw Error("method \"crd\" distils one feature pair (it keeps a memory bank per side); "
                         "student_features and teacher_features must each name one feature, e.g. pre_logits");
-        if (setup.trainSize < 2)
-            throw Error("method \"crd\" needs at least 2 training images for its negatives");
         auto numel = [](const std::vector<std::int64_t> &s) {
             std::int64_t n = 1;
             for (auto d : s)
                 n *= d;
             return n;
         };
+        m_negatives.emplace("crd", setup.trainLabels, setup.trainSize, m_k);
         m_nData = setup.trainSize;
-        const bool labelled = setup.trainLabels.defined() && setup.trainLabels.numel() == m_nData;
-        m_sampler.emplace(labelled ? setup.trainLabels : torch::Tensor(), m_nData);
-        if (m_sampler->maxNegatives() < 1)
-            throw Error("method \"crd\" draws its negatives from other classes, but the training set has images "
-                        "of a single class; use a dataset with at least two classes");
-        m_kUsed = std::min<std::int64_t>(m_k, m_sampler->maxNegatives());
         m_notes.clear();
-        if (m_kUsed < m_k)
-            m_notes.push_back("crd: nce_k = " + std::to_string(m_k) + " negatives per anchor, but "
-                              + (labelled ? "the largest class leaves only " : "the training set leaves only ")
-                              + std::to_string(m_kUsed) + (labelled ? " images of other classes" : " other images")
-                              + " to draw without replacement; using " + std::to_string(m_kUsed));
+        if (!m_negatives->note().empty())
+            m_notes.push_back(m_negatives->note());
         m_state = module().register_module(
             "crd", CrdState(numel(m_pairs[0].studentShape), numel(m_pairs[0].teacherShape), m_dim, m_nData));
     }
     /// The memory banks are buffers of trainableModule(); the sampler's pools are its own.
-    void saveState(torch::serialize::OutputArchive &archive) override
-    {
-        const auto parts = m_sampler->state();
-        archive.write("sampler_parts", torch::tensor({std::int64_t(parts.size())}, torch::kInt64));
-        for (std::size_t i = 0; i < parts.size(); ++i)
-            archive.write("sampler_" + std::to_string(i), parts[i]);
-    }
-    void loadState(torch::serialize::InputArchive &archive) override
-    {
-        torch::Tensor count;
-        archive.read("sampler_parts", count);
-        std::vector<torch::Tensor> parts(std::size_t(count[0].item<std::int64_t>()));
-        for (std::size_t i = 0; i < parts.size(); ++i)
-            archive.read("sampler_" + std::to_string(i), parts[i]);
-        m_sampler->setState(parts);
-    }
+    void saveState(torch::serialize::OutputArchive &archive) override { m_negatives->save(archive); }
+    void loadState(torch::serialize::InputArchive &archive) override { m_negatives->load(archive); }
 
     std::vector<torch::Tensor> featureTerms(const Features &s, const Features &t, const torch::Tensor &,
                                             const StepContext &ctx) override
@@ -109,20 +85,9 @@ protected:
         const auto &fs = s.get(m_pairs[0].student);
         const auto &ft = t.get(m_pairs[0].teacher);
         const auto n = fs.size(0);
-        if (!ctx.indices.defined() || ctx.indices.numel() != n)
-            throw Error("method \"crd\" needs the training-set indices of the batch's images (StepContext::indices)");
-        const auto device = m_state->memoryStudent.device();
-        const auto anchors = ctx.indices.to(torch::kInt64).to(device);
-        if (anchors.max().item<std::int64_t>() >= m_nData || anchors.min().item<std::int64_t>() < 0)
-            throw Error("method \"crd\": a batch index lies outside the training set of " + std::to_string(m_nData)
-                        + " images set up for its memory banks");
-
+        const auto [anchors, idx] = m_negatives->rows(ctx.indices, n, m_state->memoryStudent.device());
         const auto embS = l2Normalize(m_state->embedStudent->forward(fs.reshape({n, -1})));
         const auto embT = l2Normalize(m_state->embedTeacher->forward(ft.reshape({n, -1})));
-        // Column 0: the anchor's own row; then K distinct rows of images of other classes (or,
-        // without labels, of other images).
-        const auto neg = m_sampler->draw(ctx.indices, m_kUsed).to(device);
-        const auto idx = torch::cat({anchors.unsqueeze(1), neg}, 1);
 
         auto z = m_state->z.to(torch::kCPU);
         const auto scores = crdScores(embS, embT, m_state->memoryStudent, m_state->memoryTeacher, idx, m_t,
@@ -141,8 +106,8 @@ private:
     int m_dim;
     std::int64_t m_k;
     double m_t, m_momentum;
-    std::int64_t m_nData = 0, m_kUsed = 0;
-    std::optional<CrdNegativeSampler> m_sampler;
+    std::int64_t m_nData = 0;
+    std::optional<BankNegatives> m_negatives;
     std::vector<std::string> m_notes;
     CrdState m_state{nullptr};
 };

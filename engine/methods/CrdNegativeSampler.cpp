@@ -142,4 +142,67 @@ void CrdNegativeSampler::setState(const std::vector<torch::Tensor> &state)
     m_position = std::move(position);
 }
 
+namespace {
+
+CrdNegativeSampler samplerFor(const std::string &method, const torch::Tensor &labels, std::int64_t nData)
+{
+    if (nData < 2)
+        throw Error("method \"" + method + "\" needs at least 2 training images for its negatives");
+    const bool labelled = labels.defined() && labels.numel() == nData;
+    return CrdNegativeSampler(labelled ? labels : torch::Tensor(), nData);
+}
+
+} // namespace
+
+BankNegatives::BankNegatives(std::string method, const torch::Tensor &labels, std::int64_t nData, std::int64_t wanted)
+    : m_method(std::move(method))
+    , m_nData(nData)
+    , m_sampler(samplerFor(m_method, labels, nData))
+{
+    if (m_sampler.maxNegatives() < 1)
+        throw Error("method \"" + m_method + "\" draws its negatives from other classes, but the training set has "
+                    "images of a single class; use a dataset with at least two classes");
+    const bool labelled = labels.defined() && labels.numel() == nData;
+    m_k = std::min<std::int64_t>(wanted, m_sampler.maxNegatives());
+    if (m_k < wanted)
+        m_note = m_method + ": nce_k = " + std::to_string(wanted) + " negatives per anchor, but "
+                 + (labelled ? "the largest class leaves only " : "the training set leaves only ") + std::to_string(m_k)
+                 + (labelled ? " images of other classes" : " other images") + " to draw without replacement; using "
+                 + std::to_string(m_k);
+}
+
+std::pair<torch::Tensor, torch::Tensor> BankNegatives::rows(const torch::Tensor &indices, std::int64_t batch,
+                                                            const torch::Device &device)
+{
+    if (!indices.defined() || indices.numel() != batch)
+        throw Error("method \"" + m_method
+                    + "\" needs the training-set indices of the batch's images (StepContext::indices)");
+    const auto anchors = indices.to(torch::kInt64).to(device);
+    if (anchors.max().item<std::int64_t>() >= m_nData || anchors.min().item<std::int64_t>() < 0)
+        throw Error("method \"" + m_method + "\": a batch index lies outside the training set of "
+                    + std::to_string(m_nData) + " images set up for its memory banks");
+    // Column 0: the anchor's own row; then k distinct rows of images of other classes (or,
+    // without labels, of other images).
+    auto idx = torch::cat({anchors.unsqueeze(1), m_sampler.draw(indices, m_k).to(device)}, 1);
+    return {anchors, idx};
+}
+
+void BankNegatives::save(torch::serialize::OutputArchive &archive) const
+{
+    const auto parts = m_sampler.state();
+    archive.write("sampler_parts", torch::tensor({std::int64_t(parts.size())}, torch::kInt64));
+    for (std::size_t i = 0; i < parts.size(); ++i)
+        archive.write("sampler_" + std::to_string(i), parts[i]);
+}
+
+void BankNegatives::load(torch::serialize::InputArchive &archive)
+{
+    torch::Tensor count;
+    archive.read("sampler_parts", count);
+    std::vector<torch::Tensor> parts(std::size_t(count[0].item<std::int64_t>()));
+    for (std::size_t i = 0; i < parts.size(); ++i)
+        archive.read("sampler_" + std::to_string(i), parts[i]);
+    m_sampler.setState(parts);
+}
+
 } // namespace kd

@@ -3,6 +3,8 @@
 #include "core/TorchFwd.h"
 
 #include <cstdint>
+#include <string>
+#include <utility>
 #include <vector>
 
 namespace kd {
@@ -47,6 +49,39 @@ private:
     std::vector<std::int64_t> m_classCount;
     std::vector<std::vector<std::int32_t>> m_pools; ///< per class, built on first use
     std::vector<std::int32_t> m_all, m_position;    ///< unlabelled: every index and where it sits
+};
+
+/// The negatives of a method with a memory bank of the whole training set (crd, mcl): the
+/// sampler, how many negatives each anchor draws, and each batch's bank rows.
+class BankNegatives {
+public:
+    /// Over `nData` training images with `labels` (one per image; otherwise, or undefined, the
+    /// images count as unlabelled); `wanted` negatives per anchor, capped to what the sampler
+    /// can draw without replacement (note() says so). Throws kd::Error naming `method` for
+    /// fewer than 2 images or a single class.
+    BankNegatives(std::string method, const torch::Tensor &labels, std::int64_t nData, std::int64_t wanted);
+
+    std::int64_t nData() const { return m_nData; }
+    std::int64_t k() const { return m_k; }
+    /// For the log: the cap on `wanted`, or empty.
+    const std::string &note() const { return m_note; }
+
+    /// The batch's rows on `device` from `indices` (its images' training-set indices, CPU):
+    /// {anchors [B], idx [B, 1 + k]}, idx's column 0 the anchor's own row, then k distinct
+    /// rows of images of other classes. Throws kd::Error when the indices are missing, not
+    /// `batch` of them, or outside the training set.
+    std::pair<torch::Tensor, torch::Tensor> rows(const torch::Tensor &indices, std::int64_t batch,
+                                                 const torch::Device &device);
+
+    /// The sampler's state in a checkpoint archive ("sampler_parts", "sampler_0", ...), and back.
+    void save(torch::serialize::OutputArchive &archive) const;
+    void load(torch::serialize::InputArchive &archive);
+
+private:
+    std::string m_method;
+    std::int64_t m_nData = 0, m_k = 0;
+    std::string m_note;
+    CrdNegativeSampler m_sampler;
 };
 
 } // namespace kd

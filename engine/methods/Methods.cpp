@@ -78,6 +78,9 @@ void registerBuiltinMethods(MethodRegistry &registry)
     registerDmlMethod(registry);
     registerOneMethod(registry);
     registerFflMethod(registry);
+    registerOkddipMethod(registry);
+    registerMclMethod(registry);
+    registerStudentEnsembleMethod(registry);
 }
 
 } // namespace kd

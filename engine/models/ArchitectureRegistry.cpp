@@ -4,6 +4,8 @@
 #include "models/Activation.h"
 #include "models/Layers.h"
 
+#include <algorithm>
+
 namespace kd {
 
 static std::string shapeText(const torch::Tensor &t)
@@ -29,13 +31,27 @@ ActivationOptions activationOf(const nlohmann::json &options)
     return ActivationOptions::fromParams(options);
 }
 
+/// `filters` (stem, stage1..3) with the stages' channels times `fraction`, truncated as the
+/// BOC-KD authors' int(c · (N − j) / N), at least 1; the stem's unchanged.
+std::array<std::int64_t, 4> scaledStages(std::array<std::int64_t, 4> filters, double fraction)
+{
+    for (std::size_t i = 1; i < filters.size(); ++i)
+        filters[i] = std::max<std::int64_t>(1, std::int64_t(double(filters[i]) * fraction));
+    return filters;
+}
+
 void addResNet(ArchitectureRegistry &registry, const std::string &name, int depth,
                const std::array<std::int64_t, 4> &filters, const std::string &description)
 {
     registry.add(name, {description,
-                        withActivation({}),
+                        withActivation({ParamSpec::number(
+                            "width_fraction", 1.0, 0.01, 1.0,
+                            "the stages' channels times this fraction, truncated (at least 1), the stem's kept: "
+                            "the narrower students of student_ensemble (BOC-KD); 1 is the architecture as named")}),
                         [depth, filters](const nlohmann::json &o, const InputShape &in, int classes) {
-                            return std::make_shared<ResNet>(in, classes, depth, filters, activationOf(o));
+                            return std::make_shared<ResNet>(in, classes, depth,
+                                                            scaledStages(filters, o.at("width_fraction").get<double>()),
+                                                            activationOf(o));
                         }});
 }
 

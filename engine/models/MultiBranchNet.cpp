@@ -59,6 +59,13 @@ std::int64_t countOf(const torch::nn::Module &m)
 } // namespace
 
 MultiBranchNet::MultiBranchNet(const Factory &make, const BranchLayout &layout, const std::string &archName)
+    : MultiBranchNet(BranchFactory([make](int) { return make(); }), layout, archName)
+{
+    if (!layout.widthFractions.empty())
+        throw std::logic_error("MultiBranchNet: branches of different widths need a factory per branch");
+}
+
+MultiBranchNet::MultiBranchNet(const BranchFactory &make, const BranchLayout &layout, const std::string &archName)
     : m_layout(layout)
 {
     if (layout.branches < 2)
@@ -66,7 +73,7 @@ MultiBranchNet::MultiBranchNet(const Factory &make, const BranchLayout &layout, 
     if (layout.deployed < 0 || layout.deployed >= layout.branches)
         throw Error("the deployed branch must be one of branch 1.." + std::to_string(layout.branches));
     for (int b = 0; b < layout.branches; ++b) {
-        auto net = make();
+        auto net = make(b);
         const int stages = net->stageCount();
         if (stages == 0)
             throw Error("architecture \"" + archName + "\" cannot be split into a trunk and branches");
@@ -75,10 +82,21 @@ MultiBranchNet::MultiBranchNet(const Factory &make, const BranchLayout &layout, 
                         + " stages (stage1..stage" + std::to_string(stages) + "); split \""
                         + BranchLayout::splitName(layout.split) + "\" is not one of \"stem\", stage1..stage"
                         + std::to_string(stages));
-        if (b > 0)
+        if (b > 0) {
+            // The trunk is branch 1's: every other instance must agree with it in shape.
+            const auto first = m_nets.front()->named_parameters();
+            for (const auto &kv : net->named_parameters()) {
+                const int part = partOfTensor(*net, kv.key());
+                const auto *t = first.find(kv.key());
+                if (part >= 0 && part <= layout.split && (!t || t->sizes() != kv.value().sizes()))
+                    throw Error("branch " + std::to_string(b + 1) + " of \"" + archName + "\" differs from branch 1 "
+                                "in its shared part (" + kv.key() + "); branches of different widths can share only "
+                                "what the width leaves unchanged (split \"stem\")");
+            }
             for (int part = 0; part <= layout.split; ++part)
                 for (const auto &path : net->partModules(part))
                     unregisterPath(*net, path);
+        }
         register_module("branch" + std::to_string(b + 1), net);
         m_nets.push_back(std::move(net));
     }
@@ -137,10 +155,15 @@ std::int64_t MultiBranchNet::trunkParameters() const
 
 std::shared_ptr<FeatureNet> MultiBranchNet::extractBranch(int b, const Factory &make) const
 {
+    return extractBranch(b, BranchFactory([make](int) { return make(); }));
+}
+
+std::shared_ptr<FeatureNet> MultiBranchNet::extractBranch(int b, const BranchFactory &make) const
+{
     if (b < 0 || b >= m_layout.branches)
         throw Error("branch " + std::to_string(b + 1) + " does not exist; the network has "
                     + std::to_string(m_layout.branches));
-    auto out = make();
+    auto out = make(b);
     torch::NoGradGuard noGrad;
     auto copyFrom = [&](const std::string &name, torch::Tensor &dst, bool buffer) {
         const int part = partOfTensor(*out, name);

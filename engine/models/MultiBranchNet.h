@@ -17,6 +17,10 @@ struct BranchLayout {
     int split = 2;
     /// The branch delivered as the run's student (0-based).
     int deployed = 0;
+    /// Branch b's architecture made with its stages' widths times widthFractions[b] (the
+    /// architecture's `width_fraction` option; the trunk must not change with it); empty:
+    /// every branch is the architecture as configured (the student ensemble narrows them).
+    std::vector<double> widthFractions;
 
     /// "stem" → 0, "stageK" → K; throws kd::Error for anything else.
     static int parseSplit(const std::string &name);
@@ -39,8 +43,12 @@ struct BranchLayout {
 class MultiBranchNet : public FeatureNet {
 public:
     using Factory = std::function<std::shared_ptr<FeatureNet>()>;
+    /// Makes branch b's instance (0-based): branches of different widths.
+    using BranchFactory = std::function<std::shared_ptr<FeatureNet>(int branch)>;
 
-    /// Throws kd::Error when the architecture cannot be split there (naming its stages).
+    /// Throws kd::Error when the architecture cannot be split there (naming its stages), or
+    /// when the branches' trunks differ in shape.
+    MultiBranchNet(const BranchFactory &make, const BranchLayout &layout, const std::string &archName);
     MultiBranchNet(const Factory &make, const BranchLayout &layout, const std::string &archName);
 
     Features forwardFeatures(const torch::Tensor &x) override;
@@ -51,8 +59,9 @@ public:
     /// Parameters of branch b's own part (0-based), without the trunk.
     std::int64_t tailParameters(int b) const;
 
-    /// Branch b (0-based) as a standalone network of the architecture: `make()` with the
+    /// Branch b (0-based) as a standalone network of the architecture: `make(b)` with the
     /// trunk's weights and branch b's, on the CPU. It computes what branch b computes here.
+    std::shared_ptr<FeatureNet> extractBranch(int b, const BranchFactory &make) const;
     std::shared_ptr<FeatureNet> extractBranch(int b, const Factory &make) const;
 
 private:

@@ -347,7 +347,35 @@ MultiBranchNet::Factory ExperimentRun::architectureFactory(const std::string &ro
     const auto &st = *stageOf.at(role);
     const auto &entry = registries.architectures.get(st.spec.arch);
     const int classes = roleClasses.at(role);
-    return [&entry, &st, classes, shape = data->shape] { return entry.create(st.spec.archOptions, shape, classes); };
+    return [&entry, options = archOptionsOf(role), classes, shape = data->shape] {
+        return entry.create(options, shape, classes);
+    };
+}
+
+nlohmann::json ExperimentRun::archOptionsOf(const std::string &role) const
+{
+    const auto twin = twinArchOptions.find(role);
+    return twin != twinArchOptions.end() ? twin->second : stageOf.at(role)->spec.archOptions;
+}
+
+nlohmann::json ExperimentRun::branchArchOptions(const std::string &role, int branch) const
+{
+    auto options = archOptionsOf(role);
+    const auto layout = branchLayouts.find(role);
+    if (layout != branchLayouts.end() && !layout->second.widthFractions.empty())
+        options["width_fraction"] =
+            options.value("width_fraction", 1.0) * layout->second.widthFractions.at(std::size_t(branch));
+    return options;
+}
+
+MultiBranchNet::BranchFactory ExperimentRun::branchFactory(const std::string &role) const
+{
+    const auto &st = *stageOf.at(role);
+    const auto &entry = registries.architectures.get(st.spec.arch);
+    const int classes = roleClasses.at(role);
+    return [this, &entry, role, classes, shape = data->shape](int b) {
+        return entry.create(branchArchOptions(role, b), shape, classes);
+    };
 }
 
 std::shared_ptr<FeatureNet> ExperimentRun::newModel(const std::string &role) const
@@ -356,13 +384,12 @@ std::shared_ptr<FeatureNet> ExperimentRun::newModel(const std::string &role) con
     // Same seed before every model: a KD student and its scratch baseline start from
     // identical weights, so the difference between them is the method's.
     torch::manual_seed(p.seed + st.seedOffset);
-    const auto make = architectureFactory(role);
     const auto layout = branchLayouts.find(role);
     std::shared_ptr<FeatureNet> model;
     if (layout != branchLayouts.end())
-        model = std::make_shared<MultiBranchNet>(make, layout->second, st.spec.arch);
+        model = std::make_shared<MultiBranchNet>(branchFactory(role), layout->second, st.spec.arch);
     else
-        model = make();
+        model = architectureFactory(role)();
     model->to(device);
     if (channelsLast)
         toChannelsLast(*model);
@@ -394,6 +421,20 @@ void ExperimentRun::createMethods()
             addColumn(lossColumns, t);
         for (const auto &e : methods.back()->extraMetrics())
             addColumn(extraColumns, e);
+    }
+    // Branches of different widths (the student ensemble): the architecture must offer the
+    // width, and the role's scratch twin is the deliverable's architecture, its width.
+    for (const auto &kv : branchLayouts) {
+        if (kv.second.widthFractions.empty())
+            continue;
+        const auto &st = *stageOf.at(kv.first);
+        const auto &params = registries.architectures.get(st.spec.arch).params;
+        if (std::none_of(params.begin(), params.end(), [](const ParamSpec &ps) { return ps.key == "width_fraction"; }))
+            throw Error("method \"" + st.method + "\" narrows its branches with the architecture's width_fraction "
+                        "option, which \"" + st.spec.arch + "\" does not have; choose a CIFAR ResNet (resnet8 .. "
+                        "resnet110, resnet8x4, resnet32x4)");
+        if (stageOf.count(kv.first + "_scratch"))
+            twinArchOptions[kv.first + "_scratch"] = branchArchOptions(kv.first, kv.second.deployed);
     }
     // The distillation views' columns, when some stage distils (docs/PROJECT_FORMAT.md, "analysis").
     analysed = p.analysis.enabled && std::any_of(stages.begin(), stages.end(), [](const Stage &st) {
@@ -980,9 +1021,16 @@ bool ExperimentRun::runTrainedStage(std::size_t i)
         const auto &l = net->layout();
         summary.roles[i].totalParams = summary.roles[i].params;
         summary.roles[i].params = net->trunkParameters() + net->tailParameters(l.deployed);
+        std::string tails = std::to_string(net->tailParameters(0)) + " parameters each";
+        if (!l.widthFractions.empty()) {
+            tails.clear();
+            for (int b = 0; b < l.branches; ++b)
+                tails += (b ? ", " : "") + std::to_string(net->tailParameters(b));
+            tails += " parameters";
+        }
         ctx.log(st.role + ": one " + st.spec.arch + " split after " + BranchLayout::splitName(l.split) + " into a trunk ("
                 + std::to_string(net->trunkParameters()) + " parameters) and " + std::to_string(l.branches)
-                + " branches (" + std::to_string(net->tailParameters(0)) + " parameters each); the deliverable, branch "
+                + " branches (" + tails + "); the deliverable, branch "
                 + std::to_string(l.deployed + 1) + " with the trunk, has " + std::to_string(summary.roles[i].params)
                 + " parameters (" + st.role + ".pt)");
     }
@@ -1115,7 +1163,7 @@ void ExperimentRun::recordStageResult(std::size_t i, const Learner &learner, boo
     rs.checkpoint = st.role + ".pt";
     const nlohmann::json meta = {{"role", st.role},
                                  {"arch", st.spec.arch},
-                                 {"arch_options", st.spec.archOptions},
+                                 {"arch_options", archOptionsOf(st.role)},
                                  {"input", {data->shape.channels, data->shape.height, data->shape.width}},
                                  {"classes", viewOf(st.data).numClasses},
                                  {"method", st.method},
@@ -1137,17 +1185,20 @@ void ExperimentRun::saveBranches(const Stage &st, MultiBranchNet &net, const nlo
     // the architecture, the deployed one also as <role>.pt: the deliverable, loadable as any
     // student or teacher checkpoint is.
     const auto &l = net.layout();
-    const auto make = architectureFactory(st.role);
+    const auto make = branchFactory(st.role);
     auto whole = meta;
     whole["multi_branch"] = {{"branches", l.branches},
                              {"split", BranchLayout::splitName(l.split)},
                              {"deploy_branch", l.deployed + 1},
                              {"deliverable", st.role + ".pt"},
                              {"params", net.parameterCount()}};
+    if (!l.widthFractions.empty())
+        whole["multi_branch"]["width_fractions"] = l.widthFractions;
     saveCheckpoint(net, store->path(st.role + "_multibranch.pt"), whole);
     for (int b = 0; b < l.branches; ++b) {
         auto branch = net.extractBranch(b, make);
         auto m = meta;
+        m["arch_options"] = branchArchOptions(st.role, b);
         m["branch"] = b + 1;
         m["params"] = branch->parameterCount();
         m["multi_branch_params"] = net.parameterCount();

@@ -73,6 +73,13 @@ private:
     const DataBundle &viewOf(const DataView &view);
     /// Makes `role`'s plain architecture (one instance, on the CPU, from the current RNG state).
     MultiBranchNet::Factory architectureFactory(const std::string &role) const;
+    /// `role`'s architecture options: its spec's, or for the scratch twin of a network whose
+    /// branches differ in width, the deliverable branch's (twinArchOptions).
+    nlohmann::json archOptionsOf(const std::string &role) const;
+    /// Branch b's architecture options of `role`'s multi-branch network: the role's, with the
+    /// width_fraction its layout gives the branch (BranchLayout::widthFractions).
+    nlohmann::json branchArchOptions(const std::string &role, int branch) const;
+    MultiBranchNet::BranchFactory branchFactory(const std::string &role) const;
     std::shared_ptr<FeatureNet> newModel(const std::string &role) const;
     Learner makeLearner(std::size_t i);
     /// The number of stages in the cohort that starts at stage `first`.
@@ -115,6 +122,8 @@ private:
     std::map<std::string, const Stage *> stageOf;    ///< the stage of each role
     /// Roles whose method trains a multi-branch network of their architecture (ONE, ...).
     std::map<std::string, BranchLayout> branchLayouts;
+    /// Scratch twins built as their multi-branch role's deliverable branch (the student ensemble).
+    std::map<std::string, nlohmann::json> twinArchOptions;
 
     /// One per stage (null for loaded ones) until its stage takes it.
     std::vector<std::unique_ptr<DistillationMethod>> methods;

@@ -11,14 +11,15 @@
 namespace kd {
 
 std::vector<ParamSpec> multiBranchParams(int branches, const std::string &split, double rampupFraction,
-                                         const std::string &rampupSource)
+                                         const std::string &rampupSource, int deployBranch)
 {
     return {
         ParamSpec::integer("branches", branches, 2, 16, "number of branches sharing the trunk"),
         ParamSpec::choice("split", split, {"stem", "stage1", "stage2", "stage3", "stage4", "stage5"},
                           "the last part the branches share (the trunk ends after it); \"stem\" shares only the stem"),
-        ParamSpec::integer("deploy_branch", 1, 1, 16,
-                           "the branch saved as the run's student (student.pt); every branch is also saved alone"),
+        ParamSpec::integer("deploy_branch", deployBranch, 0, 16,
+                           "the branch saved as the run's student (student.pt; 0: the last branch); every branch is "
+                           "also saved alone"),
         ParamSpec::number("rampup_fraction", rampupFraction, 0.0, 1.0,
                           "length of the sigmoid ramp-up exp(-5(1-e/E)^2) of the distillation weight, as a fraction of "
                           "the epochs (0: full weight from the start); " + rampupSource),
@@ -30,11 +31,12 @@ MultiBranchMethod::MultiBranchMethod(const nlohmann::json &p)
 {
     m_layout.branches = p.at("branches").get<int>();
     m_layout.split = BranchLayout::parseSplit(p.at("split").get<std::string>());
-    m_layout.deployed = p.at("deploy_branch").get<int>() - 1;
+    const int deploy = p.at("deploy_branch").get<int>();
+    m_layout.deployed = deploy == 0 ? m_layout.branches - 1 : deploy - 1;
     if (m_layout.deployed >= m_layout.branches)
         throw Error("deploy_branch " + std::to_string(m_layout.deployed + 1) + " is not one of the "
                     + std::to_string(m_layout.branches) + " branches; set deploy_branch to 1.."
-                    + std::to_string(m_layout.branches));
+                    + std::to_string(m_layout.branches) + ", or 0 for the last branch");
 }
 
 std::vector<std::string> MultiBranchMethod::studentFeatures() const

@@ -14,9 +14,10 @@ namespace kd {
 /// The parameters every multi-branch method has: `branches`, `split` (the last shared part:
 /// "stem" or "stageK") and `deploy_branch` (1-based; the branch saved as the run's student),
 /// with the method's own defaults, then `rampup_fraction` (the sigmoid ramp-up's length as a
-/// fraction of the stage's epochs).
+/// fraction of the stage's epochs). `deploy_branch` 0 means the last branch (the default of
+/// methods whose authors deploy a leader branch).
 std::vector<ParamSpec> multiBranchParams(int branches, const std::string &split, double rampupFraction,
-                                         const std::string &rampupSource);
+                                         const std::string &rampupSource, int deployBranch = 1);
 
 /// Base of the online methods that train one MultiBranchNet: reads the layout parameters,
 /// gives each branch's logits, and reports at every epoch the test accuracy of every branch

@@ -1,6 +1,7 @@
 #include "methods/online/OnlineLosses.h"
 
 #include "core/Error.h"
+#include "methods/FeatureLosses.h"
 #include "methods/KdLosses.h"
 
 #include <torch/torch.h>
@@ -98,6 +99,111 @@ FflTerms fflLoss(const std::vector<torch::Tensor> &branchLogits, const torch::Te
     t.ensemble = meanLogits(branchLogits);
     t.fusedCe = crossEntropyLoss(fusedLogits, labels);
     t.kl = t.kl + oneKlLoss(fusedLogits, t.ensemble, temperature);
+    return t;
+}
+
+torch::Tensor okddipKlLoss(const torch::Tensor &studentLogits, const torch::Tensor &targetLogits, double temperature)
+{
+    const auto logQ = torch::log_softmax(studentLogits / temperature, 1);
+    const auto t = torch::softmax(targetLogits / temperature, 1) + 1e-7;
+    return (t * (t.log() - logQ)).sum(1).mean() * (temperature * temperature);
+}
+
+torch::Tensor okddipAttention(const torch::Tensor &queries, const torch::Tensor &keys)
+{
+    return torch::softmax(torch::bmm(queries, keys.transpose(1, 2)), -1);
+}
+
+OkddipTerms okddipLoss(const std::vector<torch::Tensor> &branchLogits, const torch::Tensor &attention,
+                       const torch::Tensor &labels, double temperature)
+{
+    const auto peers = std::int64_t(branchLogits.size()) - 1;
+    if (peers < 2 || attention.size(1) != peers || attention.size(2) != peers)
+        throw std::logic_error("okddipLoss needs at least two peers and a leader, and a P × P attention");
+    const std::vector<torch::Tensor> peerLogits(branchLogits.begin(), branchLogits.end() - 1);
+    // Targets: z stacked B × classes × P, times aᵀ → B × classes × P, column i = Σ_j a_ij z_j.
+    const auto targets = torch::bmm(torch::stack(peerLogits, 2), attention.transpose(1, 2));
+    OkddipTerms t;
+    for (std::int64_t i = 0; i < peers; ++i) {
+        const auto c = crossEntropyLoss(peerLogits[std::size_t(i)], labels);
+        const auto k = okddipKlLoss(peerLogits[std::size_t(i)], targets.select(2, i), temperature);
+        t.ce = t.ce.defined() ? t.ce + c : c;
+        t.kl = t.kl.defined() ? t.kl + k : k;
+    }
+    const auto &leader = branchLogits.back();
+    t.ce = t.ce + crossEntropyLoss(leader, labels);
+    t.ensemble = meanLogits(peerLogits);
+    t.leaderKl = okddipKlLoss(leader, t.ensemble, temperature);
+    return t;
+}
+
+std::vector<torch::Tensor> mclScores(const std::vector<torch::Tensor> &memories,
+                                     const std::vector<torch::Tensor> &embeddings, const torch::Tensor &idx,
+                                     double temperature, std::int64_t nData)
+{
+    if (memories.size() != embeddings.size() || memories.size() < 2)
+        throw std::logic_error("mclScores needs one memory bank per embedding, at least two");
+    const auto b = idx.size(0), k1 = idx.size(1);
+    auto score = [&](const torch::Tensor &memory, const torch::Tensor &emb) {
+        const auto rows = memory.index_select(0, idx.reshape(-1)).detach().view({b, k1, -1});
+        auto out = torch::exp(torch::bmm(rows, emb.unsqueeze(2)).squeeze(2) / temperature);
+        const double z = out.mean().item<double>() * double(nData);
+        return out / z;
+    };
+    std::vector<torch::Tensor> out;
+    for (std::size_t i = 0; i < memories.size(); ++i)
+        for (std::size_t j = i + 1; j < memories.size(); ++j) {
+            out.push_back(score(memories[i], embeddings[j]));
+            out.push_back(score(memories[j], embeddings[i]));
+        }
+    return out;
+}
+
+MclTerms mclLoss(const std::vector<torch::Tensor> &branchLogits, const std::vector<torch::Tensor> &scores,
+                 const torch::Tensor &labels, double temperature, std::int64_t nData)
+{
+    if (branchLogits.size() < 2 || scores.empty())
+        throw std::logic_error("mclLoss needs at least two branches and their contrastive scores");
+    MclTerms t;
+    for (const auto &z : branchLogits) {
+        const auto c = crossEntropyLoss(z, labels);
+        t.ce = t.ce.defined() ? t.ce + c : c;
+    }
+    t.ensemble = meanLogits(branchLogits).detach();
+    const auto logQ = torch::log_softmax(branchLogits.back() / temperature, 1);
+    const auto logP = torch::log_softmax(t.ensemble / temperature, 1);
+    t.kl = (logP.exp() * (logP - logQ)).sum(1).mean() * (temperature * temperature);
+    for (const auto &s : scores) {
+        const auto c = crdContrastLoss(s, nData);
+        t.contrast = t.contrast.defined() ? t.contrast + c : c;
+    }
+    return t;
+}
+
+StudentEnsembleTerms studentEnsembleLoss(const std::vector<torch::Tensor> &branchLogits,
+                                         const std::vector<std::vector<torch::Tensor>> &adapted,
+                                         const std::vector<torch::Tensor> &widest, const torch::Tensor &labels,
+                                         double temperature)
+{
+    if (branchLogits.size() < 2 || adapted.size() != widest.size())
+        throw std::logic_error("studentEnsembleLoss needs at least two students and one target map per stage");
+    StudentEnsembleTerms t;
+    t.ensemble = meanLogits(branchLogits).detach();
+    for (const auto &z : branchLogits) {
+        const auto c = crossEntropyLoss(z, labels);
+        const auto k = hintonKdLoss(z, t.ensemble, temperature);
+        t.ce = t.ce.defined() ? t.ce + c : c;
+        t.kd = t.kd.defined() ? t.kd + k : k;
+    }
+    t.feat = torch::zeros({}, t.ce.options());
+    for (std::size_t k = 0; k < widest.size(); ++k) {
+        const auto target = widest[k].detach();
+        for (const auto &a : adapted[k]) {
+            if (a.sizes() != target.sizes())
+                throw std::logic_error("studentEnsembleLoss: an adapted map differs in shape from the widest student's");
+            t.feat = t.feat + (a - target).pow(2).mean();
+        }
+    }
     return t;
 }
 

@@ -59,4 +59,62 @@ struct FflTerms {
 FflTerms fflLoss(const std::vector<torch::Tensor> &branchLogits, const torch::Tensor &fusedLogits,
                  const torch::Tensor &labels, double temperature);
 
+/// OKDDip's KL (DefangChen/OKDDip utils.py `KL_Loss`): T² · Σ_classes t (log t − log_softmax(s/T))
+/// averaged over the batch, t = softmax(target/T) + 1e-7, with the gradient reaching the target
+/// too (the authors do not detach it: the attention that forms a peer's target learns through
+/// this term).
+torch::Tensor okddipKlLoss(const torch::Tensor &studentLogits, const torch::Tensor &targetLogits, double temperature);
+
+/// OKDDip's attention over the peers (resnet_GL.py `ResNet.forward`): from the projections
+/// q, k (B × P × d) of the P peers' pooled features, softmax over j of q_i · k_j (no scaling);
+/// B × P × P, each row summing to 1, self included.
+torch::Tensor okddipAttention(const torch::Tensor &queries, const torch::Tensor &keys);
+
+/// OKDDip's loss terms (Chen et al. 2020, "Online Knowledge Distillation with Diverse Peers";
+/// train_GL.py `train`): the first P = N − 1 branches are peers, the last the group leader.
+/// Peer i's target is Σ_j a_ij z_j with a = okddipAttention(); the leader's the mean of the
+/// peers' logits. ce = Σ_{all N} CE(z_b, y), kl = Σ_i okddipKlLoss(z_i, target_i, T),
+/// leaderKl = okddipKlLoss(z_leader, mean, T); the total is ce + w · (kl + leaderKl).
+struct OkddipTerms {
+    torch::Tensor ce, kl, leaderKl, ensemble;
+};
+OkddipTerms okddipLoss(const std::vector<torch::Tensor> &branchLogits, const torch::Tensor &attention,
+                       const torch::Tensor &labels, double temperature);
+
+/// MCL-OKD's contrastive scores (Yang, An & Xu 2021, "Multi-View Contrastive Learning for
+/// Online Knowledge Distillation"; winycg/MCL-OKD mcl/memory.py `ContrastMemory.forward`): for
+/// every pair of branches i < j, first exp(memory_i[idx] · e_j / T), then exp(memory_j[idx] ·
+/// e_i / T) — each branch's embedding scored against the other's bank, read without gradient —
+/// each [B, K+1] divided by its own Z = mean(scores) · nData, recomputed every batch and read
+/// without gradient. `idx` [B, K+1]: column 0 the anchor's own row.
+std::vector<torch::Tensor> mclScores(const std::vector<torch::Tensor> &memories,
+                                     const std::vector<torch::Tensor> &embeddings, const torch::Tensor &idx,
+                                     double temperature, std::int64_t nData);
+
+/// MCL-OKD's loss terms (main_cifar_mcl_okd.py `train`): ce = Σ_b CE(z_b, y); kl = T² ·
+/// KL(softmax(z̄/T) ‖ softmax(z_N/T)), batch mean, of the LAST branch against the detached
+/// mean z̄ of all branches' logits (RepDistiller's DistillKL, no +1e-7); contrast = Σ over
+/// `scores` of crdContrastLoss(·, nData). The total is γ·ce + α·kl + β·contrast.
+struct MclTerms {
+    torch::Tensor ce, kl, contrast, ensemble;
+};
+MclTerms mclLoss(const std::vector<torch::Tensor> &branchLogits, const std::vector<torch::Tensor> &scores,
+                 const torch::Tensor &labels, double temperature, std::int64_t nData);
+
+/// The student ensemble's loss terms (Walawalkar, Shen & Savvides 2020, "Online Ensemble Model
+/// Compression using Knowledge Distillation"; Devwalkar/BOC-KD utils/Losses.py
+/// `Combined_Loss.student_forward`): with z̄ = mean_b z_b read without gradient (the ensemble
+/// teacher: fixed 1/N weights on the raw logits), ce = Σ_b CE(z_b, y), kd = Σ_b (all N,
+/// the widest too) hintonKdLoss(z_b, z̄, T), feat = Σ_k Σ_{j ≥ 1} MSE(adapted[k][j − 1],
+/// widest[k]) with widest[k] (the widest student's stage-k map) read without gradient and
+/// adapted[k][j − 1] the narrower student j's stage-k map through its 1×1 adapter. The total
+/// is a0·ce + a1·feat + a2·kd.
+struct StudentEnsembleTerms {
+    torch::Tensor ce, feat, kd, ensemble;
+};
+StudentEnsembleTerms studentEnsembleLoss(const std::vector<torch::Tensor> &branchLogits,
+                                         const std::vector<std::vector<torch::Tensor>> &adapted,
+                                         const std::vector<torch::Tensor> &widest, const torch::Tensor &labels,
+                                         double temperature);
+
 } // namespace kd
