@@ -130,6 +130,7 @@ private Q_SLOTS:
     void loader_coversShuffledOrder();
     void loader_deterministicPerSeedAndEpoch();
     void loader_augmentsEachRow();
+    void loader_viewsAreIndependentAugmentations();
     void loader_destroyedMidEpochReturnsPromptly_data();
     void loader_destroyedMidEpochReturnsPromptly();
     void loader_rethrowsProducerFailure();
@@ -259,6 +260,51 @@ void TestBatchLoader::loader_augmentsEachRow()
         }
     }
     QVERIFY2(changed > 48, qPrintable(QString("only %1 of 64 images augmented").arg(changed)));
+}
+
+void TestBatchLoader::loader_viewsAreIndependentAugmentations()
+{
+    // Three views: the first is what a one-view loader gives, every view is a padded crop (maybe
+    // mirrored) of the same rows, the views differ from each other, and they repeat per seed.
+    const auto set = makeSet(64, 2, 5, 6);
+    kd::Augmentation aug;
+    aug.cropPadding = 1;
+    aug.horizontalFlip = true;
+    aug.padValue = {-1.f, -3.f};
+    kd::BatchLoader single(*set, 3, 0, 16, 4, aug);
+    const auto one = drain(single);
+    aug.views = 3;
+    kd::BatchLoader loader(*set, 3, 0, 16, 4, aug);
+    const auto three = drain(loader);
+    kd::BatchLoader again(*set, 3, 0, 16, 4, aug);
+    const auto repeat = drain(again);
+    QCOMPARE(three.size(), one.size());
+    int differ = 0;
+    for (std::size_t k = 0; k < three.size(); ++k) {
+        const auto &b = three[k];
+        QVERIFY(torch::equal(b.images, one[k].images));
+        QCOMPARE(int(b.views.size()), 2);
+        const auto idx = toVector(b.indices);
+        for (const auto &v : b.views) {
+            for (std::size_t i = 0; i < idx.size(); ++i) {
+                const auto in = set->images[idx[i]];
+                const auto out = v[std::int64_t(i)];
+                QVERIFY(!cropOffsets(in, out, 1, aug.padValue, false).empty()
+                        || !cropOffsets(in, out, 1, aug.padValue, true).empty());
+                differ += !torch::equal(out, b.images[std::int64_t(i)]);
+            }
+        }
+        QVERIFY(!torch::equal(b.views[0], b.views[1]));
+        for (std::size_t v = 0; v < b.views.size(); ++v)
+            QVERIFY(torch::equal(b.views[v], repeat[k].views[v]));
+    }
+    QVERIFY2(differ > 96, qPrintable(QString("only %1 of 128 view images differ from view 1").arg(differ)));
+    // Without augmentation every view is the batch itself.
+    kd::Augmentation plain;
+    plain.views = 2;
+    kd::BatchLoader unaugmented(*set, 3, 0, 16, 4, plain);
+    for (const auto &b : drain(unaugmented))
+        QVERIFY(b.views.size() == 1 && torch::equal(b.views[0], b.images));
 }
 
 void TestBatchLoader::loader_destroyedMidEpochReturnsPromptly_data()

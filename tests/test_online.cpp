@@ -10,6 +10,8 @@
 #include "data/DatasetRegistry.h"
 #include "methods/DistillationMethod.h"
 #include "methods/FeatureLosses.h"
+#include "methods/KdLosses.h"
+#include "methods/online/MultiBranchMethod.h"
 #include "methods/online/OnlineLosses.h"
 #include "models/MultiBranchNet.h"
 #include "project/Registries.h"
@@ -148,6 +150,41 @@ BranchRun runOnResnet8(const QTemporaryDir &tmp, const json &method)
     r.log = readLines(r.dir + "/log.txt").join('\n');
     return r;
 }
+
+/// Test only: a multi-branch method that asks for one augmented view per branch and records
+/// what the trainer hands it (the views' count, that view 1 is the batch, that the views
+/// differ) and how often afterStep() runs; its loss is the branches' CE.
+struct ViewsRecord {
+    int steps = 0, afterSteps = 0, withViews = 0, viewOneIsBatch = 0, viewsDiffer = 0;
+};
+class ViewsProbe : public kd::MultiBranchMethod {
+public:
+    ViewsProbe(const json &p, ViewsRecord *record)
+        : MultiBranchMethod(p)
+        , m_record(record)
+    {
+    }
+    std::vector<std::string> termNames() const override { return {"ce"}; }
+    int inputViews() const override { return m_layout.branches; }
+    kd::LossTerms compute(const kd::Features &s, const kd::Features *, const torch::Tensor &labels,
+                          const kd::StepContext &ctx) override
+    {
+        ++m_record->steps;
+        if (ctx.views && int(ctx.views->size()) == m_layout.branches) {
+            ++m_record->withViews;
+            m_record->viewOneIsBatch += torch::equal((*ctx.views)[0], ctx.inputs);
+            m_record->viewsDiffer += !torch::equal((*ctx.views)[0], (*ctx.views)[1]);
+        }
+        torch::Tensor ce;
+        for (const auto &z : branchLogits(s))
+            ce = ce.defined() ? ce + kd::crossEntropyLoss(z, labels) : kd::crossEntropyLoss(z, labels);
+        return {ce, {{"ce", ce}}};
+    }
+    void afterStep(kd::FeatureNet &, const kd::StepContext &) override { ++m_record->afterSteps; }
+
+private:
+    ViewsRecord *m_record;
+};
 
 } // namespace
 
@@ -963,6 +1000,55 @@ private Q_SLOTS:
         project["student"]["arch"] = "cnn_small";
         const auto msg = errorOf([&] { kd::test::runProject(project, tmp.filePath("refused").toStdString()); });
         QVERIFY2(msg.find("\"cnn_small\" does not have; choose a CIFAR ResNet") != std::string::npos, msg.c_str());
+    }
+
+    /// Branch b runs on view b: with several inputs each branch's outputs are those a
+    /// one-input forward of that view gives it; "trunk" and the deployed features are view 1's.
+    void multiBranchRunsEachBranchOnItsView()
+    {
+        auto method = create("one", {{"split", "stage1"}, {"branches", 3}, {"deploy_branch", 1}});
+        auto make = [&] { return model("resnet8"); };
+        kd::MultiBranchNet net(make, *method->branchLayout(), "resnet8");
+        net.eval();
+        torch::NoGradGuard noGrad;
+        const std::vector<torch::Tensor> views{torch::randn({4, 1, 28, 28}), torch::randn({4, 1, 28, 28})};
+        const auto f = net.forwardViews(views);
+        for (int b = 1; b <= 3; ++b) {
+            const auto own = net.forwardFeatures(views[std::size_t(b - 1) % 2]);
+            const auto key = "branch" + std::to_string(b) + ".logits";
+            CHECK_CLOSE(f.get(key), own.get(key), "a branch's logits on its view");
+        }
+        const auto first = net.forwardFeatures(views[0]);
+        CHECK_CLOSE(f.get("trunk"), first.get("trunk"), "the trunk of view 1");
+        CHECK_CLOSE(f.logits(), first.logits(), "the deployed branch (branch 1) on view 1");
+    }
+
+    /// A method that asks for views gets them in every step (view 1 the batch, the others
+    /// augmented apart), and afterStep() follows every optimiser step.
+    void trainerGivesViewsAndCallsAfterStep()
+    {
+        if (!QFile::exists(QString(kFashion) + "/train-images-idx3-ubyte.gz"))
+            QSKIP("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)");
+        ViewsRecord record;
+        auto registries = kd::Registries::builtin();
+        auto params = kd::multiBranchParams(2, "stage1", 0.0, "test only");
+        registries.methods.add("views_probe", kd::MethodEntry{"test only: records the views it is given", false,
+                                                              params, [&record](const json &p) {
+                                                                  return std::make_unique<ViewsProbe>(p, &record);
+                                                              }});
+        QTemporaryDir tmp;
+        auto project = oneProject(tmp.path(), false);
+        project["student"]["arch"] = "resnet8";
+        project["student"].erase("arch_options");
+        project["dataset"]["augment"] = {{"random_crop_padding", 2}, {"horizontal_flip", true}};
+        project["method"] = {{"name", "views_probe"}};
+        const auto summary = kd::test::runProject(project, tmp.filePath("run").toStdString(), registries);
+        QCOMPARE(QString::fromStdString(summary.status), QStringLiteral("completed"));
+        QCOMPARE(record.steps, 2 * 16); // 1,024 images in batches of 64, 2 epochs
+        QCOMPARE(record.withViews, record.steps);
+        QCOMPARE(record.viewOneIsBatch, record.steps);
+        QCOMPARE(record.viewsDiffer, record.steps);
+        QCOMPARE(record.afterSteps, record.steps);
     }
 
     void dmlOutsideACohortIsAClearError()

@@ -84,12 +84,20 @@ void BatchLoader::produce()
             const auto len = std::min<std::int64_t>(m_batchSize, n - s * m_batchSize);
             Batch b;
             b.indices = order.narrow(0, s * m_batchSize, len);
-            b.images = m_set.images.index_select(0, b.indices);
+            const auto raw = m_set.images.index_select(0, b.indices);
             b.labels = m_set.labels.index_select(0, b.indices);
-            // Augmentation parameters depend on (seed, epoch, step) only.
-            b.images = augmentBatch(b.images, m_aug, m_seed * 0x9E3779B97F4A7C15ULL + std::uint64_t(m_epoch) * 1000003ULL + std::uint64_t(s));
-            if (m_channelsLast)
+            // Augmentation parameters depend on (seed, epoch, step) only; view v > 0 offsets
+            // the seed, so view 0 is what a single-view run draws.
+            const std::uint64_t stepSeed =
+                m_seed * 0x9E3779B97F4A7C15ULL + std::uint64_t(m_epoch) * 1000003ULL + std::uint64_t(s);
+            b.images = augmentBatch(raw, m_aug, stepSeed);
+            for (int v = 1; v < m_aug.views; ++v)
+                b.views.push_back(augmentBatch(raw, m_aug, stepSeed ^ (std::uint64_t(v) * 0xD1B54A32D192ED03ULL)));
+            if (m_channelsLast) {
                 b.images = b.images.contiguous(torch::MemoryFormat::ChannelsLast);
+                for (auto &view : b.views)
+                    view = view.contiguous(torch::MemoryFormat::ChannelsLast);
+            }
             std::unique_lock<std::mutex> lock(m_mutex);
             m_cv.wait(lock, [this] { return m_cancel || m_queue.size() < m_capacity; });
             if (m_cancel)

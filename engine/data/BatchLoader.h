@@ -16,6 +16,9 @@ struct Augmentation {
     int cropPadding = 0;
     bool horizontalFlip = false;
     std::vector<float> padValue; ///< per channel
+    /// Independently augmented views of every batch (methods whose peers or branches each see
+    /// their own view, DistillationMethod::inputViews); 1: the images alone.
+    int views = 1;
     bool enabled() const { return cropPadding > 0 || horizontalFlip; }
 };
 
@@ -25,6 +28,9 @@ struct Batch {
     torch::Tensor images;
     torch::Tensor labels;
     torch::Tensor indices;
+    /// Views 2.. of the same images, each augmented with its own parameters (Augmentation::
+    /// views − 1 tensors; empty for one view). Without augmentation they equal `images`.
+    std::vector<torch::Tensor> views;
 };
 
 /// Produces an epoch's batches on a background thread, a few batches ahead, so a training

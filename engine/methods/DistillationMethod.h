@@ -36,6 +36,9 @@ struct StepContext {
     /// targets). Null outside a cohort stage.
     const std::vector<Features> *cohort = nullptr;
     std::size_t cohortIndex = 0;
+    /// The batch's augmented views on the training device (view 0 is `inputs`) when the
+    /// method asks for more than one (DistillationMethod::inputViews); null otherwise.
+    const std::vector<torch::Tensor> *views = nullptr;
 
     /// Training progress in [0, 1): step / totalSteps.
     double progress() const { return totalSteps > 0 ? double(step) / double(totalSteps) : 0.0; }
@@ -109,6 +112,14 @@ public:
     /// Methods that train one multi-branch network (ONE, ...): how the student architecture
     /// is split (the session builds a MultiBranchNet of it); null for every other method.
     virtual const BranchLayout *branchLayout() const { return nullptr; }
+    /// Independently augmented views of each batch the method trains on (PCL: one per
+    /// branch). With more than one, a multi-branch student runs branch b on view b mod V
+    /// (MultiBranchNet::forwardViews), a cohort's peer k on view k mod V, and
+    /// StepContext::views holds them all; 1 (default): every model sees the same batch.
+    virtual int inputViews() const { return 1; }
+    /// Called after every optimiser step the trainer takes for this method's model (not after
+    /// skipped ones), with the step's context: EMA copies (temporal mean networks) update here.
+    virtual void afterStep(FeatureNet &model, const StepContext &ctx) {}
 
     /// `teacher` is null for methods that need none. Teacher features carry no gradient.
     virtual LossTerms compute(const Features &student, const Features *teacher,

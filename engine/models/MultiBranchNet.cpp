@@ -104,16 +104,30 @@ MultiBranchNet::MultiBranchNet(const BranchFactory &make, const BranchLayout &la
 
 Features MultiBranchNet::forwardFeatures(const torch::Tensor &x)
 {
+    return forwardViews({x});
+}
+
+Features MultiBranchNet::forwardViews(const std::vector<torch::Tensor> &views)
+{
+    if (views.empty())
+        throw std::logic_error("MultiBranchNet::forwardViews needs at least one input");
     Features f;
-    auto h = x;
-    for (int part = 0; part <= m_layout.split; ++part)
-        h = m_nets[0]->forwardPart(part, h, f);
-    f.add("trunk", h);
+    // The trunk once per view a branch reads; its own features (and "trunk") from view 0.
+    std::vector<torch::Tensor> trunks(std::min<std::size_t>(views.size(), std::size_t(m_layout.branches)));
+    for (std::size_t v = 0; v < trunks.size(); ++v) {
+        Features scratch;
+        auto &into = v == 0 ? f : scratch;
+        auto h = views[v];
+        for (int part = 0; part <= m_layout.split; ++part)
+            h = m_nets[0]->forwardPart(part, h, into);
+        trunks[v] = h;
+    }
+    f.add("trunk", trunks[0]);
     const int head = m_nets[0]->headPart();
     std::vector<std::pair<std::string, torch::Tensor>> deployed;
     for (int b = 0; b < m_layout.branches; ++b) {
         Features own;
-        auto hb = h;
+        auto hb = trunks[std::size_t(b) % trunks.size()];
         const std::string prefix = "branch" + std::to_string(b + 1) + ".";
         for (int part = m_layout.split + 1; part <= head; ++part) {
             if (part == head)

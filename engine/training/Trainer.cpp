@@ -2,6 +2,7 @@
 
 #include "analysis/EpochAnalyzer.h"
 #include "core/Error.h"
+#include "models/MultiBranchNet.h"
 #include "training/Optim.h"
 #include "runs/RunStore.h"
 
@@ -168,6 +169,8 @@ public:
         m_stepsPerEpoch = std::max<std::int64_t>(1, ctx.data->train.size() / m_batch);
         m_totalSteps = m_stepsPerEpoch * m_epochs;
         m_methodLog = [&ctx](const std::string &line) { ctx.log(line); };
+        for (auto *l : m_learners)
+            m_views = std::max(m_views, l->method->inputViews());
         for (auto *l : m_learners) {
             m_interval.emplace_back(l->method->termNames());
             m_epochAcc.emplace_back(l->method->termNames());
@@ -197,7 +200,9 @@ public:
                 restoreProgress(*resume);
                 firstStep = resume->stepInEpoch;
             }
-            BatchLoader loader(m_ctx.data->train, m_ctx.seed, epoch, m_batch, m_stepsPerEpoch, m_ctx.augmentation,
+            auto augmentation = m_ctx.augmentation;
+            augmentation.views = m_views;
+            BatchLoader loader(m_ctx.data->train, m_ctx.seed, epoch, m_batch, m_stepsPerEpoch, augmentation,
                                m_ctx.channelsLast, 3, firstStep);
             for (std::int64_t s = firstStep; s < m_stepsPerEpoch; ++s) {
                 Batch b;
@@ -313,6 +318,12 @@ private:
         const auto len = b.labels.size(0);
         auto x = b.images.to(m_ctx.device);
         auto y = b.labels.to(m_ctx.device);
+        m_batchViews.clear();
+        if (m_views > 1) {
+            m_batchViews.push_back(x);
+            for (const auto &v : b.views)
+                m_batchViews.push_back(v.to(m_ctx.device));
+        }
         Features teacherOut;
         if (m_teacher.active())
             teacherOut = m_teacher.features(b, x);
@@ -337,6 +348,7 @@ private:
         sc.student = l.model.get();
         sc.teacher = m_teacher.model();
         sc.log = &m_methodLog;
+        sc.views = m_batchViews.empty() ? nullptr : &m_batchViews;
         return sc;
     }
 
@@ -349,8 +361,9 @@ private:
         const std::size_t n = m_learners.size();
         std::vector<Features> outs;
         outs.reserve(n);
-        for (auto *l : m_learners)
-            outs.push_back(l->model->forwardFeatures(x));
+        for (std::size_t li = 0; li < n; ++li)
+            outs.push_back(m_learners[li]->model->forwardFeatures(
+                m_batchViews.empty() ? x : m_batchViews[li % m_batchViews.size()]));
         std::vector<LossTerms> losses;
         std::vector<std::vector<double>> values(n);
         std::string fault;
@@ -378,8 +391,14 @@ private:
                 if (!(fault = nonFiniteGradient(li)).empty())
                     faulty = li;
             if (fault.empty())
-                for (auto *l : m_learners)
-                    l->optimizer->step();
+                for (std::size_t li = 0; li < n; ++li) {
+                    auto &l = *m_learners[li];
+                    l.optimizer->step();
+                    auto sc = stepContext(l, b, x, epoch);
+                    sc.cohort = &outs;
+                    sc.cohortIndex = li;
+                    l.method->afterStep(*l.model, sc);
+                }
         }
         for (auto *l : m_learners)
             ++l->state.step;
@@ -407,7 +426,7 @@ private:
         auto &l = *m_learners[li];
         const auto t0 = std::chrono::steady_clock::now();
         const auto sc = stepContext(l, b, x, epoch);
-        auto out = l.model->forwardFeatures(x);
+        auto out = forwardOnViews(*l.model, x);
         auto loss = l.method->compute(out, teacherOut, y, sc);
 
         std::vector<double> values;
@@ -419,8 +438,10 @@ private:
             l.optimizer->zero_grad();
             loss.total.backward();
             fault = nonFiniteGradient(li);
-            if (fault.empty())
+            if (fault.empty()) {
                 l.optimizer->step();
+                l.method->afterStep(*l.model, sc);
+            }
         }
         ++l.state.step;
         if (!fault.empty()) {
@@ -434,6 +455,17 @@ private:
         m_epochAcc[li].add(values);
         m_correct[li] += out.logits().argmax(1).eq(y).sum().item<std::int64_t>();
         m_stageSeconds[li] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
+
+    /// A learner's forward on this batch: a multi-branch network runs its branches on their
+    /// views when the stage has several (DistillationMethod::inputViews), any other model
+    /// reads view 0.
+    Features forwardOnViews(FeatureNet &model, const torch::Tensor &x)
+    {
+        if (!m_batchViews.empty())
+            if (auto *net = dynamic_cast<MultiBranchNet *>(&model))
+                return net->forwardViews(m_batchViews);
+        return model.forwardFeatures(x);
     }
 
     /// "the loss term \"kd\" (nan)" for the first non-finite term (the total last), else "".
@@ -656,6 +688,8 @@ private:
     std::vector<TermAccumulator> m_interval, m_epochAcc;
     /// What methods log from a step (StepContext::log): the run's log.
     std::function<void(const std::string &)> m_methodLog;
+    int m_views = 1;                          ///< augmented views per batch (the methods' most)
+    std::vector<torch::Tensor> m_batchViews;  ///< this batch's views on the device (empty for one)
 
     // Per epoch.
     std::vector<std::int64_t> m_correct;

@@ -26,14 +26,19 @@ namespace kd::test {
 
 /// Runs a whole project (JSON as in a project file) into `runDir` through kd::Experiment;
 /// throws what the run throws. Callers check the summary's status.
-inline kd::RunSummary runProject(const nlohmann::json &project, const std::string &runDir)
+inline kd::RunSummary runProject(const nlohmann::json &project, const std::string &runDir,
+                                 const kd::Registries &registries)
 {
     struct NullObserver : kd::ExperimentObserver {};
-    const auto registries = kd::Registries::builtin();
     kd::Experiment exp(kd::Project::fromJson(project), registries);
     NullObserver observer;
     std::atomic<bool> stop{false};
     return exp.run(observer, stop, runDir);
+}
+
+inline kd::RunSummary runProject(const nlohmann::json &project, const std::string &runDir)
+{
+    return runProject(project, runDir, kd::Registries::builtin());
 }
 
 /// How runStep() calls compute(): batch size, epoch of epochs, and the step count the
