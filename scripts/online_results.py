@@ -42,8 +42,6 @@ def branch_rows():
          ["method=" + j({"name": "ffl"})]),
         ("okddip", "okddip (3 peers and the leader after stage2; the leader delivers, the ensemble is the peers')",
          ["method=" + j({"name": "okddip"})]),
-        ("mcl", "mcl (4 branches after stage1, the last delivers; nce_k capped to the images outside the largest class)",
-         ["method=" + j({"name": "mcl"})]),
         ("student_ensemble", "student_ensemble (5 resnet8 students of widths 1 .. 0.2 on one stem; the narrowest "
          "delivers, against that narrow resnet8 alone)", ["method=" + j({"name": "student_ensemble"})]),
     ]

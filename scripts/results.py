@@ -17,7 +17,8 @@ and the date; the two teachers themselves are checked in (docs/results-teachers/
 copied into --out instead of being retrained. So a later invocation on a fresh clone reuses a
 recorded row and seed instead of training it again when command and teachers match, and a
 table too long for one machine's lifetime is finished over several sessions.
---no-ledger ignores the recorded results (and retrains the teachers).
+A failed seed's entry may carry an "investigation" (what a later re-run found), printed under
+its footnote. --no-ledger ignores the recorded results (and retrains the teachers).
 Standard library only (no numpy), so any python3 runs it.
 """
 import argparse, json, os, shlex, shutil, statistics, subprocess, sys, time
@@ -217,7 +218,7 @@ def main():
                 print(f"  {key} seed {seed}: recorded in {LEDGER} (commit {recorded['commit']})", flush=True)
                 USED_COMMITS.add(recorded["commit"])
                 if "failed" in recorded:
-                    failures.append((seed, recorded["failed"]))
+                    failures.append((seed, recorded["failed"], recorded.get("investigation")))
                     continue
                 st, wall = recorded["student"], recorded["wall_seconds"]
             else:
@@ -225,7 +226,7 @@ def main():
                     s = ensure_run(cmd, run_dir, log, allow_failure=True)
                 except RunFailed as e:
                     # A run that fails (a divergence) is a result too: reported, not retried.
-                    failures.append((seed, str(e)))
+                    failures.append((seed, str(e), None))
                     if not EXTRA and not a.no_ledger:
                         ledger[f"{key}/seed{seed}"] = dict(entry, failed=str(e))
                         save_ledger(ledger)
@@ -293,8 +294,9 @@ def write_doc(a, results, teachers, prep_cmds):
     lines += ["", f"¹ The interval includes zero: over these {len(a.seeds)} seeds the difference from scratch is "
               "not distinguishable from seed-to-seed noise (" + str(len(unsure)) + " rows)."]
     for key, label, *_ in results:
-        for seed, reason in FAILURES.get(key, []):
-            lines += ["", f"² {label}, seed {seed}: the run failed and is left out of the mean: {reason}"]
+        for seed, reason, investigation in FAILURES.get(key, []):
+            lines += ["", f"² {label}, seed {seed}: the run failed and is left out of the mean: {reason}"
+                      + (f". Investigated: {investigation}" if investigation else "")]
     lines += ["",
               "Reading the table (facts of this setup, not general claims): the `kd, LMA student` row is "
               "best compared with `scratch, LMA student`, its own baseline; `dmc` distils from two teachers "
@@ -316,11 +318,13 @@ def write_doc(a, results, teachers, prep_cmds):
               "", "Machine: " + machine() + " Engine commit(s) of the runs: "
               + ", ".join(sorted(USED_COMMITS or {commit()})) + ".", ""]
     os.makedirs(os.path.dirname(a.doc), exist_ok=True)
-    # scripts/examples.py owns the block between its markers: keep it.
+    # scripts/examples.py and scripts/online_results.py own the blocks between their markers:
+    # keep them.
     old = open(a.doc).read() if os.path.exists(a.doc) else ""
-    begin, end = "<!-- examples:begin -->", "<!-- examples:end -->"
-    if begin in old and end in old:
-        lines += ["", old[old.index(begin):old.index(end) + len(end)], ""]
+    for owner in ("examples", "online"):
+        begin, end = f"<!-- {owner}:begin -->", f"<!-- {owner}:end -->"
+        if begin in old and end in old:
+            lines += ["", old[old.index(begin):old.index(end) + len(end)], ""]
     tmp = a.doc + ".tmp"
     with open(tmp, "w") as f:
         f.write("\n".join(lines))

@@ -144,17 +144,22 @@ std::vector<torch::Tensor> mclScores(const std::vector<torch::Tensor> &memories,
     if (memories.size() != embeddings.size() || memories.size() < 2)
         throw std::logic_error("mclScores needs one memory bank per embedding, at least two");
     const auto b = idx.size(0), k1 = idx.size(1);
-    auto score = [&](const torch::Tensor &memory, const torch::Tensor &emb) {
-        const auto rows = memory.index_select(0, idx.reshape(-1)).detach().view({b, k1, -1});
-        auto out = torch::exp(torch::bmm(rows, emb.unsqueeze(2)).squeeze(2) / temperature);
+    // Each bank's rows are gathered once (B × (K+1) × d: the bulk of the work with thousands of
+    // negatives) and scored against every other branch's embedding.
+    const auto flat = idx.reshape(-1);
+    std::vector<torch::Tensor> rows;
+    for (const auto &memory : memories)
+        rows.push_back(memory.index_select(0, flat).detach().view({b, k1, -1}));
+    auto score = [&](std::size_t bank, const torch::Tensor &emb) {
+        auto out = torch::exp(torch::bmm(rows[bank], emb.unsqueeze(2)).squeeze(2) / temperature);
         const double z = out.mean().item<double>() * double(nData);
         return out / z;
     };
     std::vector<torch::Tensor> out;
     for (std::size_t i = 0; i < memories.size(); ++i)
         for (std::size_t j = i + 1; j < memories.size(); ++j) {
-            out.push_back(score(memories[i], embeddings[j]));
-            out.push_back(score(memories[j], embeddings[i]));
+            out.push_back(score(i, embeddings[j]));
+            out.push_back(score(j, embeddings[i]));
         }
     return out;
 }
