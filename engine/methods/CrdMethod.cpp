@@ -32,11 +32,6 @@ public:
 };
 TORCH_MODULE(CrdState);
 
-torch::Tensor l2Normalize(const torch::Tensor &x)
-{
-    return x / x.pow(2).sum(1, true).sqrt();
-}
-
 /// Contrastive representation distillation (Tian et al., ICLR 2020): β·(NCE_s + NCE_t), where
 /// each anchor's positive is the other model's bank row of the same image and K negatives
 /// are bank rows of K distinct images of other classes (RepDistiller's "exact" mode, drawn

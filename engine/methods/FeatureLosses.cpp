@@ -237,12 +237,17 @@ torch::Tensor crdOtherClassNegatives(const CrdClassIndex &index, const torch::Te
     return index.byClass.index_select(0, j.flatten()).reshape({c.numel(), k}).to(anchorLabels.device());
 }
 
+torch::Tensor l2Normalize(const torch::Tensor &x)
+{
+    return x / x.pow(2).sum(1, true).sqrt();
+}
+
 torch::Tensor crdUpdatedRows(const torch::Tensor &memory, const torch::Tensor &emb, const torch::Tensor &indices,
                              double momentum)
 {
     torch::NoGradGuard noGrad;
     auto rows = memory.index_select(0, indices) * momentum + emb.detach().to(memory.dtype()) * (1.0 - momentum);
-    return rows / rows.pow(2).sum(1, true).sqrt();
+    return l2Normalize(rows);
 }
 
 torch::Tensor ofdLoss(const torch::Tensor &student, const torch::Tensor &teacher, const torch::Tensor &margin)

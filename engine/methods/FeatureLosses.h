@@ -82,6 +82,9 @@ struct CrdClassIndex {
 };
 torch::Tensor crdOtherClassNegatives(const CrdClassIndex &index, const torch::Tensor &anchorLabels, std::int64_t k);
 
+/// Each row of `x` divided by its L2 norm (RepDistiller's and MCL-OKD's `Normalize(2)`).
+torch::Tensor l2Normalize(const torch::Tensor &x);
+
 /// The momentum update of CRD's banks: rows `indices` become
 /// normalise(momentum·memory[indices] + (1 − momentum)·emb). Returns the new rows.
 torch::Tensor crdUpdatedRows(const torch::Tensor &memory, const torch::Tensor &emb,

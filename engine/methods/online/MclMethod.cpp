@@ -33,8 +33,7 @@ struct MclStateImpl : torch::nn::Module {
     }
     torch::Tensor embed(std::size_t b, const torch::Tensor &x)
     {
-        const auto e = embeds[b]->forward(x.reshape({x.size(0), -1}));
-        return e / e.pow(2).sum(1, true).sqrt();
+        return l2Normalize(embeds[b]->forward(x.reshape({x.size(0), -1})));
     }
     std::vector<torch::nn::Linear> embeds;
     std::vector<torch::Tensor> memories;

@@ -3,6 +3,7 @@
 #include "core/Error.h"
 #include "methods/online/MultiBranchMethod.h"
 #include "methods/online/OnlineLosses.h"
+#include "models/Layers.h"
 
 #include <torch/torch.h>
 
@@ -109,7 +110,7 @@ private:
         std::vector<torch::Tensor> pooled;
         for (int b = 1; b < m_layout.branches; ++b) {
             const auto &f = s.get(headInput(b));
-            pooled.push_back(f.dim() > 2 ? f.flatten(2).mean(2) : f);
+            pooled.push_back(f.dim() == 4 ? globalAvgPool(f) : f);
         }
         return m_attention->forward(pooled);
     }
