@@ -45,6 +45,21 @@ against these values. Everything is stated here again from the formulas, in plai
          sum_c p_t (log p_t - log_softmax(s_j / T)) / batch for every student, the widest too;
          MSELoss(widest stage map detached, adapter(narrow stage map)) summed over stages and
          narrower students. Gradients with respect to the logits and the adapted maps.
+  pcl    Peer Collaborative Learning (Wu & Gong, AAAI 2021; no author code, the formulas of the
+         paper as the public reproduction shaoeric/Peer-Collaborative-Learning-for-Online-
+         Knowledge-Distillation writes them in src/losses/kd_loss.py and loss_wrapper.py):
+         the peer ensemble teacher z_e = Linear(concat of the peers' pooled features); loss =
+         CE(z_e) + sum_i [CE(z_i) + w * (KD(z_i, z_e detached) + PM_i)], KD = T^2 *
+         KLDivLoss(batchmean) of log_softmax(z_i / T) against softmax(target / T), PM_i the
+         mean over j != i of KD(z_i, mean teacher j's logits, detached). Gradients with
+         respect to the peers' logits, their features and the ensemble head. The temporal
+         mean: src/utils/ema.py update_ema_variables, alpha = min(1 - 1 / (step + 1), decay),
+         ema = alpha * ema + (1 - alpha) * param after every step.
+  afd    Online adversarial feature-map distillation (Chung et al., ICML 2020; no author code):
+         network k's logit loss CE(z_k) + w * T^2 * KL(softmax(z_peer / T) || softmax(z_k / T)),
+         batch mean, z_peer detached; LSGAN terms from discriminator scores in (0, 1):
+         discriminator = mean (1 - D(real))^2 + mean D(fake)^2, generator = mean (1 - D(fake))^2.
+         Gradients with respect to the logits and the scores.
   rampup utils/ramps.py sigmoid_rampup(current, length) (Mean Teacher's, which ONE imports):
          1 for length 0, else exp(-5 (1 - clip(current, 0, length) / length)^2).
 
@@ -257,6 +272,75 @@ def ensemble_case(gen, name, students, stages, batch, classes, T, a, scale=3.0):
             "grad_adapted": [[t.grad.reshape(batch, -1).tolist() for t in row] for row in ads]}
 
 
+def kd_pcl(pred, target, T):
+    # src/losses/kd_loss.py KDLoss: KLDivLoss(batchmean)(log_softmax(pred / T), softmax(target / T)) * T^2
+    p = F.softmax(target / T, dim=1)
+    return T * T * (p * (p.log() - F.log_softmax(pred / T, dim=1))).sum() / pred.size(0)
+
+
+def pcl_case(gen, name, peers, batch, classes, dim, T, weight, decay, scale=3.0):
+    z = [rounded(torch.randn(batch, classes, generator=gen, dtype=torch.float64) * scale) for _ in range(peers)]
+    mean = [rounded(torch.randn(batch, classes, generator=gen, dtype=torch.float64) * scale) for _ in range(peers)]
+    feats = [rounded(torch.randn(batch, dim, generator=gen, dtype=torch.float64)) for _ in range(peers)]
+    w = rounded(torch.randn(classes, peers * dim, generator=gen, dtype=torch.float64) * 0.3)
+    b = rounded(torch.randn(classes, generator=gen, dtype=torch.float64) * 0.1)
+    y = torch.randint(0, classes, (batch,), generator=gen)
+    zs = [t.clone().requires_grad_(True) for t in z]
+    fs = [t.clone().requires_grad_(True) for t in feats]
+    ws, bs = w.clone().requires_grad_(True), b.clone().requires_grad_(True)
+    en = F.linear(torch.cat(fs, dim=1), ws, bs)
+    ensemble_ce = F.cross_entropy(en, y)
+    ce = sum(F.cross_entropy(t, y) for t in zs)
+    pe = sum(kd_pcl(t, en.detach(), T) for t in zs)
+    pm = sum(sum(kd_pcl(zs[i], mean[j].detach(), T) for j in range(peers) if j != i) / (peers - 1)
+             for i in range(peers))
+    total = ensemble_ce + ce + weight * (pe + pm)
+    total.backward()
+    # The temporal mean over a few steps (update_ema_variables), from step 0.
+    params = [rounded(torch.randn(4, generator=gen, dtype=torch.float64)) for _ in range(4)]
+    ema = rounded(torch.randn(4, generator=gen, dtype=torch.float64))
+    start = [float(v) for v in ema]
+    for step, p in enumerate(params):
+        alpha = min(1 - 1 / (step + 1), decay)
+        ema = alpha * ema + (1 - alpha) * p
+    return {"name": name, "T": T, "weight": weight, "logits": [rows(t) for t in z],
+            "mean_logits": [rows(t) for t in mean], "features": [rows(t) for t in feats],
+            "head_weight": rows(w), "head_bias": [float(v) for v in b], "labels": [int(v) for v in y],
+            "ensemble": rows(en.detach()), "ensemble_ce": float(ensemble_ce), "ce": float(ce), "pe": float(pe),
+            "pm": float(pm), "total": float(total), "grad_logits": [rows(t.grad) for t in zs],
+            "grad_features": [rows(t.grad) for t in fs], "grad_head_weight": rows(ws.grad),
+            "grad_head_bias": [float(v) for v in bs.grad],
+            "ema_decay": decay, "ema_steps": [[float(v) for v in p] for p in params],
+            "ema_start": start,
+            "ema_result": [float(v) for v in ema]}
+
+
+def afd_case(gen, name, batch, classes, T, weight, scale=3.0):
+    z = rounded(torch.randn(batch, classes, generator=gen, dtype=torch.float64) * scale)
+    peer = rounded(torch.randn(batch, classes, generator=gen, dtype=torch.float64) * scale)
+    y = torch.randint(0, classes, (batch,), generator=gen)
+    real = rounded(torch.sigmoid(torch.randn(batch, generator=gen, dtype=torch.float64) * 2))
+    fake = rounded(torch.sigmoid(torch.randn(batch, generator=gen, dtype=torch.float64) * 2))
+    zs, ps = z.clone().requires_grad_(True), peer.clone().requires_grad_(True)
+    ce = F.cross_entropy(zs, y)
+    q = F.softmax(ps.detach() / T, dim=1)
+    kl = T * T * (q * (q.log() - F.log_softmax(zs / T, dim=1))).sum() / batch
+    total = ce + weight * kl
+    total.backward()
+    rs, fs = real.clone().requires_grad_(True), fake.clone().requires_grad_(True)
+    d_loss = ((1 - rs) ** 2).mean() + (fs ** 2).mean()
+    d_loss.backward()
+    fg = fake.clone().requires_grad_(True)
+    g_loss = ((1 - fg) ** 2).mean()
+    g_loss.backward()
+    return {"name": name, "T": T, "weight": weight, "logits": rows(z), "peer_logits": rows(peer),
+            "labels": [int(v) for v in y], "ce": float(ce), "kl": float(kl), "total": float(total),
+            "grad_logits": rows(zs.grad), "real_scores": [float(v) for v in real],
+            "fake_scores": [float(v) for v in fake], "discriminator": float(d_loss), "generator": float(g_loss),
+            "grad_real": [float(v) for v in rs.grad], "grad_fake_d": [float(v) for v in fs.grad],
+            "grad_fake_g": [float(v) for v in fg.grad]}
+
+
 def sigmoid_rampup(current, length):
     if length == 0:
         return 1.0
@@ -274,6 +358,8 @@ def main():
     gen_okddip = torch.Generator().manual_seed(SEED + 3)
     gen_mcl = torch.Generator().manual_seed(SEED + 4)
     gen_ens = torch.Generator().manual_seed(SEED + 5)
+    gen_pcl = torch.Generator().manual_seed(SEED + 6)
+    gen_afd = torch.Generator().manual_seed(SEED + 7)
     doc = {
         "generator": "scripts/gen_online_golden.py",
         "torch": torch.__version__,
@@ -317,6 +403,31 @@ def main():
                 "projection_factor": 8,
                 "deploy_branch": 0,
             },
+            "afd": {
+                "source": "Chung, Park, Kim & Kwak, Feature-map-level Online Adversarial Knowledge Distillation "
+                          "(ICML 2020); no author code, the paper's text not at hand: our stated choices "
+                          "(docs/METHODS.md)",
+                "temperature": 3.0,
+                "weight": 1.0,
+                "adversarial_weight": 1.0,
+                "adversarial_lr": 2e-5,
+                "adversarial_weight_decay": 0.1,
+            },
+            "pcl": {
+                "source": "Wu & Gong, Peer Collaborative Learning for Online Knowledge Distillation (AAAI 2021), "
+                          "as the reproduction shaoeric/Peer-Collaborative-Learning-for-Online-Knowledge-"
+                          "Distillation configures it for CIFAR: 3 peers of resnet after layer2, KDLoss and PMLoss "
+                          "T = 3, weights 1, ramp-up over 80 of 300 epochs (the paper's, not the reproduction's "
+                          "compute_rampup_weight, which divides by lambd = 1 instead of 80), EMA decay 0.999, "
+                          "the temporal mean of peer 1 deployed",
+                "temperature": 3.0,
+                "weight": 1.0,
+                "ema_decay": 0.999,
+                "branches": 3,
+                "split": "stage2",
+                "rampup_fraction": 80.0 / 300.0,
+                "deploy_branch": 1,
+            },
             "student_ensemble": {
                 "source": "Devwalkar/BOC-KD configs/Cifar100_exp (ResNet32/44/56/110: 5 students, only the stem "
                           "shared, widths int(c * (N - j) / N), T = 2, contribution ratios [0.7, 0.15, 0.15])",
@@ -358,6 +469,16 @@ def main():
             mcl_case(gen_mcl, "two branches, strong contrast", 2, 4, 7, 16, 4, 5, 3.0, 0.1, 1.0, 0.5, 1.0, 0.5),
             mcl_case(gen_mcl, "three branches, T 1, nce_t 0.5, large logits", 3, 3, 5, 12, 3, 4, 1.0, 0.5, 0.5, 1.0,
                      0.2, 0.9, scale=10.0),
+        ],
+        "afd_cases": [
+            afd_case(gen_afd, "T 3, weight 1", 6, 10, 3.0, 1.0),
+            afd_case(gen_afd, "T 1, weight 0.5", 5, 7, 1.0, 0.5),
+            afd_case(gen_afd, "T 4, large logits", 4, 5, 4.0, 1.0, scale=10.0),
+        ],
+        "pcl_cases": [
+            pcl_case(gen_pcl, "three peers (the paper's), full weight", 3, 5, 10, 6, 3.0, 1.0, 0.999),
+            pcl_case(gen_pcl, "two peers, ramping weight, decay 0.5", 2, 4, 7, 4, 3.0, 0.3, 0.5),
+            pcl_case(gen_pcl, "four peers, T 1, large logits", 4, 3, 5, 3, 1.0, 1.0, 0.9, scale=10.0),
         ],
         "student_ensemble_cases": [
             ensemble_case(gen_ens, "five students (the authors'), their CIFAR-100 weights", 5, 3, 4, 10, 2.0,

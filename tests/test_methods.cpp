@@ -44,9 +44,9 @@ using nlohmann::json;
 const char *kMethodNames[] = {"ce", "kd", "dkd", "fitnet", "at", "sp", "rkd", "pkt", "nst", "vid", "crd", "ofd"};
 // Methods with suites of their own: the structure-changing ones (assistants, several teachers,
 // class splits) in test_stages.cpp, srm_lite/london/iekd in test_methods_advanced.cpp, srm in
-// test_srm.cpp, the knowledge-analysis controls ls/kd_pt/kd_sim in test_controls.cpp, the online methods (dml, one, ffl, okddip, mcl, student_ensemble) in test_online.cpp.
+// test_srm.cpp, the knowledge-analysis controls ls/kd_pt/kd_sim in test_controls.cpp, the online methods (dml, afd, one, ffl, okddip, pcl, mcl, student_ensemble) in test_online.cpp.
 const char *kMethodsTestedElsewhere[] = {"takd", "ensemble", "rc", "dmc", "ard", "srm", "srm_lite", "london", "iekd",
-                                         "ls", "kd_pt", "kd_sim", "dml", "one", "ffl", "okddip", "mcl", "student_ensemble"};
+                                         "ls", "kd_pt", "kd_sim", "dml", "afd", "one", "ffl", "okddip", "pcl", "mcl", "student_ensemble"};
 
 } // namespace
 

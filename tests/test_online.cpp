@@ -674,6 +674,206 @@ private Q_SLOTS:
         QVERIFY2(r.log.contains("branch 3 is the student"), qPrintable(r.log));
     }
 
+    void pclDefaultsAreThePapers()
+    {
+        checkMultiBranchDefaults("pcl", {"temperature", "weight", "ema_decay", "branches", "split", "deploy_branch"});
+        auto method = create("pcl");
+        QCOMPARE(method->branchLayout()->deployed, 0); // peer 1's temporal mean is delivered
+        QCOMPARE(method->inputViews(), 3);              // one augmented view per peer
+        QCOMPARE(create("pcl", {{"branches", 4}})->inputViews(), 4);
+    }
+
+    void pclMatchesGolden_data()
+    {
+        kd::test::addCaseRows(m_golden.at("pcl_cases"));
+    }
+
+    /// The peer ensemble teacher (a linear head on the concatenated features), the four terms
+    /// and the gradients into every peer's logits and features and into the head, as the
+    /// paper's Eq. 7 (the reproduction's loss_wrapper.py) computes them: the ensemble and the
+    /// temporal means are read without gradient; then the temporal mean's decay schedule.
+    void pclMatchesGolden()
+    {
+        QFETCH(int, index);
+        const auto &c = m_golden["pcl_cases"][std::size_t(index)];
+        const auto y = kd::test::labelsOf(c["labels"]);
+        const auto z = branchLogitsOf(c);
+        std::vector<torch::Tensor> mean, feats;
+        for (const auto &m : c["mean_logits"])
+            mean.push_back(kd::test::matrixOf(m).requires_grad_(true));
+        for (const auto &f : c["features"])
+            feats.push_back(kd::test::matrixOf(f).requires_grad_(true));
+        const auto w = kd::test::matrixOf(c["head_weight"]).requires_grad_(true);
+        const auto b = torch::tensor(c["head_bias"].get<std::vector<double>>(), torch::kFloat64).requires_grad_(true);
+        const auto ensemble = torch::nn::functional::linear(torch::cat(feats, 1), w, b);
+        CHECK_CLOSE(ensemble, kd::test::matrixOf(c["ensemble"]), "peer ensemble teacher");
+        const auto t = kd::pclLoss(z, ensemble, mean, y, c["T"].get<double>());
+        CHECK_CLOSE(t.ensembleCe, c["ensemble_ce"].get<double>(), "ensemble_ce");
+        CHECK_CLOSE(t.ce, c["ce"].get<double>(), "ce");
+        CHECK_CLOSE(t.pe, c["pe"].get<double>(), "peer ensemble KL");
+        CHECK_CLOSE(t.pm, c["pm"].get<double>(), "peer mean KL");
+        const auto total = t.ensembleCe + t.ce + c["weight"].get<double>() * (t.pe + t.pm);
+        CHECK_CLOSE(total, c["total"].get<double>(), "total");
+        total.backward();
+        for (std::size_t k = 0; k < z.size(); ++k) {
+            CHECK_CLOSE(z[k].grad(), kd::test::matrixOf(c["grad_logits"][k]), "gradient of a peer's logits");
+            CHECK_CLOSE(feats[k].grad(), kd::test::matrixOf(c["grad_features"][k]), "gradient of a peer's features");
+            QVERIFY(!mean[k].grad().defined()); // the temporal means are targets only
+        }
+        CHECK_CLOSE(w.grad(), kd::test::matrixOf(c["grad_head_weight"]), "gradient of the ensemble head's weight");
+        CHECK_CLOSE(b.grad(), torch::tensor(c["grad_head_bias"].get<std::vector<double>>(), torch::kFloat64),
+                    "gradient of the ensemble head's bias");
+
+        auto ema = torch::tensor(c["ema_start"].get<std::vector<double>>(), torch::kFloat64);
+        const double decay = c["ema_decay"].get<double>();
+        std::int64_t step = 0;
+        for (const auto &p : c["ema_steps"]) {
+            const double a = kd::temporalMeanDecay(step++, decay);
+            ema = a * ema + (1.0 - a) * torch::tensor(p.get<std::vector<double>>(), torch::kFloat64);
+        }
+        CHECK_CLOSE(ema, torch::tensor(c["ema_result"].get<std::vector<double>>(), torch::kFloat64), "temporal mean");
+        QCOMPARE(kd::temporalMeanDecay(0, 0.999), 0.0); // the first step copies the weights
+        QCOMPARE(kd::temporalMeanDecay(9, 0.999), 0.9);
+        QCOMPARE(kd::temporalMeanDecay(100000, 0.999), 0.999);
+    }
+
+    /// Through a real multi-branch network: every peer on its own view, the loss reaching the
+    /// trunk, every peer and the ensemble head but not the temporal mean, which follows the
+    /// trained weights after each step, is what the method delivers and what its state holds.
+    void pclTrainsPeersHeadAndTemporalMean()
+    {
+        auto method = create("pcl", {{"split", "stage1"}});
+        const auto *layout = method->branchLayout();
+        auto make = [&] { return model("resnet8", json::object()); };
+        kd::MultiBranchNet net(make, *layout, "resnet8");
+        const auto x = torch::randn({8, 1, 28, 28});
+        kd::MethodSetup setup;
+        setup.student = shapesOf(net);
+        setup.numClasses = 10;
+        setup.newStudent = [&] { return std::make_shared<kd::MultiBranchNet>(make, *layout, "resnet8"); };
+        method->setup(setup);
+        const auto head = method->trainableModule();
+        QVERIFY(head);
+        const auto d = net.forwardFeatures(x).get("branch1.pre_logits").size(1);
+        QCOMPARE(head->named_parameters()["ensemble_fc.weight"].sizes().vec(), (std::vector<std::int64_t>{10, 3 * d}));
+        const auto mean = method->deliveredModel();
+        QVERIFY(mean && mean.get() != &net);
+        for (const auto &p : mean->parameters())
+            QVERIFY(!p.requires_grad());
+
+        const std::vector<torch::Tensor> views{x, torch::randn({8, 1, 28, 28}), torch::randn({8, 1, 28, 28})};
+        kd::StepContext ctx;
+        ctx.epoch = 31;
+        ctx.epochs = 30;
+        ctx.inputs = x;
+        ctx.views = &views;
+        const auto y = torch::randint(0, 10, {8}, torch::kInt64);
+        auto loss = method->compute(net.forwardViews(views), nullptr, y, ctx);
+        CHECK_CLOSE(termOf(loss, "kl_weight"), 1.0, "KL weight after the ramp-up");
+        for (const char *term : {"ce", "ensemble_ce", "peer_ensemble_kl", "peer_mean_kl"})
+            QVERIFY2(std::isfinite(termOf(loss, term).item<double>()) && termOf(loss, term).item<double>() > 0, term);
+        loss.total.backward();
+        checkAllGradients(net);
+        checkAllGradients(*head);
+        for (const auto &p : mean->parameters())
+            QVERIFY(!p.grad().defined());
+
+        // Step 0 copies the trained weights; later steps move by 1 − min(1 − 1/(t+1), decay).
+        ctx.step = 0;
+        method->afterStep(net, ctx);
+        const auto live = net.parameters();
+        auto ema = mean->parameters();
+        QCOMPARE(ema.size(), live.size());
+        for (std::size_t k = 0; k < live.size(); ++k)
+            QVERIFY(torch::equal(ema[k], live[k].detach()));
+        const auto before = ema.back().clone();
+        {
+            torch::NoGradGuard noGrad;
+            live.back().add_(1.0);
+        }
+        ctx.step = 9;
+        method->afterStep(net, ctx);
+        CHECK_CLOSE(ema.back(), 0.9 * before + 0.1 * live.back().detach(), "temporal mean after step 9");
+
+        kd::TensorDataset set;
+        set.images = torch::randn({40, 1, 28, 28});
+        set.labels = torch::randint(0, 10, {40}, torch::kInt64);
+        QCOMPARE(method->extraMetrics(),
+                 (std::vector<std::string>{"branch1_acc", "branch2_acc", "branch3_acc", "ensemble_acc",
+                                           "ema_branch1_acc", "ema_branch2_acc", "ema_branch3_acc"}));
+        for (const auto &n : method->extraMetrics())
+            QVERIFY(std::isfinite(method->evaluateExtra(n, net, set, torch::kCPU, 16)));
+        QCOMPARE(method->evaluateExtra("ema_branch1_acc", net, set, torch::kCPU, 16),
+                 kd::evaluateAccuracy(*mean, set, torch::kCPU, 16));
+
+        // The method's state is the temporal mean: another instance restores it exactly.
+        torch::serialize::OutputArchive out;
+        method->saveState(out);
+        std::ostringstream bytes;
+        out.save_to(bytes);
+        auto other = create("pcl", {{"split", "stage1"}});
+        other->setup(setup);
+        torch::serialize::InputArchive in;
+        std::istringstream read(bytes.str());
+        in.load_from(read);
+        other->loadState(in);
+        const auto restored = other->deliveredModel()->parameters();
+        for (std::size_t k = 0; k < ema.size(); ++k)
+            QVERIFY(torch::equal(restored[k], ema[k]));
+        const auto restoredBuffers = other->deliveredModel()->buffers();
+        const auto buffers = mean->buffers();
+        for (std::size_t k = 0; k < buffers.size(); ++k)
+            QVERIFY(torch::equal(restoredBuffers[k], buffers[k]));
+        auto wrong = create("pcl", {{"split", "stage1"}, {"branches", 2}});
+        auto wrongSetup = setup;
+        const kd::BranchLayout two = *wrong->branchLayout();
+        wrongSetup.newStudent = [&] { return std::make_shared<kd::MultiBranchNet>(make, two, "resnet8"); };
+        wrong->setup(wrongSetup);
+        std::istringstream again(bytes.str());
+        torch::serialize::InputArchive in2;
+        in2.load_from(again);
+        const auto msg = errorOf([&] { wrong->loadState(in2); });
+        QVERIFY2(msg.find("belongs to another run") != std::string::npos, msg.c_str());
+    }
+
+    /// A real run: every peer on its own augmented view, the temporal mean of peer 1 is the
+    /// student (its accuracy the run's, its weights in student.pt, which reloads and scores it).
+    void pclTrainsAndDeliversTheTemporalMean()
+    {
+        if (!QFile::exists(QString(kFashion) + "/train-images-idx3-ubyte.gz"))
+            QSKIP("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)");
+        QTemporaryDir tmp;
+        const QString run = tmp.filePath("run");
+        auto project = oneProject(tmp.path(), false);
+        project["student"]["arch"] = "resnet8";
+        project["student"].erase("arch_options");
+        project["dataset"]["augment"] = {{"random_crop_padding", 2}, {"horizontal_flip", true}};
+        project["method"] = {{"name", "pcl"}, {"split", "stage1"}};
+        const auto summary = kd::test::runProject(project, run.toStdString());
+        QCOMPARE(QString::fromStdString(summary.status), QStringLiteral("completed"));
+        const auto header = readLines(run + "/metrics.csv").front().split(',');
+        for (const char *col : {"loss_ce", "loss_ensemble_ce", "loss_peer_ensemble_kl", "loss_peer_mean_kl",
+                                "branch1_acc", "ensemble_acc", "ema_branch1_acc", "ema_branch3_acc"})
+            QVERIFY2(header.contains(col), col);
+        const auto st = readJson(run + "/summary.json")["models"]["student"];
+        QVERIFY2(st["final_ema_branch1_acc"].get<double>() > 0.3, st.dump().c_str());
+        QCOMPARE(st["final_test_acc"], st["final_ema_branch1_acc"]); // the temporal mean is the student
+
+        const auto registries = kd::Registries::builtin();
+        kd::Project p = kd::Project::fromJson(project);
+        const auto data = kd::loadDataset(registries.datasets, p.dataset, p.seed);
+        const auto meta = kd::readCheckpointMeta((run + "/student.pt").toStdString());
+        QVERIFY2(meta.value("delivered", std::string()).find("temporal mean") != std::string::npos, meta.dump().c_str());
+        auto m = model("resnet8");
+        kd::loadCheckpoint(*m, (run + "/student.pt").toStdString());
+        QCOMPARE(kd::evaluateAccuracy(*m, data->test, torch::kCPU, 500), st["final_test_acc"].get<double>());
+        QVERIFY(QFile::exists(run + "/student_multibranch.pt"));
+        const auto log = readLines(run + "/log.txt").join('\n');
+        QVERIFY2(log.contains("pcl: 3 peers after stage1, each on its own augmented view"), qPrintable(log));
+        QVERIFY2(log.contains("the temporal mean of branch 1 is the student"), qPrintable(log));
+        QVERIFY2(!log.contains("this dataset is not augmented"), qPrintable(log));
+    }
+
     void mclDefaultsAreTheAuthors()
     {
         checkMultiBranchDefaults("mcl", {"temperature", "ce_weight", "weight", "beta", "feat_dim", "nce_k", "nce_t",
@@ -1110,6 +1310,254 @@ private Q_SLOTS:
         const auto s = readJson(run + "/summary.json");
         for (const char *peer : {"peer1", "peer2"})
             QCOMPARE(s["models"][peer]["final_test_acc"], s["models"][std::string(peer) + "_scratch"]["final_test_acc"]);
+    }
+
+    void afdDefaultsAreStated()
+    {
+        const auto &e = m_methods.get("afd");
+        QVERIFY(e.online); // a cohort of networks that share nothing
+        QVERIFY(!e.needsTeacher);
+        const auto resolved = kd::resolveParams(e.params, json::object(), "method");
+        const auto &ref = m_golden.at("authors").at("afd");
+        for (const char *key : {"temperature", "weight", "adversarial_weight", "adversarial_lr", "adversarial_weight_decay"})
+            QCOMPARE(resolved.at(key), ref.at(key));
+        QCOMPARE(create("afd")->secondStepTerms(), std::size_t(2));
+        QCOMPARE(create("afd")->termNames(), (std::vector<std::string>{"ce", "kl", "discriminator", "adversarial"}));
+    }
+
+    void afdMatchesGolden_data()
+    {
+        kd::test::addCaseRows(m_golden.at("afd_cases"));
+    }
+
+    /// The logit loss as the method computes it in a cohort (the previous peer's logits a
+    /// detached target), and the least-squares adversarial terms with their gradients.
+    void afdMatchesGolden()
+    {
+        QFETCH(int, index);
+        const auto &c = m_golden["afd_cases"][std::size_t(index)];
+        const auto y = kd::test::labelsOf(c["labels"]);
+        const auto z = kd::test::matrixOf(c["logits"]).requires_grad_(true);
+        const auto peer = kd::test::matrixOf(c["peer_logits"]).requires_grad_(true);
+        auto method = create("afd", {{"temperature", c["T"]}, {"weight", c["weight"]}});
+        kd::MethodSetup setup;
+        const kd::FeatureShapes shapes{{"stage1", {4, 3, 3}}, {"logits", {z.size(1)}}};
+        setup.student = shapes;
+        setup.cohort = {shapes, shapes};
+        setup.cohortIndex = 1; // peer 2 learns from peer 1
+        setup.numClasses = int(z.size(1));
+        method->setup(setup);
+        kd::Features own, other;
+        own.add("logits", z);
+        other.add("logits", peer);
+        const std::vector<kd::Features> cohort{other, own};
+        kd::StepContext ctx;
+        ctx.cohort = &cohort;
+        ctx.cohortIndex = 1;
+        const auto loss = method->compute(own, nullptr, y, ctx);
+        CHECK_CLOSE(termOf(loss, "ce"), c["ce"].get<double>(), "ce");
+        CHECK_CLOSE(termOf(loss, "kl"), c["kl"].get<double>(), "kl");
+        CHECK_CLOSE(loss.total, c["total"].get<double>(), "total");
+        loss.total.backward();
+        CHECK_CLOSE(z.grad(), kd::test::matrixOf(c["grad_logits"]), "gradient of the network's logits");
+        QVERIFY(!peer.grad().defined()); // the previous peer is a target only
+
+        const auto vec = [](const json &v) { return torch::tensor(v.get<std::vector<double>>(), torch::kFloat64); };
+        const auto real = vec(c["real_scores"]).requires_grad_(true), fake = vec(c["fake_scores"]).requires_grad_(true);
+        const auto d = kd::afdDiscriminatorLoss(real, fake);
+        CHECK_CLOSE(d, c["discriminator"].get<double>(), "discriminator loss");
+        d.backward();
+        CHECK_CLOSE(real.grad(), vec(c["grad_real"]), "gradient of the real scores");
+        CHECK_CLOSE(fake.grad(), vec(c["grad_fake_d"]), "gradient of the fake scores (discriminator)");
+        const auto fakeG = vec(c["fake_scores"]).requires_grad_(true);
+        const auto g = kd::afdGeneratorLoss(fakeG);
+        CHECK_CLOSE(g, c["generator"].get<double>(), "generator loss");
+        g.backward();
+        CHECK_CLOSE(fakeG.grad(), vec(c["grad_fake_g"]), "gradient of the fake scores (network)");
+    }
+
+    /// Two real networks of different widths: each one's discriminator reads the previous
+    /// peer's last map (a transfer layer matches the channels), the second update moves the
+    /// network and its discriminator, and the state (discriminator, both Adams) restores so
+    /// that a resumed instance updates exactly as the original does.
+    void afdUpdatesNetworksAndDiscriminators()
+    {
+        std::vector<std::shared_ptr<kd::FeatureNet>> nets{model("resnet8"), model("resnet8", {{"width_fraction", 0.5}})};
+        const auto x = torch::randn({8, 1, 28, 28});
+        const auto y = torch::randint(0, 10, {8}, torch::kInt64);
+        std::vector<kd::FeatureShapes> shapes;
+        for (auto &n : nets)
+            shapes.push_back(shapesOf(*n));
+        auto setupFor = [&](std::size_t k) {
+            kd::MethodSetup setup;
+            setup.student = shapes[k];
+            setup.cohort = shapes;
+            setup.cohortIndex = k;
+            setup.numClasses = 10;
+            return setup;
+        };
+        std::vector<std::unique_ptr<kd::DistillationMethod>> methods;
+        for (std::size_t k = 0; k < 2; ++k) {
+            methods.push_back(create("afd", {{"adversarial_lr", 1e-2}}));
+            methods.back()->setup(setupFor(k));
+        }
+        const auto notes = methods[0]->setupNotes().front();
+        QVERIFY2(notes.find("afd: peer1 learns from peer2 (logits at T 3; its stage3 64×7×7 against peer2's stage3 "
+                            "32×7×7 through a discriminator after a 1×1 transfer layer") != std::string::npos,
+                 notes.c_str());
+
+        auto forwardAll = [&] {
+            std::vector<kd::Features> outs;
+            for (auto &n : nets)
+                outs.push_back(n->forwardFeatures(x));
+            return outs;
+        };
+        const auto outs = forwardAll();
+        kd::StepContext ctx;
+        ctx.cohort = &outs;
+        torch::Tensor total;
+        for (std::size_t k = 0; k < 2; ++k) {
+            ctx.cohortIndex = k;
+            const auto l = methods[k]->compute(outs[k], nullptr, y, ctx);
+            QCOMPARE(l.terms.size(), std::size_t(2)); // the adversarial terms come from secondStep()
+            total = total.defined() ? total + l.total : l.total;
+        }
+        total.backward();
+        checkAllGradients(*nets[0]);
+
+        // Snapshot, then the second update of peer 1 from fresh outputs.
+        auto params = [](kd::FeatureNet &n) {
+            std::vector<torch::Tensor> p;
+            for (const auto &t : n.parameters())
+                p.push_back(t.detach().clone());
+            return p;
+        };
+        const auto before = params(*nets[0]);
+        const auto again = forwardAll();
+        ctx.cohort = &again;
+        ctx.cohortIndex = 0;
+        const auto v = methods[0]->secondStep(*nets[0], ctx);
+        QCOMPARE(v.size(), std::size_t(2));
+        for (double t : v)
+            QVERIFY(std::isfinite(t) && t >= 0.0 && t <= 2.0);
+        const auto after = params(*nets[0]);
+        bool moved = false;
+        for (std::size_t k = 0; k < before.size(); ++k)
+            moved = moved || !torch::equal(before[k], after[k]);
+        QVERIFY2(moved, "the adversarial step did not update the network");
+        // The classifier comes after the compared map: the adversarial step leaves it alone.
+        const auto names = nets[0]->named_parameters().keys();
+        QVERIFY2(names.back().find("fc") != std::string::npos, names.back().c_str());
+        QVERIFY(torch::equal(before.back(), after.back()) && torch::equal(before[before.size() - 2], after[after.size() - 2]));
+
+        // Its state: a second instance (and a copy of the network) continues exactly alike.
+        std::ostringstream bytes;
+        {
+            torch::serialize::OutputArchive a;
+            methods[0]->saveState(a);
+            a.save_to(bytes);
+        }
+        auto restored = create("afd", {{"adversarial_lr", 1e-2}});
+        restored->setup(setupFor(0));
+        {
+            torch::serialize::InputArchive a;
+            std::istringstream in(bytes.str());
+            a.load_from(in);
+            restored->loadState(a);
+        }
+        auto twin = model("resnet8");
+        {
+            torch::serialize::InputArchive a;
+            std::ostringstream now;
+            torch::serialize::OutputArchive o;
+            nets[0]->save(o);
+            o.save_to(now);
+            std::istringstream in(now.str());
+            a.load_from(in);
+            twin->load(a);
+        }
+        const auto third = forwardAll();
+        std::vector<kd::Features> thirdTwin{twin->forwardFeatures(x), third[1]};
+        ctx.cohort = &third;
+        methods[0]->secondStep(*nets[0], ctx);
+        ctx.cohort = &thirdTwin;
+        restored->secondStep(*twin, ctx);
+        const auto a = params(*nets[0]), b = params(*twin);
+        for (std::size_t k = 0; k < a.size(); ++k)
+            QVERIFY2(torch::allclose(a[k], b[k], 1e-6, 1e-7), "a restored afd does not continue as the original");
+    }
+
+    void afdRefusesPeersWithoutComparableMaps()
+    {
+        const auto x = torch::randn({4, 1, 28, 28});
+        const auto resnet = shapesOf(*model("resnet8"));
+        const auto mlp = shapesOf(*model("mlp"));
+        auto refusal = [&](const std::vector<kd::FeatureShapes> &cohort) {
+            kd::MethodSetup setup;
+            setup.student = cohort[0];
+            setup.cohort = cohort;
+            setup.numClasses = 10;
+            return errorOf([&] { create("afd")->setup(setup); });
+        };
+        auto msg = refusal({resnet, mlp});
+        QVERIFY2(msg.find("peer2's architecture has none (an MLP); choose convolutional peers") != std::string::npos,
+                 msg.c_str());
+        const kd::FeatureShapes coarse{{"stage3", {64, 4, 4}}, {"logits", {10}}};
+        msg = refusal({resnet, coarse});
+        QVERIFY2(msg.find("afd compares peer1's last feature map (stage3, 64×7×7) with peer2's (stage3, 64×4×4): "
+                          "their spatial sizes differ") != std::string::npos,
+                 msg.c_str());
+        kd::MethodSetup alone;
+        alone.student = resnet;
+        msg = errorOf([&] { create("afd")->setup(alone); });
+        QVERIFY2(msg.find("afd\" trains a cohort: list two or more peers") != std::string::npos, msg.c_str());
+    }
+
+    /// A real cohort of a ResNet-8 and a half-width one: both updates every batch, the
+    /// adversarial terms logged, each peer a deliverable that reloads and scores what it reported.
+    void afdCohortTrainsAndDelivers()
+    {
+        if (!QFile::exists(QString(kFashion) + "/train-images-idx3-ubyte.gz"))
+            QSKIP("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)");
+        QTemporaryDir tmp;
+        const QString run = tmp.filePath("run");
+        auto project = dmlProject(tmp.path(), false);
+        const json train = {{"epochs", 2}, {"batch_size", 64}, {"log_every", 4}, {"lr", 0.05}};
+        project["peers"] = {{{"arch", "resnet8"}, {"train", train}},
+                            {{"arch", "resnet8"}, {"arch_options", {{"width_fraction", 0.5}}}, {"train", train}}};
+        project["method"] = {{"name", "afd"}};
+        const auto summary = kd::test::runProject(project, run.toStdString());
+        QCOMPARE(QString::fromStdString(summary.status), QStringLiteral("completed"));
+        const auto lines = readLines(run + "/metrics.csv");
+        const auto header = lines.front().split(',');
+        const int role = int(header.indexOf("model")), kind = int(header.indexOf("kind")),
+                  d = int(header.indexOf("loss_discriminator")), g = int(header.indexOf("loss_adversarial"));
+        QVERIFY(role >= 0 && kind >= 0 && d >= 0 && g >= 0);
+        int steps = 0;
+        for (int i = 1; i < lines.size(); ++i) {
+            const auto cells = lines[i].split(',');
+            if (cells[role].startsWith("peer") && cells[kind] == "step") {
+                ++steps;
+                for (int col : {d, g})
+                    QVERIFY2(cells[col].toDouble() > 0.0 && cells[col].toDouble() < 2.0, qPrintable(lines[i]));
+            }
+        }
+        QVERIFY(steps >= 8);
+        const auto log = readLines(run + "/log.txt").join('\n');
+        QVERIFY2(log.contains("afd: peer1 learns from peer2"), qPrintable(log));
+        QVERIFY2(log.contains("afd: peer2 learns from peer1"), qPrintable(log));
+        const auto s = readJson(run + "/summary.json");
+        const auto registries = kd::Registries::builtin();
+        kd::Project p = kd::Project::fromJson(project);
+        const auto data = kd::loadDataset(registries.datasets, p.dataset, p.seed);
+        for (const char *peer : {"peer1", "peer2"}) {
+            const auto meta = kd::readCheckpointMeta((run + "/" + peer + ".pt").toStdString());
+            auto m = model("resnet8", meta["arch_options"]);
+            kd::loadCheckpoint(*m, (run + "/" + peer + ".pt").toStdString());
+            QCOMPARE(kd::evaluateAccuracy(*m, data->test, torch::kCPU, 500),
+                     s["models"][peer]["final_test_acc"].get<double>());
+            QVERIFY2(s["models"][peer]["final_test_acc"].get<double>() > 0.3, peer);
+        }
     }
 
     void heterogeneousCohortTrainsAndDelivers()

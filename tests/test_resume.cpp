@@ -307,6 +307,12 @@ private Q_SLOTS:
         // OKDDip: its attention projections are the method's module; the leader is the student.
         QTest::newRow("okddip: two peers, a leader and the attention")
             << R"({"name": "okddip", "split": "stage1", "branches": 3})" << 10 << QStringList{"student"};
+        // PCL: the ensemble head, the temporal mean network (the deliverable) and every peer
+        // on its own augmented view.
+        QTest::newRow("pcl: ensemble head, temporal mean, augmented views")
+            << R"({"name": "pcl", "split": "stage1", "+": {"dataset": {"name": "fashion-mnist", "limit": 1024,
+                   "test_limit": 500, "augment": {"random_crop_padding": 2, "horizontal_flip": true}}}})"
+            << 10 << QStringList{"student"};
         // MCL: embedding heads, memory banks and the negative sampler's pools.
         QTest::newRow("mcl: heads, banks and sampled negatives")
             << R"({"name": "mcl", "branches": 2, "nce_k": 128})" << 10 << QStringList{"student"};
@@ -321,6 +327,12 @@ private Q_SLOTS:
             << R"({"name": "dml", "+": {"peers": [
                    {"arch": "cnn_small", "arch_options": {"width": 4}, "train": {"epochs": 3, "batch_size": 64, "log_every": 4}},
                    {"arch": "mlp", "arch_options": {"hidden": [32]}, "train": {"epochs": 3, "batch_size": 64, "log_every": 4}}]}})"
+            << 11 << QStringList{"ensemble", "peer1", "peer2"};
+        // AFD: two updates a batch, the discriminators and both Adams of the adversarial step.
+        QTest::newRow("afd cohort: discriminators and a second update per batch")
+            << R"({"name": "afd", "adversarial_lr": 0.001, "+": {"peers": [
+                   {"arch": "resnet8", "train": {"epochs": 3, "batch_size": 64, "log_every": 4}},
+                   {"arch": "resnet8", "arch_options": {"width_fraction": 0.5}, "train": {"epochs": 3, "batch_size": 64, "log_every": 4}}]}})"
             << 11 << QStringList{"ensemble", "peer1", "peer2"};
     }
 

@@ -32,9 +32,11 @@ void registerKdPtMethod(MethodRegistry &registry);       // kd_pt
 void registerKdSimMethod(MethodRegistry &registry);      // kd_sim
 // Online distillation: cohorts of peers (docs/METHODS.md, "Online distillation")
 void registerDmlMethod(MethodRegistry &registry);        // dml
+void registerAfdMethod(MethodRegistry &registry);        // afd
 void registerOneMethod(MethodRegistry &registry);        // one
 void registerFflMethod(MethodRegistry &registry);        // ffl
 void registerOkddipMethod(MethodRegistry &registry);     // okddip
+void registerPclMethod(MethodRegistry &registry);        // pcl
 void registerMclMethod(MethodRegistry &registry);        // mcl
 void registerStudentEnsembleMethod(MethodRegistry &registry); // student_ensemble
 

@@ -58,6 +58,16 @@ struct MethodSetup {
     torch::Tensor trainLabels;
     torch::Device device = torch::kCPU;
     int epochs = 0; ///< the stage's training epochs (0: not known, e.g. in unit tests)
+    /// Builds a new model as the session builds this stage's (the architecture, a
+    /// multi-branch layout, the device and memory format), for methods that keep a copy of the
+    /// network (PCL's temporal mean); its weights are a fresh initialisation. Null where no
+    /// session builds the models (unit tests may set their own).
+    std::function<std::shared_ptr<FeatureNet>()> newStudent;
+    /// In a cohort: every peer's feature shapes, in peer order (this peer's, equal to
+    /// `student`, at cohortIndex), for methods that size their modules by another peer's
+    /// features (AFD's discriminators); empty outside a cohort.
+    std::vector<FeatureShapes> cohort;
+    std::size_t cohortIndex = 0;
 
     /// Shape of a named feature; throws kd::Error naming the model and the features it has.
     const std::vector<std::int64_t> &studentShape(const std::string &name) const;
@@ -120,6 +130,22 @@ public:
     /// Called after every optimiser step the trainer takes for this method's model (not after
     /// skipped ones), with the step's context: EMA copies (temporal mean networks) update here.
     virtual void afterStep(FeatureNet &model, const StepContext &ctx) {}
+    /// The network the stage delivers when it is not the one the optimiser trains (PCL: the
+    /// temporal mean of the trained network, kept by the method and updated in afterStep()).
+    /// The validation and test accuracies are then this network's, and it is what the role's
+    /// checkpoint files hold and what later stages read; the trained network stays in the run's
+    /// resume checkpoints. Null (default): the trained model is the deliverable.
+    virtual std::shared_ptr<FeatureNet> deliveredModel() { return nullptr; }
+    /// Cohort methods that update every peer a second time on each batch (AFD's adversarial
+    /// step): the number of their termNames(), the last ones, that secondStep() reports
+    /// (compute() returns the others); 0 (default): no second step. After every peer's
+    /// optimiser step and afterStep(), the trainer runs every peer's forward again on the batch
+    /// and calls secondStep() for each peer in order, with all the new outputs in ctx.cohort
+    /// (this peer's with its graph). The method updates the model and its own modules with
+    /// optimisers of its own (checkpointed in saveState()), leaves out an update whose loss is
+    /// not finite, and returns its terms' values, which are logged as loss terms.
+    virtual std::size_t secondStepTerms() const { return 0; }
+    virtual std::vector<double> secondStep(FeatureNet &model, const StepContext &ctx) { return {}; }
 
     /// `teacher` is null for methods that need none. Teacher features carry no gradient.
     virtual LossTerms compute(const Features &student, const Features *teacher,

@@ -76,9 +76,11 @@ void registerBuiltinMethods(MethodRegistry &registry)
     registerKdPtMethod(registry);
     registerKdSimMethod(registry);
     registerDmlMethod(registry);
+    registerAfdMethod(registry);
     registerOneMethod(registry);
     registerFflMethod(registry);
     registerOkddipMethod(registry);
+    registerPclMethod(registry);
     registerMclMethod(registry);
     registerStudentEnsembleMethod(registry);
 }

@@ -488,6 +488,23 @@ void ExperimentRun::setUpMethods()
             setup.trainLabels = view.train.labels.to(torch::kCPU, torch::kInt64);
         setup.device = device;
         setup.epochs = st.spec.train.epochs;
+        setup.newStudent = [this, role = st.role] { return newModel(role); };
+        if (st.cohort >= 0) {
+            // Every peer's shapes, from models of their own (made with the global RNG put back
+            // after, so a cohort's runs draw as before).
+            const auto first = std::size_t(st.cohort);
+            const auto rng = cpuRngState();
+            for (std::size_t k = first; k < first + cohortSize(first); ++k) {
+                if (k == i) {
+                    setup.cohort.push_back(setup.student);
+                    continue;
+                }
+                const auto peer = newModel(stages[k].role);
+                setup.cohort.push_back(checkFeatures(stages[k].role, stages[k].spec.arch, *peer, {}, st.method, probe));
+            }
+            setCpuRngState(rng);
+            setup.cohortIndex = i - first;
+        }
         methods[i]->setup(setup);
         checkFeatures(st.role, st.spec.arch, *model, methods[i]->studentFeatures(), st.method, probe);
         if (teacher)
@@ -1063,7 +1080,7 @@ bool ExperimentRun::runTrainedStage(std::size_t i)
     ctx.checkpoint = nullptr;
     ctx.resumeAt = nullptr;
     recordStageResult(i, learner, finished);
-    models[st.role] = learner.model;
+    models[st.role] = deliveredOf(learner);
     finishedMethods[st.role] = std::move(learner.method);
     summary.wallSeconds = ctx.wallSeconds();
     store->writeSummary(summary);
@@ -1123,7 +1140,7 @@ bool ExperimentRun::runCohortStage(std::size_t first, std::size_t n)
     ctx.resumeAt = nullptr;
     for (std::size_t k = 0; k < n; ++k) {
         recordStageResult(first + k, learners[k], finished);
-        models[learners[k].role] = learners[k].model;
+        models[learners[k].role] = deliveredOf(learners[k]);
         finishedMethods[learners[k].role] = std::move(learners[k].method);
     }
     summary.wallSeconds = ctx.wallSeconds();
@@ -1171,12 +1188,24 @@ void ExperimentRun::recordStageResult(std::size_t i, const Learner &learner, boo
                                  {"data", st.data.describe()},
                                  {"epochs_done", learner.state.epochsDone},
                                  {"completed", finished}};
-    auto *net = dynamic_cast<MultiBranchNet *>(learner.model.get());
+    // What the role delivers: the trained model, or the network the method keeps in its place
+    // (PCL's temporal mean), whose weights the files then hold.
+    const auto model = deliveredOf(learner);
+    auto *net = dynamic_cast<MultiBranchNet *>(model.get());
     if (!net) {
-        saveCheckpoint(*learner.model, store->path(rs.checkpoint), meta);
+        saveCheckpoint(*model, store->path(rs.checkpoint), meta);
         return;
     }
-    saveBranches(st, *net, meta);
+    auto whole = meta;
+    if (model != learner.model)
+        whole["delivered"] = "the method's temporal mean (EMA) of the trained network";
+    saveBranches(st, *net, whole);
+}
+
+std::shared_ptr<FeatureNet> ExperimentRun::deliveredOf(const Learner &learner)
+{
+    auto delivered = learner.method->deliveredModel();
+    return delivered ? delivered : learner.model;
 }
 
 void ExperimentRun::saveBranches(const Stage &st, MultiBranchNet &net, const nlohmann::json &meta)

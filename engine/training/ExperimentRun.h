@@ -88,6 +88,8 @@ private:
     ProgressInfo progressAt(std::size_t i, std::chrono::steady_clock::time_point stageStart, double stageFraction,
                             double imagesPerSecond);
     void recordStageResult(std::size_t i, const Learner &learner, bool finished);
+    /// The learner's deliverable: its method's deliveredModel() or else its trained model.
+    static std::shared_ptr<FeatureNet> deliveredOf(const Learner &learner);
     /// A multi-branch student's files: <role>_multibranch.pt, <role>_branchB.pt, <role>.pt.
     void saveBranches(const Stage &st, MultiBranchNet &net, const nlohmann::json &meta);
     /// The method asks for a teacher in train mode (OFD, LONDON): BatchNorm on batch statistics.

@@ -169,8 +169,18 @@ public:
         m_stepsPerEpoch = std::max<std::int64_t>(1, ctx.data->train.size() / m_batch);
         m_totalSteps = m_stepsPerEpoch * m_epochs;
         m_methodLog = [&ctx](const std::string &line) { ctx.log(line); };
-        for (auto *l : m_learners)
+        for (auto *l : m_learners) {
             m_views = std::max(m_views, l->method->inputViews());
+            if (l->method->secondStepTerms() > 0) {
+                if (!ctx.cohort)
+                    throw std::logic_error("a method with a second update per batch trains only in a cohort");
+                m_secondStep = true;
+            }
+        }
+        if (m_views > 1 && !ctx.augmentation.enabled())
+            ctx.log("the method trains on " + std::to_string(m_views)
+                    + " augmented views of every batch, but this dataset is not augmented: every view is the same "
+                      "images (set dataset.augment.random_crop_padding or horizontal_flip to give each its own)");
         for (auto *l : m_learners) {
             m_interval.emplace_back(l->method->termNames());
             m_epochAcc.emplace_back(l->method->termNames());
@@ -352,6 +362,17 @@ private:
         return sc;
     }
 
+    /// Every peer's forward on this batch (peer k on view k when the method asks for views).
+    std::vector<Features> forwardCohort(const torch::Tensor &x)
+    {
+        std::vector<Features> outs;
+        outs.reserve(m_learners.size());
+        for (std::size_t li = 0; li < m_learners.size(); ++li)
+            outs.push_back(m_learners[li]->model->forwardFeatures(
+                m_batchViews.empty() ? x : m_batchViews[li % m_batchViews.size()]));
+        return outs;
+    }
+
     /// One step of a whole cohort (TrainingContext::cohort): every peer's forward, every
     /// peer's loss with all outputs at hand, one backward of their sum, every optimiser. A
     /// non-finite term or gradient in any peer stops, or skips the step for all of them.
@@ -359,11 +380,7 @@ private:
     {
         const auto t0 = std::chrono::steady_clock::now();
         const std::size_t n = m_learners.size();
-        std::vector<Features> outs;
-        outs.reserve(n);
-        for (std::size_t li = 0; li < n; ++li)
-            outs.push_back(m_learners[li]->model->forwardFeatures(
-                m_batchViews.empty() ? x : m_batchViews[li % m_batchViews.size()]));
+        const auto outs = forwardCohort(x);
         std::vector<LossTerms> losses;
         std::vector<std::vector<double>> values(n);
         std::string fault;
@@ -399,6 +416,8 @@ private:
                     sc.cohortIndex = li;
                     l.method->afterStep(*l.model, sc);
                 }
+            if (fault.empty() && m_secondStep)
+                secondStep(b, x, epoch, values, fault, faulty);
         }
         for (auto *l : m_learners)
             ++l->state.step;
@@ -417,6 +436,33 @@ private:
             m_interval[li].add(values[li]);
             m_epochAcc[li].add(values[li]);
             m_correct[li] += outs[li].logits().argmax(1).eq(y).sum().item<std::int64_t>();
+        }
+    }
+
+    /// The cohort's second update of this batch (DistillationMethod::secondStep): every peer's
+    /// forward again, then each peer's method updates it; their values join the step's.
+    void secondStep(const Batch &b, const torch::Tensor &x, int epoch, std::vector<std::vector<double>> &values,
+                    std::string &fault, std::size_t &faulty)
+    {
+        const std::size_t n = m_learners.size();
+        const auto outs = forwardCohort(x);
+        for (std::size_t li = 0; li < n; ++li) {
+            auto &l = *m_learners[li];
+            auto sc = stepContext(l, b, x, epoch);
+            sc.cohort = &outs;
+            sc.cohortIndex = li;
+            const auto v = l.method->secondStep(*l.model, sc);
+            const auto names = l.method->termNames();
+            if (v.size() != l.method->secondStepTerms())
+                throw std::logic_error("method " + l.role + ": secondStep() returned another number of terms");
+            for (std::size_t k = 0; k < v.size(); ++k) {
+                values[li].push_back(v[k]);
+                if (fault.empty() && !std::isfinite(v[k])) {
+                    fault = "the loss term \"" + names[names.size() - v.size() + k] + "\" (" + std::to_string(v[k])
+                            + ") of the second update";
+                    faulty = li;
+                }
+            }
         }
     }
 
@@ -555,6 +601,12 @@ private:
         }
     }
 
+    static FeatureNet &deliveredModel(Learner &l)
+    {
+        const auto delivered = l.method->deliveredModel();
+        return delivered ? *delivered : *l.model;
+    }
+
     /// Evaluates every learner and writes its epoch record and log line.
     void endEpoch(int epoch)
     {
@@ -572,8 +624,11 @@ private:
             r.losses = m_epochAcc[li].meanAndReset();
             r.lr = scheduledLr(l.train, epoch);
             r.trainAcc = m_ctx.labelsAreTargets ? double(m_correct[li]) / double(std::max<std::int64_t>(1, m_seen)) : NAN;
-            r.valAcc = evaluateAccuracy(*l.model, m_ctx.data->val, m_ctx.device, m_ctx.evalBatchSize, m_ctx.channelsLast);
-            r.testAcc = evaluateAccuracy(*l.model, m_ctx.data->test, m_ctx.device, m_ctx.evalBatchSize, m_ctx.channelsLast);
+            // The deliverable's accuracies: the trained model, or the network the method
+            // delivers in its place (PCL's temporal mean).
+            auto &delivered = deliveredModel(l);
+            r.valAcc = evaluateAccuracy(delivered, m_ctx.data->val, m_ctx.device, m_ctx.evalBatchSize, m_ctx.channelsLast);
+            r.testAcc = evaluateAccuracy(delivered, m_ctx.data->test, m_ctx.device, m_ctx.evalBatchSize, m_ctx.channelsLast);
             r.imagesPerSecond = epochSeconds > 0 ? double(m_seen - m_seenBefore) / epochSeconds : NAN;
             r.wallSeconds = m_ctx.wallSeconds();
             l.state.finalTestAcc = r.testAcc;
@@ -594,7 +649,7 @@ private:
     {
         std::vector<FeatureNet *> models;
         for (auto *l : m_learners)
-            models.push_back(l->model.get());
+            models.push_back(&deliveredModel(*l));
         MetricRecord r;
         r.role = "ensemble";
         r.kind = MetricRecord::Kind::Epoch;
@@ -689,6 +744,7 @@ private:
     /// What methods log from a step (StepContext::log): the run's log.
     std::function<void(const std::string &)> m_methodLog;
     int m_views = 1;                          ///< augmented views per batch (the methods' most)
+    bool m_secondStep = false;                ///< a cohort method updates its peers twice a batch
     std::vector<torch::Tensor> m_batchViews;  ///< this batch's views on the device (empty for one)
 
     // Per epoch.

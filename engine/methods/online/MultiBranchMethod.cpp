@@ -55,6 +55,15 @@ std::vector<torch::Tensor> MultiBranchMethod::branchLogits(const Features &s) co
     return out;
 }
 
+std::vector<torch::Tensor> MultiBranchMethod::testOutputs(FeatureNet &model, const torch::Tensor &x)
+{
+    const auto f = model.forwardFeatures(x);
+    std::vector<torch::Tensor> outputs = branchLogits(f);
+    for (auto &g : groupOutputs(f))
+        outputs.push_back(g.second);
+    return outputs;
+}
+
 double MultiBranchMethod::rampup(const StepContext &ctx) const
 {
     return sigmoidRampup(double(ctx.epoch - 1), m_rampupFraction * double(ctx.epochs));
@@ -94,10 +103,7 @@ double MultiBranchMethod::evaluateExtra(const std::string &name, FeatureNet &mod
                 const auto len = std::min<std::int64_t>(batchSize, n - i);
                 const auto x = set.images.narrow(0, i, len).to(device);
                 const auto y = set.labels.narrow(0, i, len).to(device);
-                const auto f = model.forwardFeatures(x);
-                std::vector<torch::Tensor> outputs = branchLogits(f);
-                for (auto &g : groupOutputs(f))
-                    outputs.push_back(g.second);
+                const auto outputs = testOutputs(model, x);
                 for (std::size_t k = 0; k < outputs.size() && k < names.size(); ++k)
                     correct[k] += outputs[k].argmax(1).eq(y).sum().item<std::int64_t>();
             }

@@ -41,6 +41,9 @@ protected:
     /// computed in eval mode for the test accuracies; empty by default.
     virtual std::vector<std::pair<std::string, torch::Tensor>> groupOutputs(const Features &s) { return {}; }
     virtual std::vector<std::string> groupOutputNames() const { return {}; }
+    /// The logits whose test accuracies extraMetrics() names, in its order, for the test
+    /// images `x` (`model` in eval mode, no gradient): each branch's, then groupOutputs().
+    virtual std::vector<torch::Tensor> testOutputs(FeatureNet &model, const torch::Tensor &x);
     /// The distillation weight's ramp-up factor at this step (sigmoidRampup over
     /// rampup_fraction × the stage's epochs, by 0-based epoch as the authors count).
     double rampup(const StepContext &ctx) const;

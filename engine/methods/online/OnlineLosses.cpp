@@ -212,4 +212,50 @@ StudentEnsembleTerms studentEnsembleLoss(const std::vector<torch::Tensor> &branc
     return t;
 }
 
+torch::Tensor pclKlLoss(const torch::Tensor &studentLogits, const torch::Tensor &targetLogits, double temperature)
+{
+    return hintonKdLoss(studentLogits, targetLogits.detach(), temperature);
+}
+
+PclTerms pclLoss(const std::vector<torch::Tensor> &branchLogits, const torch::Tensor &ensembleLogits,
+                 const std::vector<torch::Tensor> &meanLogits, const torch::Tensor &labels, double temperature)
+{
+    const std::size_t m = branchLogits.size();
+    if (m < 2 || meanLogits.size() != m)
+        throw std::logic_error("pclLoss needs at least two peers and one temporal mean per peer");
+    PclTerms t;
+    t.ensembleCe = crossEntropyLoss(ensembleLogits, labels);
+    for (std::size_t i = 0; i < m; ++i) {
+        const auto &z = branchLogits[i];
+        const auto c = crossEntropyLoss(z, labels);
+        const auto pe = pclKlLoss(z, ensembleLogits, temperature);
+        torch::Tensor pm;
+        for (std::size_t j = 0; j < m; ++j)
+            if (j != i) {
+                const auto k = pclKlLoss(z, meanLogits[j], temperature);
+                pm = pm.defined() ? pm + k : k;
+            }
+        pm = pm / double(m - 1);
+        t.ce = t.ce.defined() ? t.ce + c : c;
+        t.pe = t.pe.defined() ? t.pe + pe : pe;
+        t.pm = t.pm.defined() ? t.pm + pm : pm;
+    }
+    return t;
+}
+
+double temporalMeanDecay(std::int64_t step, double decay)
+{
+    return std::min(1.0 - 1.0 / (double(step) + 1.0), decay);
+}
+
+torch::Tensor afdDiscriminatorLoss(const torch::Tensor &realScores, const torch::Tensor &fakeScores)
+{
+    return (1.0 - realScores).pow(2).mean() + fakeScores.pow(2).mean();
+}
+
+torch::Tensor afdGeneratorLoss(const torch::Tensor &fakeScores)
+{
+    return (1.0 - fakeScores).pow(2).mean();
+}
+
 } // namespace kd

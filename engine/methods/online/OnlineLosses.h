@@ -101,6 +101,36 @@ struct MclTerms {
 MclTerms mclLoss(const std::vector<torch::Tensor> &branchLogits, const std::vector<torch::Tensor> &scores,
                  const torch::Tensor &labels, double temperature, std::int64_t nData);
 
+/// PCL's distillation term (Wu & Gong 2021, "Peer Collaborative Learning for Online Knowledge
+/// Distillation", Eq. 3 and 5): T² · KL(softmax(target/T) ‖ softmax(student/T)), batch mean,
+/// the target read without gradient (hintonKdLoss with a detached target).
+torch::Tensor pclKlLoss(const torch::Tensor &studentLogits, const torch::Tensor &targetLogits, double temperature);
+
+/// PCL's loss terms (the paper's Eq. 7; no author code is public): with z_e the peer ensemble
+/// teacher's logits (its head on the concatenated pooled features of all peers) and m_j peer
+/// j's temporal mean (EMA) network's logits, ensembleCe = CE(z_e, y), ce = Σ_i CE(z_i, y),
+/// pe = Σ_i pclKlLoss(z_i, z_e, T) (peer ensemble teaching, z_e detached) and
+/// pm = Σ_i (1 / (m − 1)) Σ_{j ≠ i} pclKlLoss(z_i, m_j, T) (peer mean teaching: every peer
+/// learns from the other peers' mean networks). The total is ensembleCe + ce + w · (pe + pm).
+struct PclTerms {
+    torch::Tensor ce, ensembleCe, pe, pm;
+};
+PclTerms pclLoss(const std::vector<torch::Tensor> &branchLogits, const torch::Tensor &ensembleLogits,
+                 const std::vector<torch::Tensor> &meanLogits, const torch::Tensor &labels, double temperature);
+
+/// The temporal mean's decay at 0-based step t (Mean Teacher's, which PCL uses):
+/// min(1 − 1/(t + 1), decay), so the mean is the plain average of the steps so far until the
+/// exponential one weighs them better (step 0 copies the weights).
+double temporalMeanDecay(std::int64_t step, double decay);
+
+/// AFD's least-squares adversarial terms (Chung et al. 2020, after Mao et al.'s LSGAN), from a
+/// discriminator's scores in (0, 1) (one per image): the discriminator's
+///   mean (1 − D(real))² + mean D(fake)²,
+/// with `real` the peer's maps and `fake` the network's own (both read as given: pass them
+/// detached), and the network's (the generator's) mean (1 − D(fake))².
+torch::Tensor afdDiscriminatorLoss(const torch::Tensor &realScores, const torch::Tensor &fakeScores);
+torch::Tensor afdGeneratorLoss(const torch::Tensor &fakeScores);
+
 /// The student ensemble's loss terms (Walawalkar, Shen & Savvides 2020, "Online Ensemble Model
 /// Compression using Knowledge Distillation"; Devwalkar/BOC-KD utils/Losses.py
 /// `Combined_Loss.student_forward`): with z̄ = mean_b z_b read without gradient (the ensemble
