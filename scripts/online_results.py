@@ -68,6 +68,17 @@ def kdw_cmd(kdw, sets, out, seed, threads, project=PROJECT):
     return cmd + ["--out", out, "--quiet"]
 
 
+def measured_at(run_dir):
+    """The engine commit a run was measured at: commit.txt beside its summary, written when the
+    run is first seen finished (runs reused from an earlier commit keep theirs)."""
+    path = os.path.join(run_dir, "commit.txt")
+    if not os.path.exists(path):
+        with open(path, "w") as f:
+            f.write(commit() + "\n")
+    with open(path) as f:
+        return f.read().strip()
+
+
 def fmt(xs):
     return f"{100 * statistics.mean(xs):.2f} ± {100 * statistics.stdev(xs):.2f}" if len(xs) > 1 else f"{100 * xs[0]:.2f}"
 
@@ -94,15 +105,17 @@ def main():
     cmds, notes = [], []
     for key, label, sets in rows():
         res = {r: [] for r in ("peer1", "peer1_scratch", "peer2", "peer2_scratch", "ensemble")}
+        commits = set()
         for seed in a.seeds:
             out = os.path.join(a.out, key, f"seed{seed}")
             cmd = kdw_cmd(a.kdw, sets, out, seed, a.threads)
             s = ensure_run(cmd, out, log)
+            commits.add(measured_at(out))
             for r in res:
                 res[r].append(s["models"][r]["final_test_acc"])
             if seed == a.seeds[0]:
                 cmds.append((label, cmd))
-        cells = [label]
+        cells = [label + f" (at {', '.join(sorted(commits))})"]
         for peer in ("peer1", "peer2"):
             d, lo, hi, p = welch(res[peer], res[peer + "_scratch"])
             cells += [fmt(res[peer]), fmt(res[peer + "_scratch"]),
@@ -120,10 +133,12 @@ def main():
               "|---|---|---|---|---|---|---|"]
     for key, label, sets in branch_rows():
         res, branches, ens, params = {"student": [], "student_scratch": []}, {}, [], ""
+        commits = set()
         for seed in a.seeds:
             out = os.path.join(a.out, key, f"seed{seed}")
             cmd = kdw_cmd(a.kdw, sets, out, seed, a.threads, BRANCH_PROJECT)
             s = ensure_run(cmd, out, log)
+            commits.add(measured_at(out))
             st = s["models"]["student"]
             for r in res:
                 res[r].append(s["models"][r]["final_test_acc"])
@@ -135,13 +150,14 @@ def main():
             if seed == a.seeds[0]:
                 cmds.append((label, cmd))
         d, lo, hi, p = welch(res["student"], res["student_scratch"])
-        lines.append("| " + " | ".join([label, fmt(res["student"]), fmt(res["student_scratch"]),
+        lines.append("| " + " | ".join([label + f" (at {', '.join(sorted(commits))})", fmt(res["student"]), fmt(res["student_scratch"]),
                                          f"{100 * d:+.2f} [{100 * lo:+.2f}, {100 * hi:+.2f}], p {p:.3f}",
                                          "; ".join(f"{b} {fmt(v)}" for b, v in sorted(branches.items())),
                                          fmt(ens), params]) + " |")
     lines += ["", "Commands (first seed; `--set seed=N` and `--out` change per seed):", ""]
     lines += [f"- {label}: `{shown(cmd)}`" for label, cmd in cmds]
-    lines += ["", "Machine: " + machine() + " Engine commit: " + commit() + ".", "", END]
+    lines += ["", "Machine: " + machine() + " Each row names the engine commit its runs were measured at; this "
+              "section was written at " + commit() + ".", "", END]
     write_section(a.doc, BEGIN, END, lines)
 
 

@@ -1560,6 +1560,110 @@ private Q_SLOTS:
         }
     }
 
+    /// IE-KD's mutual form is an option of iekd: with `mutual` the project's two peers form a
+    /// cohort (no teacher stage); without it, peers are refused with a hint.
+    void iekdMutualIsACohortOption()
+    {
+        const auto registries = kd::Registries::builtin();
+        const auto &e = registries.methods.get("iekd");
+        QVERIFY(!e.online && e.needsTeacher);
+        QVERIFY(e.isOnline(json{{"mutual", true}}) && !e.needsTeacherWith(json{{"mutual", true}}));
+        QVERIFY(!e.isOnline(json{{"mutual", false}}) && e.needsTeacherWith(json::object()));
+        auto plan = [&](const json &j) { return kd::planStages(registries.resolve(kd::Project::fromJson(j)), registries.methods); };
+        QTemporaryDir tmp;
+        auto project = dmlProject(tmp.path(), true);
+        project["peers"][1] = project["peers"][0];
+        project["peers"][1]["arch_options"]["width"] = 4;
+        project["method"] = {{"name", "iekd"}, {"mutual", true}};
+        const auto stages = plan(project);
+        QCOMPARE(int(stages.size()), 4);
+        QCOMPARE(QString::fromStdString(stages[0].role), QStringLiteral("peer1"));
+        QCOMPARE(stages[1].cohort, 0);
+        for (const auto &st : stages)
+            QVERIFY2(st.role.find("teacher") == std::string::npos, st.role.c_str());
+        auto plain = project;
+        plain["method"] = {{"name", "iekd"}};
+        auto msg = errorOf([&] { plan(plain); });
+        QVERIFY2(msg.find("or set method.mutual to true for IE-KD's mutual form") != std::string::npos, msg.c_str());
+        auto three = project;
+        three["peers"].push_back(project["peers"][0]);
+        msg = errorOf([&] { kd::test::runProject(three, tmp.filePath("three").toStdString()); });
+        QVERIFY2(msg.find("iekd's mutual form trains two peers") != std::string::npos, msg.c_str());
+    }
+
+    /// Each peer's loss reaches its own network and its IE-KD parts, not its partner: the
+    /// partner's feature and prediction are targets.
+    void iekdMutualLearnsFromThePartner()
+    {
+        std::vector<std::shared_ptr<kd::FeatureNet>> nets{model("cnn_small", {{"width", 8}}),
+                                                          model("cnn_small", {{"width", 4}})};
+        const std::vector<kd::FeatureShapes> shapes{shapesOf(*nets[0]), shapesOf(*nets[1])};
+        const auto x = torch::randn({8, 1, 28, 28});
+        const auto y = torch::randint(0, 10, {8}, torch::kInt64);
+        std::vector<kd::Features> outs{nets[0]->forwardFeatures(x), nets[1]->forwardFeatures(x)};
+        auto method = create("iekd", {{"mutual", true}});
+        QVERIFY(!method->needsTeacher());
+        kd::MethodSetup setup;
+        setup.student = shapes[1];
+        setup.cohort = shapes;
+        setup.cohortIndex = 1;
+        setup.numClasses = 10;
+        method->setup(setup);
+        const auto notes = method->setupNotes();
+        QVERIFY(!notes.empty());
+        QVERIFY2(notes.front().find("iekd (mutual): peer2 inherits from and explores away from peer1's auto-encoded")
+                     != std::string::npos,
+                 notes.front().c_str());
+        QVERIFY2(notes.front().find("autoencoder_epochs = 30 does not apply to the mutual form") != std::string::npos,
+                 notes.front().c_str());
+        QCOMPARE(method->termNames(),
+                 (std::vector<std::string>{"ce", "inherit", "explore", "recon", "mutual_kl"}));
+        kd::StepContext ctx;
+        ctx.epoch = 1;
+        ctx.epochs = 10;
+        ctx.cohort = &outs;
+        ctx.cohortIndex = 1;
+        const auto loss = method->compute(outs[1], nullptr, y, ctx);
+        CHECK_CLOSE(termOf(loss, "mutual_kl"),
+                    kd::hintonKdLoss(outs[1].logits(), outs[0].logits().detach(), 1.0), "DML's KL to the partner");
+        for (const char *t : {"inherit", "recon", "mutual_kl"})
+            QVERIFY2(termOf(loss, t).item<double>() > 0, t);
+        loss.total.backward();
+        checkAllGradients(*nets[1]);
+        for (const auto &p : nets[0]->parameters())
+            QVERIFY(!p.grad().defined()); // the partner is a target
+        checkAllGradients(*method->trainableModule());
+        QVERIFY(errorOf([&] { method->compute(outs[1], nullptr, y, kd::StepContext{}); }).find("cohort of two peers")
+                != std::string::npos);
+    }
+
+    /// A real IE-DML run: both peers train and deliver, every term logged.
+    void iekdMutualTrainsAndDelivers()
+    {
+        if (!QFile::exists(QString(kFashion) + "/train-images-idx3-ubyte.gz"))
+            QSKIP("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)");
+        QTemporaryDir tmp;
+        const QString run = tmp.filePath("run");
+        auto project = dmlProject(tmp.path(), false);
+        project["peers"][1] = project["peers"][0];
+        project["peers"][1]["arch_options"]["width"] = 8;
+        project["peers"][0]["arch_options"]["width"] = 4;
+        project["method"] = {{"name", "iekd"}, {"mutual", true}};
+        const auto summary = kd::test::runProject(project, run.toStdString());
+        QCOMPARE(QString::fromStdString(summary.status), QStringLiteral("completed"));
+        const auto header = readLines(run + "/metrics.csv").front().split(',');
+        for (const char *col : {"loss_ce", "loss_inherit", "loss_explore", "loss_recon", "loss_mutual_kl"})
+            QVERIFY2(header.contains(col), col);
+        const auto s = readJson(run + "/summary.json");
+        for (const char *peer : {"peer1", "peer2"}) {
+            QVERIFY2(s["models"][peer]["final_test_acc"].get<double>() > 0.3, peer);
+            QVERIFY2(QFile::exists(run + "/" + peer + ".pt"), peer);
+        }
+        QVERIFY(!s["models"].contains("teacher"));
+        const auto log = readLines(run + "/log.txt").join('\n');
+        QVERIFY2(log.contains("iekd (mutual): peer1 inherits from and explores away from peer2"), qPrintable(log));
+    }
+
     void heterogeneousCohortTrainsAndDelivers()
     {
         if (!QFile::exists(QString(kFashion) + "/train-images-idx3-ubyte.gz"))

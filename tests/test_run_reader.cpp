@@ -157,10 +157,11 @@ private Q_SLOTS:
         QCOMPARE(done.teacherArch, std::string("mlp"));
         QCOMPARE(done.studentArch, std::string("mlp"));
         // The project's teacher stays in the config of a method without one: none is shown.
-        for (const char *method : {"ce", "one"}) {
+        for (const json &method : {json{{"name", "ce"}}, json{{"name", "one"}}, json{{"name", "iekd"}, {"mutual", true}}}) {
             auto noTeacher = config(7);
-            noTeacher["method"] = {{"name", method}};
-            const std::string other = dir + "-" + method;
+            noTeacher["method"] = method;
+            const std::string name = method["name"].get<std::string>();
+            const std::string other = dir + "-" + name;
             writeRun(other, noTeacher, NAN, 0.85, 0.83);
             QCOMPARE(kd::readRunInfo(other).teacherArch, std::string());
             fs::remove_all(other);

@@ -27,9 +27,9 @@ public:
     std::vector<std::string> studentFeatures() const override;
     std::vector<std::string> teacherFeatures() const override;
     std::shared_ptr<torch::nn::Module> trainableModule() override { return m_module; }
-    void setup(const MethodSetup &setup) final;
+    void setup(const MethodSetup &setup) override;
     LossTerms compute(const Features &student, const Features *teacher, const torch::Tensor &labels,
-                      const StepContext &ctx) final;
+                      const StepContext &ctx) override;
 
     /// The feature pairs chosen in setup().
     const std::vector<FeaturePair> &pairs() const { return m_pairs; }

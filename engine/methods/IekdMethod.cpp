@@ -4,6 +4,7 @@
 #include "methods/FeatureKdMethod.h"
 #include "methods/FeatureLosses.h"
 #include "methods/IekdLosses.h"
+#include "methods/KdLosses.h"
 
 #include <algorithm>
 #include <cmath>
@@ -74,13 +75,74 @@ public:
         , m_factorRate(p.at("factor_rate").get<double>())
         , m_autoencoderEpochs(p.at("autoencoder_epochs").get<int>())
         , m_autoencoderFraction(p.at("autoencoder_fraction").get<double>())
+        , m_mutual(p.at("mutual").get<bool>())
+        , m_mutualWeight(p.at("mutual_weight").get<double>())
+        , m_mutualTemperature(p.at("mutual_temperature").get<double>())
     {
+        // The mutual form's partner moves as it trains: an auto-encoder pre-trained and frozen
+        // on its early features would encode a stale partner, so it trains jointly throughout.
+        m_requestedAutoencoderEpochs = m_autoencoderEpochs;
+        if (m_mutual)
+            m_autoencoderEpochs = 0;
         m_terms = {{"inherit", p.at("inherit_weight").get<double>()},
                    {"explore", p.at("explore_weight").get<double>()},
                    {"recon", p.at("recon_weight").get<double>()}};
     }
 
     std::vector<std::string> setupNotes() const override { return m_notes; }
+    bool needsTeacher() const override { return !m_mutual; }
+    std::vector<std::string> termNames() const override
+    {
+        auto names = FeatureKdMethod::termNames();
+        if (m_mutual)
+            names.push_back("mutual_kl");
+        return names;
+    }
+
+    /// The mutual form (IE-DML): two peers, each the other's teacher. Peer k's "teacher"
+    /// shapes are its partner's; its auto-encoder encodes the partner's feature.
+    void setup(const MethodSetup &setup) override
+    {
+        if (!m_mutual) {
+            FeatureKdMethod::setup(setup);
+            return;
+        }
+        if (setup.cohort.size() != 2)
+            throw Error("iekd's mutual form trains two peers, each the other's teacher (the paper's IE-KD with deep "
+                        "mutual learning); list exactly two in \"peers\" (this project lists "
+                        + std::to_string(setup.cohort.size()) + ")");
+        m_index = setup.cohortIndex;
+        auto own = setup;
+        own.teacher = setup.cohort.at(1 - m_index);
+        FeatureKdMethod::setup(own);
+        m_notes.insert(m_notes.begin(),
+                       "iekd (mutual): peer" + std::to_string(m_index + 1) + " inherits from and explores away from peer"
+                           + std::to_string(2 - m_index) + "'s auto-encoded " + m_pairs[0].teacher + ", with DML's KL at T "
+                           + std::to_string(m_mutualTemperature).substr(0, 4)
+                           + "; the auto-encoder trains jointly (no pre-training: its partner keeps learning)"
+                           + (m_requestedAutoencoderEpochs > 0
+                                  ? " — autoencoder_epochs = " + std::to_string(m_requestedAutoencoderEpochs)
+                                        + " does not apply to the mutual form"
+                                  : std::string()));
+    }
+
+    LossTerms compute(const Features &s, const Features *t, const torch::Tensor &labels,
+                      const StepContext &ctx) override
+    {
+        if (!m_mutual)
+            return FeatureKdMethod::compute(s, t, labels, ctx);
+        if (!ctx.cohort || ctx.cohort->size() != 2)
+            throw Error("iekd's mutual form trains a cohort of two peers: list them in \"peers\"");
+        // The partner is a target: its features are read without gradient.
+        Features partner;
+        for (const auto &kv : ctx.cohort->at(1 - m_index).items())
+            partner.add(kv.first, kv.second.detach());
+        auto out = FeatureKdMethod::compute(s, &partner, labels, ctx);
+        const auto kl = hintonKdLoss(s.logits(), partner.logits(), m_mutualTemperature);
+        out.total = out.total + m_mutualWeight * kl;
+        out.terms.emplace_back("mutual_kl", kl);
+        return out;
+    }
 
     /// Epochs of the auto-encoder phase in a stage of `epochs`: the authors' 30 epochs
     /// (autoencoder_epochs), but at most autoencoder_fraction of the stage (their 30 : 160),
@@ -178,6 +240,10 @@ private:
     double m_factorRate;
     int m_autoencoderEpochs;
     double m_autoencoderFraction;
+    bool m_mutual;
+    double m_mutualWeight, m_mutualTemperature;
+    int m_requestedAutoencoderEpochs = 0;
+    std::size_t m_index = 0; ///< the mutual form: this peer's place in the cohort
     std::vector<std::string> m_notes;
     std::int64_t m_inherit = 0;
     IekdState m_state{nullptr};
@@ -187,9 +253,7 @@ private:
 
 void registerIekdMethod(MethodRegistry &registry)
 {
-    registry.add(
-        "iekd",
-        {"Inheritance and exploration KD (Huang et al. CVPR 2021): CE + half of the student's channels inherit the "
+    MethodEntry e{"Inheritance and exploration KD (Huang et al. CVPR 2021): CE + half of the student's channels inherit the "
          "teacher's auto-encoded factor, the other half is pushed away from it, + the auto-encoder's reconstruction",
          true,
          featureMethodParams(
@@ -215,8 +279,18 @@ void registerIekdMethod(MethodRegistry &registry)
               ParamSpec::number("autoencoder_fraction", 0.1875, 0.01, 1.0,
                                 "most of the stage's epochs the auto-encoder phase may take (at least 1, never all): "
                                 "the authors' 30 auto-encoder epochs to 160 of distillation; 1 leaves "
-                                "autoencoder_epochs as given")}),
-         [](const nlohmann::json &p) { return std::make_unique<IekdMethod>(p); }});
+                                "autoencoder_epochs as given"),
+              ParamSpec::boolean("mutual", false,
+                                 "IE-KD's mutual form: train the project's two \"peers\" together, each the other's "
+                                 "teacher (inheritance from and exploration away from the partner's auto-encoded "
+                                 "feature, plus deep mutual learning's KL); no teacher stage"),
+              ParamSpec::number("mutual_weight", 1.0, 0.0, 1000.0,
+                                "the mutual form: weight of the KL to the partner's prediction (DML: 1)"),
+              ParamSpec::number("mutual_temperature", 1.0, 0.05, 100.0,
+                                "the mutual form: temperature of that KL, scaled by T^2 (DML: 1)")}),
+         [](const nlohmann::json &p) { return std::make_unique<IekdMethod>(p); }};
+    e.onlineWhen = [](const nlohmann::json &p) { return p.is_object() && p.value("mutual", false); };
+    registry.add("iekd", std::move(e));
 }
 
 } // namespace kd

@@ -38,7 +38,7 @@ Project Registries::resolve(const Project &project) const
     const auto &method = methods.get(p.method.name);
     p.method.params = resolveParams(method.params, p.method.params, "method");
     resolveModel(architectures, p.student, "student");
-    if (method.needsTeacher || !p.teacher.checkpoint.empty())
+    if (method.needsTeacherWith(p.method.params) || !p.teacher.checkpoint.empty())
         resolveModel(architectures, p.teacher, "teacher");
     else if (architectures.contains(p.teacher.arch))
         p.teacher.archOptions = resolveParams(architectures.get(p.teacher.arch).params,

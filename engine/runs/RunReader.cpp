@@ -151,10 +151,10 @@ std::string failureFromLog(const fs::path &dir)
 
 /// Whether the run's method distils from a teacher: as this build's registry says, and yes
 /// for a method it does not know (a newer build's), so its teacher is still shown.
-bool methodUsesTeacher(const std::string &method)
+bool methodUsesTeacher(const std::string &method, const nlohmann::json &params)
 {
     static const MethodRegistry methods = Registries::builtin().methods;
-    return !methods.contains(method) || methods.get(method).needsTeacher;
+    return !methods.contains(method) || methods.get(method).needsTeacherWith(params);
 }
 
 void fillSetup(RunInfo &info)
@@ -174,9 +174,9 @@ void fillSetup(RunInfo &info)
             const auto arch = stringAt(t, "arch");
             info.teacherArch += (info.teacherArch.empty() ? "" : "+") + (arch.empty() ? "?" : arch);
         }
-    } else if (methodUsesTeacher(info.method)) {
+    } else if (methodUsesTeacher(info.method, info.methodParams)) {
         // The project's `teacher` stays in the config of a method without one (ce, dml,
-        // one): no teacher is shown for it.
+        // one, iekd's mutual form): no teacher is shown for it.
         info.teacherArch = stringAt(objectAt(c, "teacher"), "arch");
     }
 }

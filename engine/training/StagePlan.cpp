@@ -109,7 +109,8 @@ void checkCombination(const Project &p, bool needsTeacher, bool online)
                           "train.batch_size");
     if (!online && !p.peers.empty())
         throw Error("\"peers\" lists " + std::to_string(p.peers.size()) + " models, but method " + quoted(m)
-                    + " is not an online method; remove \"peers\" or choose one (dml)");
+                    + " is not an online method; remove \"peers\" or choose one (dml)"
+                    + (m == "iekd" ? std::string(", or set method.mutual to true for IE-KD's mutual form") : std::string()));
     if (online && (!p.assistants.empty() || !p.teachers.empty() || p.hasProxy))
         throw Error("method " + quoted(m) + " trains its peers from scratch with no teacher; remove \"assistants\", "
                     "\"teachers\" and \"proxy\"");
@@ -136,11 +137,13 @@ void checkCombination(const Project &p, bool needsTeacher, bool online)
 std::vector<Stage> planStages(const Project &p, const MethodRegistry &methods)
 {
     const auto &entry = methods.get(p.method.name);
-    checkCombination(p, entry.needsTeacher, entry.online);
+    const bool online = entry.isOnline(p.method.params);
+    const bool needsTeacher = entry.needsTeacherWith(p.method.params);
+    checkCombination(p, needsTeacher, online);
     const auto &m = p.method.name;
     std::vector<Stage> stages;
 
-    if (entry.online) {
+    if (online) {
         // One cohort: every peer learns with the method from the others; different initial
         // weights even for peers of one architecture (seed offset).
         for (std::size_t i = 0; i < p.peers.size(); ++i) {
@@ -235,7 +238,7 @@ std::vector<Stage> planStages(const Project &p, const MethodRegistry &methods)
         stages.push_back(trainedOrLoaded("teacher_old", oldSpec, oldView));
         stages.push_back(trainedOrLoaded("teacher_new", newSpec, newView));
         stages.push_back(distilled("student", p.student, p, {"teacher_old", "teacher_new"}, TeacherMode::Group, auxView));
-    } else if (entry.needsTeacher) {
+    } else if (needsTeacher) {
         stages.push_back(trainedOrLoaded("teacher", p.teacher));
         stages.push_back(distilled("student", p.student, p, {"teacher"}, TeacherMode::Single));
     } else {

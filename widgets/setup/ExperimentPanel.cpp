@@ -289,7 +289,8 @@ void ExperimentPanel::updateMethodDependentParts()
     m_teachersBox->setVisible(multi || m_teachers->count() > 0);
     m_assistantsBox->setVisible(method == "takd" || m_assistants->count() > 0);
     m_proxyBox->setVisible(method == "rc" || m_proxyBox->isChecked());
-    const bool online = m_registries.methods.contains(method) && m_registries.methods.get(method).online;
+    const bool online =
+        m_registries.methods.contains(method) && m_registries.methods.get(method).isOnline(m_method->options().params);
     m_peersBox->setVisible(online || m_peers->count() > 0);
     m_student->setVisible(!online);
     m_studentNote->setVisible(online);

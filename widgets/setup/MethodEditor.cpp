@@ -111,7 +111,7 @@ kd::MethodOptions MethodEditor::options() const
 bool MethodEditor::needsTeacher() const
 {
     const std::string name = m_name->currentName();
-    return !m_registry.contains(name) || m_registry.get(name).needsTeacher;
+    return !m_registry.contains(name) || m_registry.get(name).needsTeacherWith(m_params->values());
 }
 
 void MethodEditor::setFeatureNames(const QStringList &student, const QStringList &teacher)
