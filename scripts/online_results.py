@@ -32,10 +32,18 @@ def rows():
         ("dml_scarce", "dml, 1,000 labelled images, 30 epochs",
          ["method=" + j({"name": "dml"}), "dataset.limit=1000",
           "peers=" + j([dict(p, train=dict(p["train"], epochs=30)) for p in peers()])]),
+        ("dml_cnn", "dml with the peers of the next rows (cnn_small width 8 and width 4): their reference",
+         ["method=" + j({"name": "dml"}), "peers=" + j(cnn_peers())]),
         ("afd", "afd (peers: cnn_small width 8 and width 4, both with feature maps; the example's settings)",
-         ["method=" + j({"name": "afd"}),
-          "peers=" + j([dict(peers()[0]), dict(peers()[0], arch_options=dict(peers()[0]["arch_options"], width=4))])]),
+         ["method=" + j({"name": "afd"}), "peers=" + j(cnn_peers())]),
+        ("iekd_mutual", "iekd's mutual form (IE-DML; the same two cnn_small peers)",
+         ["method=" + j({"name": "iekd", "mutual": True}), "peers=" + j(cnn_peers())]),
     ]
+
+
+def cnn_peers():
+    first = peers()[0]
+    return [dict(first), dict(first, arch_options=dict(first["arch_options"], width=4))]
 
 
 def branch_rows():
@@ -48,6 +56,10 @@ def branch_rows():
         ("pcl", "pcl (3 peers after stage2, each on its own random crop and flip; the temporal mean of peer 1 "
          "delivers; this row and its twin train with that augmentation)",
          ["method=" + j({"name": "pcl"}), "dataset.augment=" + j({"random_crop_padding": 2, "horizontal_flip": True})]),
+        ("pcl_decay99", "pcl with ema_decay 0.99: the temporal mean averages about the last 100 steps (with the "
+         "paper's 0.999 it is the plain average of the first 1,000 steps, here all 390 of the run)",
+         ["method=" + j({"name": "pcl", "ema_decay": 0.99}),
+          "dataset.augment=" + j({"random_crop_padding": 2, "horizontal_flip": True})]),
         ("mcl", "mcl (4 branches after stage1; nce_k 1,024 negatives instead of the authors' 16,384, so that a "
          "step fits the 2-core machine; the last branch delivers)", ["method=" + j({"name": "mcl", "nce_k": 1024})]),
         ("student_ensemble", "student_ensemble (5 resnet8 students of widths 1 .. 0.2 on one stem; the narrowest "
