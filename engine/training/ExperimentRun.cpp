@@ -27,6 +27,7 @@
 #include <filesystem>
 #include <functional>
 #include <iomanip>
+#include <map>
 #include <sstream>
 
 namespace kd {
@@ -457,6 +458,7 @@ void ExperimentRun::setUpMethods()
     // Optimiser, loader and bookkeeping per image in MAC units: measured here, a 0.1M-MAC MLP
     // trains at 150k img/s and the 30.7M-MAC cnn_large at 500 img/s on one thread.
     const double overheadPerImage = 5e4;
+    std::map<std::size_t, FeatureShapes> shapesOfStage; // a cohort's peers, each probed once
     for (std::size_t i = 0; i < stages.size(); ++i) {
         const auto &st = stages[i];
         if (!methods[i])
@@ -494,13 +496,13 @@ void ExperimentRun::setUpMethods()
             // after, so a cohort's runs draw as before).
             const auto first = std::size_t(st.cohort);
             const auto rng = cpuRngState();
+            shapesOfStage[i] = setup.student;
             for (std::size_t k = first; k < first + cohortSize(first); ++k) {
-                if (k == i) {
-                    setup.cohort.push_back(setup.student);
-                    continue;
+                if (!shapesOfStage.count(k)) {
+                    const auto peer = newModel(stages[k].role);
+                    shapesOfStage[k] = checkFeatures(stages[k].role, stages[k].spec.arch, *peer, {}, st.method, probe);
                 }
-                const auto peer = newModel(stages[k].role);
-                setup.cohort.push_back(checkFeatures(stages[k].role, stages[k].spec.arch, *peer, {}, st.method, probe));
+                setup.cohort.push_back(shapesOfStage[k]);
             }
             setCpuRngState(rng);
             setup.cohortIndex = i - first;
