@@ -1,9 +1,12 @@
 #include "FeatureMaps.h"
 
 #include "core/Error.h"
+#include "kd_build_config.h"
 
+#if KD_HAVE_OPENCV
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#endif
 
 #include <algorithm>
 #include <filesystem>
@@ -11,6 +14,19 @@
 
 namespace kd {
 
+bool featureMapsAvailable()
+{
+    return KD_HAVE_OPENCV != 0;
+}
+
+int featureCellSize(int height, int width, const FeatureMapOptions &options)
+{
+    const int side = std::max(1, std::max(height, width));
+    const int scale = std::max(1, (options.minCell + side - 1) / side);
+    return side * scale;
+}
+
+#if KD_HAVE_OPENCV
 namespace {
 
 constexpr int kGap = 2;
@@ -65,13 +81,6 @@ RgbImage toRgbImage(const cv::Mat &bgr)
 }
 
 } // namespace
-
-int featureCellSize(int height, int width, const FeatureMapOptions &options)
-{
-    const int side = std::max(1, std::max(height, width));
-    const int scale = std::max(1, (options.minCell + side - 1) / side);
-    return side * scale;
-}
 
 RgbImage renderStageMaps(const torch::Tensor &inputs, const torch::Tensor &features, const std::vector<std::int64_t> &rows,
                          const std::vector<float> &mean, const std::vector<float> &stddev,
@@ -169,5 +178,38 @@ RgbImage readPng(const std::string &path)
         return {};
     return toRgbImage(bgr);
 }
+
+#else
+// Without OpenCV the analysis draws no feature maps (EpochAnalyzer asks featureMapsAvailable()
+// and says so in the run's log); these are then never called.
+namespace {
+[[noreturn]] void noOpenCv(const std::string &what)
+{
+    throw Error("this build has no OpenCV, so it cannot " + what
+                + "; install libopencv-dev and rebuild (scripts/install-deps.sh)");
+}
+} // namespace
+
+RgbImage renderStageMaps(const torch::Tensor &, const torch::Tensor &, const std::vector<std::int64_t> &,
+                         const std::vector<float> &, const std::vector<float> &, const FeatureMapOptions &)
+{
+    noOpenCv("draw feature maps");
+}
+
+RgbImage renderInput(const torch::Tensor &, const std::vector<float> &, const std::vector<float> &, int)
+{
+    noOpenCv("draw input images");
+}
+
+void writePng(const RgbImage &, const std::string &path)
+{
+    noOpenCv("write " + path);
+}
+
+RgbImage readPng(const std::string &)
+{
+    return {};
+}
+#endif
 
 } // namespace kd

@@ -24,6 +24,9 @@ struct FeatureMapOptions {
     int minCell = 56;  ///< each cell is the input size scaled by a whole factor to at least this
 };
 
+/// False when this build has no OpenCV: the analysis then draws no feature maps (and says so).
+bool featureMapsAvailable();
+
 /// The size in pixels of one cell for inputs of `height` × `width`.
 int featureCellSize(int height, int width, const FeatureMapOptions &options);
 

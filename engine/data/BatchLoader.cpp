@@ -48,7 +48,7 @@ torch::Tensor augmentBatch(const torch::Tensor &images, const Augmentation &aug,
 
 BatchLoader::BatchLoader(const TensorDataset &set, std::uint64_t seed, int epoch, int batchSize,
                          std::int64_t steps, Augmentation augmentation, bool channelsLast, int prefetch,
-                         std::int64_t firstStep)
+                         std::int64_t firstStep, bool pinMemory)
     : m_set(set)
     , m_seed(seed)
     , m_epoch(epoch)
@@ -57,6 +57,7 @@ BatchLoader::BatchLoader(const TensorDataset &set, std::uint64_t seed, int epoch
     , m_firstStep(std::max<std::int64_t>(0, firstStep))
     , m_aug(std::move(augmentation))
     , m_channelsLast(channelsLast)
+    , m_pinMemory(pinMemory)
     , m_capacity(std::size_t(std::max(1, prefetch)))
 {
     m_thread = std::thread([this] { produce(); });
@@ -97,6 +98,13 @@ void BatchLoader::produce()
                 b.images = b.images.contiguous(torch::MemoryFormat::ChannelsLast);
                 for (auto &view : b.views)
                     view = view.contiguous(torch::MemoryFormat::ChannelsLast);
+            }
+            if (m_pinMemory) {
+                b.images = b.images.pin_memory();
+                b.labels = b.labels.pin_memory();
+                b.indices = b.indices.pin_memory();
+                for (auto &view : b.views)
+                    view = view.pin_memory();
             }
             std::unique_lock<std::mutex> lock(m_mutex);
             m_cv.wait(lock, [this] { return m_cancel || m_queue.size() < m_capacity; });

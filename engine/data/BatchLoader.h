@@ -37,11 +37,13 @@ struct Batch {
 /// step never waits on gathering or augmentation. The order and the augmentation are fixed
 /// by (seed, epoch): a run is reproducible whatever the thread timing. `firstStep` > 0 starts
 /// the epoch there (a resumed run): the batches are those an uninterrupted epoch has there.
+/// `pinMemory` (CUDA runs) puts every batch in page-locked memory, so its copy to the device
+/// can be asynchronous (Tensor::to(..., non_blocking = true)).
 class BatchLoader {
 public:
     BatchLoader(const TensorDataset &set, std::uint64_t seed, int epoch, int batchSize,
                 std::int64_t steps, Augmentation augmentation, bool channelsLast = false, int prefetch = 3,
-                std::int64_t firstStep = 0);
+                std::int64_t firstStep = 0, bool pinMemory = false);
     ~BatchLoader();
     BatchLoader(const BatchLoader &) = delete;
     BatchLoader &operator=(const BatchLoader &) = delete;
@@ -61,6 +63,7 @@ private:
     std::int64_t m_firstStep;
     Augmentation m_aug;
     bool m_channelsLast;
+    bool m_pinMemory;
     std::size_t m_capacity;
 
     std::mutex m_mutex;

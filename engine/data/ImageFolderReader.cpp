@@ -1,9 +1,12 @@
 #include "ImageFolderReader.h"
 
 #include "core/Error.h"
+#include "kd_build_config.h"
 
+#if KD_HAVE_OPENCV
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#endif
 
 #include <algorithm>
 #include <filesystem>
@@ -16,6 +19,10 @@ namespace kd {
 namespace fs = std::filesystem;
 
 namespace {
+
+[[maybe_unused]] const std::string kNoOpenCv =
+    "this build has no OpenCV, so it cannot decode image-folder datasets: install libopencv-dev and rebuild "
+    "(scripts/install-deps.sh), or use an IDX or CIFAR dataset; first image: ";
 
 bool isImageFile(const fs::path &p)
 {
@@ -79,6 +86,7 @@ void decodeInto(const fs::path &file, int size, int channels, std::uint8_t *out)
     if (!looksLikeImage(file))
         throw Error("cannot decode image " + file.string() + ": it is not a PNG, JPEG, BMP, TIFF, WebP or PNM file "
                     "(its first bytes say so); remove it or convert it to PNG/JPEG");
+#if KD_HAVE_OPENCV
     cv::Mat img;
     try {
         img = cv::imread(file.string(), channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
@@ -102,6 +110,10 @@ void decodeInto(const fs::path &file, int size, int channels, std::uint8_t *out)
             for (int c = 0; c < channels; ++c)
                 out[c * plane + y * size + x] = row[x * channels + c];
     }
+#else
+    (void)size, (void)channels, (void)out;
+    throw Error(kNoOpenCv + file.string());
+#endif
 }
 
 struct Split {
@@ -140,6 +152,9 @@ RawDataset loadImageFolder(const std::string &directory, int size, int channels,
                            std::uint64_t seed)
 {
     std::error_code ec;
+#if !KD_HAVE_OPENCV
+    throw Error(kNoOpenCv + directory);
+#endif
     if (!fs::is_directory(directory, ec))
         throw Error("image folder not found: " + directory + "; set dataset.path to a folder with one "
                     "sub-folder per class (or train/ and test/ folders that have them)");

@@ -38,6 +38,7 @@ static TrainOptions readTrain(const nlohmann::json &json, const std::string &pat
     t.lrGamma = r.number("lr_gamma", t.lrGamma, 0.0, 1.0);
     t.lrMin = r.number("lr_min", t.lrMin, 0.0, 100.0);
     t.logEvery = int(r.integer("log_every", t.logEvery, 1, 1000000));
+    t.precision = r.string("precision", t.precision, {"inherit", "fp32", "bf16", "fp16", "auto"});
     t.limit = r.integer("limit", t.limit, 0, std::int64_t(1) << 40);
     r.finish();
     if (t.nesterov && (t.optimizer != "sgd" || t.momentum <= 0.0))
@@ -64,6 +65,7 @@ static nlohmann::json trainToJson(const TrainOptions &t)
             {"lr_gamma", t.lrGamma},
             {"lr_min", t.lrMin},
             {"log_every", t.logEvery},
+            {"precision", t.precision},
             {"limit", t.limit}};
 }
 
@@ -167,6 +169,7 @@ Project Project::fromJson(const nlohmann::json &json)
             throw Error("device = \"" + d + "\" is not valid; use \"auto\", \"cpu\", \"cuda\" or \"cuda:N\"");
     }
     p.threads = int(r.integer("threads", p.threads, 0, 256));
+    p.precision = r.string("precision", p.precision, {"fp32", "bf16", "fp16", "auto"});
     p.outputDir = r.string("output_dir", p.outputDir);
     p.evalBatchSize = int(r.integer("eval_batch_size", p.evalBatchSize, 1, 1 << 20));
     p.teacherCache = r.string("teacher_cache", p.teacherCache, {"auto", "off"});
@@ -253,6 +256,7 @@ nlohmann::json Project::toJson() const
             {"seed", seed},
             {"device", device},
             {"threads", threads},
+            {"precision", precision},
             {"output_dir", outputDir},
             {"eval_batch_size", evalBatchSize},
             {"teacher_cache", teacherCache},

@@ -41,6 +41,9 @@ struct TrainOptions {
     double lrGamma = 0.1;          ///< step schedule factor
     double lrMin = 0.0;            ///< cosine schedule floor
     int logEvery = 20;             ///< steps between logged step metrics
+    /// Arithmetic of this model's forwards: "inherit" (the project's `precision`), "fp32",
+    /// "bf16", "fp16" or "auto" (training/Precision.h).
+    std::string precision = "inherit";
     /// Train on the first N images of the stage's training set only (0: all). A student and
     /// its scratch twin share it, so "KD with few labelled images" is one project setting.
     std::int64_t limit = 0;
@@ -92,6 +95,9 @@ struct Project {
     std::uint64_t seed = 42;
     std::string device = "auto"; ///< "auto", "cpu", "cuda" or "cuda:N"
     int threads = 0;             ///< CPU threads for the training thread; 0 = auto
+    /// Arithmetic of the models' forwards: "fp32", "bf16", "fp16" (CUDA, with loss scaling) or
+    /// "auto" (bf16 where the device computes it in hardware); weights and losses stay fp32.
+    std::string precision = "fp32";
     std::string outputDir = "runs";
     DatasetOptions dataset;
     ModelSpec teacher;

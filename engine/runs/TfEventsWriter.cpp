@@ -1,10 +1,13 @@
 #include "TfEventsWriter.h"
 
 #include "core/Error.h"
+#include "kd_build_config.h"
 
+#if KD_HAVE_PROTOBUF
 #include "runs/proto/tb_event.pb.h"
 #include "runs/proto/tb_hparams.pb.h"
 #include "runs/proto/tb_summary.pb.h"
+#endif
 
 #include <array>
 #include <cctype>
@@ -38,10 +41,12 @@ void putLittleEndian(char *out, std::uint64_t v, int bytes)
         out[i] = char((v >> (8 * i)) & 0xFFu);
 }
 
+#if KD_HAVE_PROTOBUF
 const char *kScalarsPlugin = "scalars";
 const char *kHParamsPlugin = "hparams";
 const char *kSessionStartTag = "_hparams_/session_start_info";
 const char *kSessionEndTag = "_hparams_/session_end_info";
+#endif
 
 void flattenInto(const nlohmann::json &j, const std::string &prefix, nlohmann::json &out)
 {
@@ -56,6 +61,7 @@ void flattenInto(const nlohmann::json &j, const std::string &prefix, nlohmann::j
     }
 }
 
+#if KD_HAVE_PROTOBUF
 tb::SummaryMetadata hparamsMetadata(const tb::HParamsPluginData &data)
 {
     tb::SummaryMetadata m;
@@ -63,6 +69,7 @@ tb::SummaryMetadata hparamsMetadata(const tb::HParamsPluginData &data)
     m.mutable_plugin_data()->set_content(data.SerializeAsString());
     return m;
 }
+#endif
 
 } // namespace
 
@@ -82,6 +89,7 @@ std::uint32_t maskedCrc32c(const void *data, std::size_t size)
     return ((crc >> 15) | (crc << 17)) + 0xa282ead8u;
 }
 
+#if KD_HAVE_PROTOBUF
 TfEventsWriter::TfEventsWriter(const std::string &path, double wallTime)
     : m_path(path)
 {
@@ -95,6 +103,15 @@ TfEventsWriter::TfEventsWriter(const std::string &path, double wallTime)
     e.mutable_source_metadata()->set_writer("kd-workbench");
     writeRecord(e.SerializeAsString());
 }
+#else
+TfEventsWriter::TfEventsWriter(const std::string &path, double wallTime)
+    : m_path(path)
+{
+    (void)wallTime;
+    throw Error("this build has no Protobuf, so it writes no TensorBoard event file (metrics.csv has every "
+                "value); install libprotobuf-dev and protobuf-compiler and rebuild for " + path);
+}
+#endif
 
 TfEventsWriter::TfEventsWriter(const std::string &path, std::uint64_t keepBytes)
     : m_path(path)
@@ -152,6 +169,7 @@ void TfEventsWriter::writeRecord(const std::string &data)
         throw Error("cannot write the TensorBoard event file " + m_path + " (disk full or file removed?)");
 }
 
+#if KD_HAVE_PROTOBUF
 void TfEventsWriter::writeScalars(std::int64_t step, double wallTime,
                                   const std::vector<std::pair<std::string, double>> &values)
 {
@@ -220,6 +238,25 @@ void TfEventsWriter::writeSessionEnd(const std::string &status, double endTime)
     *value->mutable_metadata() = hparamsMetadata(data);
     writeRecord(e.SerializeAsString());
 }
+
+#else
+// Without Protobuf no writer is ever constructed (the constructor above throws).
+void TfEventsWriter::writeScalars(std::int64_t, double, const std::vector<std::pair<std::string, double>> &)
+{
+    throw std::logic_error("TfEventsWriter without Protobuf");
+}
+
+void TfEventsWriter::writeSessionStart(const nlohmann::json &, double)
+{
+    throw std::logic_error("TfEventsWriter without Protobuf");
+}
+
+void TfEventsWriter::writeSessionEnd(const std::string &, double)
+{
+    throw std::logic_error("TfEventsWriter without Protobuf");
+}
+
+#endif
 
 nlohmann::json TfEventsWriter::flattenHParams(const nlohmann::json &config)
 {

@@ -7,7 +7,7 @@ namespace {
 /// When `m` is an `Impl` BatchNorm layer: points `momentum` and `tracked` at its momentum option
 /// and batch counter (owned by the layer) and returns true.
 template <typename Impl>
-bool partsIf(const std::shared_ptr<torch::nn::Module> &m, c10::optional<double> **momentum, torch::Tensor **tracked)
+bool partsIf(const std::shared_ptr<torch::nn::Module> &m, BatchNormMomentum **momentum, torch::Tensor **tracked)
 {
     auto bn = std::dynamic_pointer_cast<Impl>(m);
     if (!bn)
@@ -17,7 +17,7 @@ bool partsIf(const std::shared_ptr<torch::nn::Module> &m, c10::optional<double> 
     return true;
 }
 
-bool batchNormParts(const std::shared_ptr<torch::nn::Module> &m, c10::optional<double> **momentum,
+bool batchNormParts(const std::shared_ptr<torch::nn::Module> &m, BatchNormMomentum **momentum,
                     torch::Tensor **tracked)
 {
     return partsIf<torch::nn::BatchNorm1dImpl>(m, momentum, tracked)
@@ -30,7 +30,7 @@ bool batchNormParts(const std::shared_ptr<torch::nn::Module> &m, c10::optional<d
 BatchStatisticsScope::BatchStatisticsScope(torch::nn::Module &model)
 {
     for (const auto &m : model.modules(/*include_self=*/false)) {
-        c10::optional<double> *momentum = nullptr;
+        BatchNormMomentum *momentum = nullptr;
         torch::Tensor *tracked = nullptr;
         if (!batchNormParts(m, &momentum, &tracked))
             continue;
@@ -45,7 +45,7 @@ BatchStatisticsScope::~BatchStatisticsScope()
 {
     torch::NoGradGuard noGrad;
     for (auto &s : m_saved) {
-        c10::optional<double> *momentum = nullptr;
+        BatchNormMomentum *momentum = nullptr;
         torch::Tensor *tracked = nullptr;
         batchNormParts(s.layer, &momentum, &tracked);
         *momentum = s.momentum;

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "core/TorchFwd.h"
+#include "core/TorchCompat.h"
 
 #include <memory>
 #include <vector>
@@ -27,7 +27,7 @@ private:
     struct Saved {
         std::shared_ptr<torch::nn::Module> layer;
         bool training;
-        c10::optional<double> momentum;
+        BatchNormMomentum momentum;
         torch::Tensor batchesTracked;
     };
     std::vector<Saved> m_saved;

@@ -2,6 +2,8 @@
 
 
 #include "analysis/EpochAnalyzer.h"
+#include "analysis/FeatureMaps.h"
+#include "training/Precision.h"
 #include "core/Device.h"
 #include "core/Error.h"
 #include "data/DataViews.h"
@@ -22,6 +24,7 @@
 #include "training/TeacherGroup.h"
 #include "training/TeacherSource.h"
 
+#include <ATen/Context.h>
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -252,6 +255,19 @@ void ExperimentRun::prepareDevice()
     device = resolveDevice(p.device);
     info("device: " + describeDevice(device, threads));
     channelsLast = p.memoryFormat == "channels_last" || (p.memoryFormat == "auto" && device.is_cpu());
+    if (device.is_cuda())
+        // cuDNN picks the fastest convolution algorithm per shape on first use; a stage's
+        // shapes are fixed, so the search pays back within the first epoch.
+        at::globalContext().setBenchmarkCuDNN(true);
+    // Every precision the project asks for must run on this device: fail before any work.
+    choosePrecision(p.precision, device);
+    std::vector<const ModelSpec *> models = {&p.teacher, &p.student};
+    for (const auto *group : {&p.peers, &p.teachers, &p.assistants})
+        for (const auto &m : *group)
+            models.push_back(&m);
+    for (const auto *m : models)
+        if (m->train.precision != "inherit")
+            choosePrecision(m->train.precision, device);
 }
 
 void ExperimentRun::loadData()
@@ -840,6 +856,7 @@ void ExperimentRun::makeTrainingContext()
     ctx.seed = p.seed;
     ctx.evalBatchSize = p.evalBatchSize;
     ctx.channelsLast = channelsLast;
+    ctx.precision = p.precision;
     ctx.augmentation.cropPadding = p.dataset.randomCropPadding;
     ctx.augmentation.horizontalFlip = p.dataset.horizontalFlip;
     for (std::size_t c = 0; c < data->mean.size(); ++c)
@@ -855,6 +872,11 @@ void ExperimentRun::makeTrainingContext()
         as.channelsLast = channelsLast;
         as.seed = p.seed;
         as.options = p.analysis;
+        if (as.options.featureMaps && !featureMapsAvailable()) {
+            as.options.featureMaps = false;
+            ctx.log("analysis: no feature-map images are drawn: this build has no OpenCV (install libopencv-dev "
+                    "and rebuild); the other distillation views are computed as usual");
+        }
         as.log = [this](const std::string &line) { ctx.log(line); };
         analyzer = std::make_unique<EpochAnalyzer>(std::move(as));
         ctx.analyzer = analyzer.get();

@@ -53,7 +53,9 @@ Features TeacherSource::features(const Batch &batch, const torch::Tensor &images
     if (!m_cache.empty()) {
         Features f;
         for (const auto &kv : m_cache)
-            f.add(kv.first, kv.second.index_select(0, batch.indices.to(kv.second.device())));
+            f.add(kv.first, kv.second.index_select(
+                                0, batch.indices.to(batch.indices.options().device(kv.second.device()),
+                                                    /*non_blocking=*/batch.indices.is_pinned())));
         return f;
     }
     torch::NoGradGuard noGrad;

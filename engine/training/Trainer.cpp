@@ -4,6 +4,7 @@
 #include "core/Error.h"
 #include "models/MultiBranchNet.h"
 #include "training/Optim.h"
+#include "training/Precision.h"
 #include "runs/RunStore.h"
 
 #include <cmath>
@@ -55,6 +56,16 @@ double batchedAccuracy(const TensorDataset &set, const torch::Device &device, in
 }
 
 } // namespace
+
+Features toFloat32(const Features &f)
+{
+    Features out;
+    for (const auto &kv : f.items())
+        out.add(kv.first, kv.second.is_floating_point() && kv.second.scalar_type() != torch::kFloat32
+                              ? kv.second.to(torch::kFloat32)
+                              : kv.second);
+    return out;
+}
 
 double evaluateAccuracy(FeatureNet &model, const TensorDataset &set, const torch::Device &device,
                         int batchSize, bool channelsLast)
@@ -177,6 +188,24 @@ public:
                 m_secondStep = true;
             }
         }
+        // Precision of this stage's forwards: the first model's train.precision, else the project's.
+        const auto requested = [&ctx](const Learner &l) {
+            return l.train.precision == "inherit" ? ctx.precision : l.train.precision;
+        };
+        for (auto *l : m_learners)
+            if (requested(*l) != requested(m_first))
+                throw Error("models trained together in one stage must share their precision (" + m_first.role + ": "
+                            + requested(m_first) + ", " + l->role + ": " + requested(*l) + ")");
+        m_precision = choosePrecision(requested(m_first), ctx.device);
+        m_scaler = LossScaler(m_precision.lossScaling());
+        if (m_precision.requested != "fp32")
+            ctx.log(m_first.role + ": precision " + m_precision.describe());
+        // On a GPU the step's checks (non-finite terms and gradients) and sums are read back at
+        // log points only, so the host queues steps ahead of the device. Where a step must know
+        // its own outcome before the optimiser runs (numerics "skip", fp16's loss scaling, a
+        // second update per batch) and on the CPU (nothing to overlap) every step reads back.
+        m_deferChecks = ctx.device.is_cuda() && ctx.numerics.onNonFinite == "stop" && !m_scaler.enabled() && !m_secondStep;
+        m_pinBatches = ctx.device.is_cuda();
         if (m_views > 1 && !ctx.augmentation.enabled())
             ctx.log("the method trains on " + std::to_string(m_views)
                     + " augmented views of every batch, but this dataset is not augmented: every view is the same "
@@ -192,6 +221,7 @@ public:
                 for (const auto &kv : extra->named_parameters())
                     named.emplace_back(l->role + " method." + kv.key(), kv.value());
             m_params.push_back(std::move(named));
+            m_gradNames.emplace_back();
         }
     }
 
@@ -213,12 +243,20 @@ public:
             auto augmentation = m_ctx.augmentation;
             augmentation.views = m_views;
             BatchLoader loader(m_ctx.data->train, m_ctx.seed, epoch, m_batch, m_stepsPerEpoch, augmentation,
-                               m_ctx.channelsLast, 3, firstStep);
+                               m_ctx.channelsLast, 3, firstStep, m_pinBatches);
+            Batch b, nextBatch;
+            DeviceBatch onDevice, nextOnDevice;
+            if (!loader.next(b))
+                throw std::logic_error("batch loader ended early");
+            onDevice = upload(b);
             for (std::int64_t s = firstStep; s < m_stepsPerEpoch; ++s) {
-                Batch b;
-                if (!loader.next(b))
-                    throw std::logic_error("batch loader ended early");
-                trainBatch(b, epoch);
+                trainBatch(b, onDevice, epoch);
+                // The next batch's copy is queued behind this step's work, one step ahead of use.
+                if (s + 1 < m_stepsPerEpoch) {
+                    if (!loader.next(nextBatch))
+                        throw std::logic_error("batch loader ended early");
+                    nextOnDevice = upload(nextBatch);
+                }
                 const bool last = s + 1 == m_stepsPerEpoch;
                 const bool stopNow = m_ctx.stopRequested();
                 const bool logNow = (s + 1) % m_first.train.logEvery == 0 || last;
@@ -239,6 +277,10 @@ public:
                 }
                 if (!last && timeForCheckpoint())
                     writeCheckpoint(epoch, s + 1);
+                if (s + 1 < m_stepsPerEpoch) {
+                    b = std::move(nextBatch);
+                    onDevice = std::move(nextOnDevice);
+                }
             }
             endEpoch(epoch);
             const bool final = epoch + 1 == m_epochs;
@@ -281,6 +323,7 @@ private:
     /// Hands the experiment what a resumable checkpoint needs at (epoch, stepInEpoch).
     void writeCheckpoint(int epoch, std::int64_t stepInEpoch)
     {
+        flushPending();
         m_lastCheckpoint = std::chrono::steady_clock::now();
         if (!m_ctx.checkpoint)
             return;
@@ -322,21 +365,46 @@ private:
         }
     }
 
+    /// A batch's tensors on the training device. From pinned memory (CUDA) the copies are
+    /// asynchronous: they are queued on the device's stream, ahead of the step that reads them.
+    struct DeviceBatch {
+        torch::Tensor x, y;
+        std::vector<torch::Tensor> views;
+    };
+
+    DeviceBatch upload(const Batch &b) const
+    {
+        DeviceBatch d;
+        const auto to = [this](const torch::Tensor &t) {
+            return t.to(t.options().device(m_ctx.device), /*non_blocking=*/m_pinBatches);
+        };
+        d.x = to(b.images);
+        d.y = to(b.labels);
+        if (m_views > 1)
+            for (const auto &v : b.views)
+                d.views.push_back(to(v));
+        return d;
+    }
+
     /// One optimiser step of every learner on batch `b` (the teacher runs once for all).
-    void trainBatch(const Batch &b, int epoch)
+    void trainBatch(const Batch &b, const DeviceBatch &d, int epoch)
     {
         const auto len = b.labels.size(0);
-        auto x = b.images.to(m_ctx.device);
-        auto y = b.labels.to(m_ctx.device);
+        const auto &x = d.x;
+        const auto &y = d.y;
         m_batchViews.clear();
         if (m_views > 1) {
             m_batchViews.push_back(x);
-            for (const auto &v : b.views)
-                m_batchViews.push_back(v.to(m_ctx.device));
+            for (const auto &v : d.views)
+                m_batchViews.push_back(v);
         }
         Features teacherOut;
-        if (m_teacher.active())
+        if (m_teacher.active()) {
+            AutocastScope autocast(m_precision, m_ctx.device);
             teacherOut = m_teacher.features(b, x);
+        }
+        if (m_precision.mixed())
+            teacherOut = toFloat32(teacherOut);
         if (m_ctx.cohort)
             trainCohort(b, x, y, epoch);
         else
@@ -362,15 +430,159 @@ private:
         return sc;
     }
 
-    /// Every peer's forward on this batch (peer k on view k when the method asks for views).
+    /// Every peer's forward on this batch (peer k on view k when the method asks for views),
+    /// under the stage's autocast; the features the methods read are fp32.
     std::vector<Features> forwardCohort(const torch::Tensor &x)
     {
         std::vector<Features> outs;
         outs.reserve(m_learners.size());
-        for (std::size_t li = 0; li < m_learners.size(); ++li)
-            outs.push_back(m_learners[li]->model->forwardFeatures(
-                m_batchViews.empty() ? x : m_batchViews[li % m_batchViews.size()]));
+        {
+            AutocastScope autocast(m_precision, m_ctx.device);
+            for (std::size_t li = 0; li < m_learners.size(); ++li)
+                outs.push_back(m_learners[li]->model->forwardFeatures(
+                    m_batchViews.empty() ? x : m_batchViews[li % m_batchViews.size()]));
+        }
+        if (m_precision.mixed())
+            for (auto &f : outs)
+                f = toFloat32(f);
         return outs;
+    }
+
+    /// What a step leaves to check and to sum, still on the device: [total, terms...] as
+    /// doubles, whether each gradient is finite, and the correct predictions.
+    struct StepOutcome {
+        std::size_t learner = 0;
+        std::int64_t step = 0;
+        int epoch = 0;
+        std::vector<std::string> termNames;
+        torch::Tensor values;     ///< float64 [1 + terms]
+        torch::Tensor gradFinite; ///< bool [gradients], undefined when no gradient was checked
+        torch::Tensor correct;    ///< int64 scalar
+    };
+
+    StepOutcome outcomeOf(std::size_t li, const LossTerms &loss, const torch::Tensor &logits, const torch::Tensor &y,
+                          int epoch) const
+    {
+        StepOutcome o;
+        o.learner = li;
+        o.step = m_learners[li]->state.step;
+        o.epoch = epoch;
+        std::vector<torch::Tensor> v;
+        v.push_back(loss.total.detach().reshape({}).to(m_ctx.device, torch::kFloat64));
+        for (const auto &t : loss.terms) {
+            o.termNames.push_back(t.first);
+            v.push_back(t.second.detach().reshape({}).to(m_ctx.device, torch::kFloat64));
+        }
+        o.values = torch::stack(v);
+        o.correct = logits.detach().argmax(1).eq(y).sum();
+        return o;
+    }
+
+    /// The host's copy of an outcome: values, the first fault ("" when none), correct count.
+    struct ReadOutcome {
+        std::vector<double> values;
+        std::string fault;
+        bool gradientFault = false;
+        std::int64_t correct = 0;
+    };
+
+    ReadOutcome read(const StepOutcome &o) const
+    {
+        ReadOutcome r;
+        const auto v = o.values.cpu();
+        r.values.assign(v.data_ptr<double>(), v.data_ptr<double>() + v.numel());
+        r.correct = o.correct.item<std::int64_t>();
+        for (std::size_t k = 1; k < r.values.size() && r.fault.empty(); ++k)
+            if (!std::isfinite(r.values[k]))
+                r.fault = "the loss term \"" + o.termNames[k - 1] + "\" (" + std::to_string(r.values[k]) + ")";
+        if (r.fault.empty() && !std::isfinite(r.values[0]))
+            r.fault = "the total loss (" + std::to_string(r.values[0]) + ")";
+        if (r.fault.empty() && o.gradFinite.defined()) {
+            const auto finite = o.gradFinite.cpu();
+            const auto *ok = finite.data_ptr<bool>();
+            const auto &params = m_gradNames[o.learner];
+            for (std::int64_t i = 0; i < finite.numel(); ++i)
+                if (!ok[i]) {
+                    r.fault = "the gradient of " + params[std::size_t(i)];
+                    r.gradientFault = true;
+                    break;
+                }
+        }
+        return r;
+    }
+
+    /// Sums of a good step into the interval, the epoch and the accuracy counts.
+    void account(std::size_t li, const ReadOutcome &r)
+    {
+        m_interval[li].add(r.values);
+        m_epochAcc[li].add(r.values);
+        m_correct[li] += r.correct;
+    }
+
+    /// Reads back the steps queued since the last log point (deferred checks, on a GPU): the
+    /// first fault stops the run naming its step; the rest are summed.
+    void flushPending()
+    {
+        if (m_pending.empty())
+            return;
+        auto pending = std::move(m_pending);
+        m_pending.clear();
+        for (const auto &o : pending) {
+            const auto r = read(o);
+            if (!r.fault.empty()) {
+                auto &l = *m_learners[o.learner];
+                const auto step = l.state.step;
+                l.state.step = o.step;
+                skipOrStop(l, r.fault, o.epoch); // numerics "stop": throws
+                l.state.step = step;
+                continue;
+            }
+            account(o.learner, r);
+        }
+    }
+
+    /// Each of learner li's gradients is finite (bool [gradients] on the device); one
+    /// reduction per tensor, no read-back. Names each gradient in m_gradNames[li].
+    torch::Tensor gradientsFinite(std::size_t li)
+    {
+        const auto &params = m_params[li];
+        std::vector<torch::Tensor> sums;
+        auto &names = m_gradNames[li];
+        names.clear();
+        for (const auto &kv : params) {
+            const auto &g = kv.second.grad();
+            if (g.defined()) {
+                sums.push_back(g.sum().to(torch::kFloat32));
+                names.push_back(kv.first);
+            }
+        }
+        if (sums.empty())
+            return torch::Tensor();
+        return torch::stack(sums).isfinite();
+    }
+
+    /// Every gradient of learner li (for the loss scaler).
+    std::vector<torch::Tensor> parametersOf(std::size_t li) const
+    {
+        std::vector<torch::Tensor> out;
+        for (const auto &kv : m_params[li])
+            out.push_back(kv.second);
+        return out;
+    }
+
+    /// fp16: a step whose gradients overflowed at a loss scale above 1 is skipped and lowers
+    /// the scale (not a numerics fault); true when that happened.
+    bool overflowSkipped(const ReadOutcome &r)
+    {
+        if (!m_scaler.enabled() || !r.gradientFault || m_scaler.scale() <= 1.0)
+            return false;
+        m_scaler.update(true);
+        return true;
+    }
+
+    torch::Tensor scaled(const torch::Tensor &loss) const
+    {
+        return m_scaler.enabled() ? loss * m_scaler.scale() : loss;
     }
 
     /// One step of a whole cohort (TrainingContext::cohort): every peer's forward, every
@@ -382,42 +594,55 @@ private:
         const std::size_t n = m_learners.size();
         const auto outs = forwardCohort(x);
         std::vector<LossTerms> losses;
-        std::vector<std::vector<double>> values(n);
-        std::string fault;
-        std::size_t faulty = 0;
+        std::vector<StepOutcome> outcomes;
+        torch::Tensor total;
         for (std::size_t li = 0; li < n; ++li) {
             auto &l = *m_learners[li];
             auto sc = stepContext(l, b, x, epoch);
             sc.cohort = &outs;
             sc.cohortIndex = li;
             losses.push_back(l.method->compute(outs[li], nullptr, y, sc));
-            values[li].push_back(losses[li].total.item<double>());
-            for (const auto &t : losses[li].terms)
-                values[li].push_back(t.second.item<double>());
-            if (fault.empty() && !(fault = nonFiniteTerm(losses[li], values[li])).empty())
-                faulty = li;
+            outcomes.push_back(outcomeOf(li, losses[li], outs[li].logits(), y, epoch));
+            l.optimizer->zero_grad();
+            total = total.defined() ? total + losses[li].total : losses[li].total;
         }
-        if (fault.empty()) {
-            torch::Tensor total;
+        scaled(total).backward();
+        for (std::size_t li = 0; li < n; ++li)
+            outcomes[li].gradFinite = gradientsFinite(li);
+        std::vector<ReadOutcome> reads;
+        std::string fault;
+        std::size_t faulty = 0;
+        bool overflow = false;
+        if (!m_deferChecks) {
             for (std::size_t li = 0; li < n; ++li) {
-                m_learners[li]->optimizer->zero_grad();
-                total = total.defined() ? total + losses[li].total : losses[li].total;
-            }
-            total.backward();
-            for (std::size_t li = 0; li < n && fault.empty(); ++li)
-                if (!(fault = nonFiniteGradient(li)).empty())
+                reads.push_back(read(outcomes[li]));
+                if (fault.empty() && !reads[li].fault.empty()) {
+                    fault = reads[li].fault;
                     faulty = li;
-            if (fault.empty())
-                for (std::size_t li = 0; li < n; ++li) {
-                    auto &l = *m_learners[li];
-                    l.optimizer->step();
-                    auto sc = stepContext(l, b, x, epoch);
-                    sc.cohort = &outs;
-                    sc.cohortIndex = li;
-                    l.method->afterStep(*l.model, sc);
+                    overflow = reads[li].gradientFault;
                 }
-            if (fault.empty() && m_secondStep)
+            }
+        }
+        const bool skipped = !fault.empty() && overflow && overflowSkipped(reads[faulty]);
+        if (fault.empty()) {
+            for (std::size_t li = 0; li < n; ++li) {
+                auto &l = *m_learners[li];
+                m_scaler.unscale(parametersOf(li));
+                l.optimizer->step();
+                auto sc = stepContext(l, b, x, epoch);
+                sc.cohort = &outs;
+                sc.cohortIndex = li;
+                l.method->afterStep(*l.model, sc);
+            }
+            m_scaler.update(false);
+            if (m_secondStep) {
+                std::vector<std::vector<double>> values(n);
+                for (std::size_t li = 0; li < n; ++li)
+                    values[li] = reads[li].values;
                 secondStep(b, x, epoch, values, fault, faulty);
+                for (std::size_t li = 0; li < n; ++li)
+                    reads[li].values = values[li];
+            }
         }
         for (auto *l : m_learners)
             ++l->state.step;
@@ -425,6 +650,11 @@ private:
         const double share = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / double(n);
         for (std::size_t li = 0; li < n; ++li)
             m_stageSeconds[li] += share;
+        if (skipped) {
+            for (auto *l : m_learners)
+                l->optimizer->zero_grad();
+            return;
+        }
         if (!fault.empty()) {
             skipOrStop(*m_learners[faulty], fault, epoch);
             for (auto *l : m_learners)
@@ -432,11 +662,13 @@ private:
             return;
         }
         m_skips = 0;
-        for (std::size_t li = 0; li < n; ++li) {
-            m_interval[li].add(values[li]);
-            m_epochAcc[li].add(values[li]);
-            m_correct[li] += outs[li].logits().argmax(1).eq(y).sum().item<std::int64_t>();
+        if (m_deferChecks) {
+            for (auto &o : outcomes)
+                m_pending.push_back(std::move(o));
+            return;
         }
+        for (std::size_t li = 0; li < n; ++li)
+            account(li, reads[li]);
     }
 
     /// The cohort's second update of this batch (DistillationMethod::secondStep): every peer's
@@ -472,35 +704,48 @@ private:
         auto &l = *m_learners[li];
         const auto t0 = std::chrono::steady_clock::now();
         const auto sc = stepContext(l, b, x, epoch);
-        auto out = forwardOnViews(*l.model, x);
+        Features out;
+        {
+            AutocastScope autocast(m_precision, m_ctx.device);
+            out = forwardOnViews(*l.model, x);
+        }
+        if (m_precision.mixed())
+            out = toFloat32(out);
         auto loss = l.method->compute(out, teacherOut, y, sc);
-
-        std::vector<double> values;
-        values.push_back(loss.total.item<double>());
-        for (const auto &t : loss.terms)
-            values.push_back(t.second.item<double>());
-        std::string fault = nonFiniteTerm(loss, values);
-        if (fault.empty()) {
-            l.optimizer->zero_grad();
-            loss.total.backward();
-            fault = nonFiniteGradient(li);
-            if (fault.empty()) {
-                l.optimizer->step();
-                l.method->afterStep(*l.model, sc);
-            }
+        auto outcome = outcomeOf(li, loss, out.logits(), y, epoch);
+        l.optimizer->zero_grad();
+        scaled(loss.total).backward();
+        outcome.gradFinite = gradientsFinite(li);
+        const auto seconds = [&] {
+            return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        };
+        if (m_deferChecks) {
+            l.optimizer->step();
+            l.method->afterStep(*l.model, sc);
+            ++l.state.step;
+            m_skips = 0;
+            m_pending.push_back(std::move(outcome));
+            m_stageSeconds[li] += seconds();
+            return;
+        }
+        const auto r = read(outcome);
+        if (r.fault.empty()) {
+            m_scaler.unscale(parametersOf(li));
+            l.optimizer->step();
+            l.method->afterStep(*l.model, sc);
+            m_scaler.update(false);
         }
         ++l.state.step;
-        if (!fault.empty()) {
-            skipOrStop(l, fault, epoch);
+        if (!r.fault.empty()) {
+            if (!overflowSkipped(r))
+                skipOrStop(l, r.fault, epoch);
             l.optimizer->zero_grad();
-            m_stageSeconds[li] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            m_stageSeconds[li] += seconds();
             return;
         }
         m_skips = 0;
-        m_interval[li].add(values);
-        m_epochAcc[li].add(values);
-        m_correct[li] += out.logits().argmax(1).eq(y).sum().item<std::int64_t>();
-        m_stageSeconds[li] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        account(li, r);
+        m_stageSeconds[li] += seconds();
     }
 
     /// A learner's forward on this batch: a multi-branch network runs its branches on their
@@ -512,43 +757,6 @@ private:
             if (auto *net = dynamic_cast<MultiBranchNet *>(&model))
                 return net->forwardViews(m_batchViews);
         return model.forwardFeatures(x);
-    }
-
-    /// "the loss term \"kd\" (nan)" for the first non-finite term (the total last), else "".
-    static std::string nonFiniteTerm(const LossTerms &loss, const std::vector<double> &values)
-    {
-        for (std::size_t k = 1; k < values.size(); ++k)
-            if (!std::isfinite(values[k]))
-                return "the loss term \"" + loss.terms[k - 1].first + "\" (" + std::to_string(values[k]) + ")";
-        if (!std::isfinite(values[0]))
-            return "the total loss (" + std::to_string(values[0]) + ")";
-        return {};
-    }
-
-    /// "the gradient of student.fc.weight" for the first non-finite gradient, else "". One
-    /// reduction per tensor and one read-back: a NaN or Inf anywhere makes its sum non-finite.
-    std::string nonFiniteGradient(std::size_t li) const
-    {
-        const auto &params = m_params[li];
-        std::vector<torch::Tensor> sums;
-        std::vector<std::size_t> which;
-        for (std::size_t k = 0; k < params.size(); ++k) {
-            const auto &g = params[k].second.grad();
-            if (g.defined()) {
-                sums.push_back(g.sum().to(torch::kFloat32));
-                which.push_back(k);
-            }
-        }
-        if (sums.empty())
-            return {};
-        const auto finite = torch::stack(sums).isfinite().cpu();
-        if (finite.all().item<bool>())
-            return {};
-        const auto *ok = finite.data_ptr<bool>();
-        for (std::size_t i = 0; i < which.size(); ++i)
-            if (!ok[i])
-                return "the gradient of " + params[which[i]].first;
-        return "a gradient";
     }
 
     /// numerics.on_nonfinite: "stop" throws naming the model, the step and the term; "skip"
@@ -572,6 +780,7 @@ private:
     /// A step record per learner (loss terms averaged since the last one) and a progress event.
     void logInterval(int epoch, std::int64_t s)
     {
+        flushPending();
         const auto now = std::chrono::steady_clock::now();
         const double dt = std::chrono::duration<double>(now - m_intervalStart).count();
         const double ips = dt > 0 ? double(m_intervalImages) / dt : NAN;
@@ -756,7 +965,13 @@ private:
     std::int64_t m_seenBefore = 0; ///< images of a resumed epoch seen before the resume
 
     std::vector<std::vector<std::pair<std::string, torch::Tensor>>> m_params; ///< per learner
+    std::vector<std::vector<std::string>> m_gradNames; ///< per learner: the gradients gradientsFinite() checks
     int m_skips = 0; ///< steps skipped in a row (numerics.on_nonfinite = "skip")
+    Precision m_precision;
+    LossScaler m_scaler{false};
+    bool m_deferChecks = false; ///< steps' checks and sums read back at log points (flushPending)
+    bool m_pinBatches = false;  ///< batches in pinned memory, copied to the device asynchronously
+    std::vector<StepOutcome> m_pending;
     std::chrono::steady_clock::time_point m_lastCheckpoint;
 };
 

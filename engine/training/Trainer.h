@@ -69,6 +69,9 @@ struct TrainingContext {
     int evalBatchSize = 1000;
     Augmentation augmentation;
     bool channelsLast = false; ///< batches (and conv weights) in channels-last layout
+    /// The project's precision ("fp32", "bf16", "fp16", "auto"); a model's train.precision
+    /// other than "inherit" overrides it for its stage (training/Precision.h).
+    std::string precision = "fp32";
     /// False when the training labels are not the learners' task (a proxy set's own labels):
     /// the training accuracy is then not reported.
     bool labelsAreTargets = true;
@@ -112,6 +115,10 @@ struct TrainingContext {
 bool trainStage(std::vector<Learner *> learners, const TeacherSource &teacher, const TrainingContext &ctx);
 
 /// Accuracy of `model` on `set` (eval mode, no grad, batched). NaN for an empty set.
+/// `f` with every floating feature in fp32 (the features of a bf16 or fp16 forward, before a
+/// distillation loss reads them).
+Features toFloat32(const Features &f);
+
 double evaluateAccuracy(FeatureNet &model, const TensorDataset &set, const torch::Device &device,
                         int batchSize, bool channelsLast = false);
 
