@@ -92,7 +92,8 @@ done
 
 if [ "$bench" = 1 ] && within_budget "benchmark"; then
   step "benchmark against the tuned PyTorch-Python peer (bench/bench_device.py)"
-  "$py" bench/bench_device.py --kdw build/gpu/bin/kdw --device cuda --precisions fp32,bf16 --epochs 8 \
+  "$py" bench/bench_device.py --kdw build/gpu/bin/kdw --device cuda --precisions fp32,bf16 --epochs 6 \
+     --pairs resnet20:resnet8,wrn_40_2:wrn_16_2 \
      --python "$py" --json "$out/bench.json" || failed+=("benchmark")
 fi
 

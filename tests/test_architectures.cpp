@@ -168,7 +168,10 @@ private Q_SLOTS:
         auto net = build(registry, name, {channels, size, size}, classes);
         net->eval();
         torch::NoGradGuard noGrad;
-        const auto f = net->forwardFeatures(torch::randn({2, channels, size, size}));
+        const auto input = torch::randn({2, channels, size, size});
+        const auto f = net->forwardFeatures(input);
+        // The evaluation forward (features dropped part by part) gives the same logits.
+        QVERIFY(torch::equal(net->forwardLogits(input), f.logits()));
 
         std::vector<std::string> names;
         for (const auto &kv : f.items())

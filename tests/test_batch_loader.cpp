@@ -199,7 +199,7 @@ void TestBatchLoader::loader_coversShuffledOrder()
         QCOMPARE(b.images.sizes().vec(), (std::vector<std::int64_t>{expectedLen, 3, 4, 5}));
         QCOMPARE(b.indices.scalar_type(), torch::kInt64);
         // The rows of the dataset at those indices, unchanged (no augmentation).
-        QVERIFY(torch::equal(b.images, set->images.index_select(0, b.indices)));
+        QVERIFY(torch::equal(b.images, set->select(b.indices)));
         QVERIFY(torch::equal(b.labels, set->labels.index_select(0, b.indices)));
         QCOMPARE(b.images.is_contiguous(torch::MemoryFormat::ChannelsLast), channelsLast);
         const auto idx = toVector(b.indices);

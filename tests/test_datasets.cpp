@@ -417,7 +417,7 @@ void TestDatasets::cifar10_throughRegistry()
     QCOMPARE(b->test.images.sizes().vec(), (std::vector<std::int64_t>{3, 3, 32, 32}));
     QCOMPARE(toVector(b->train.labels), labelsOf(fx.allTrain()));
     QCOMPARE(toVector(b->test.labels), labelsOf(fx.test));
-    const auto red = b->test.images[0];
+    const auto red = b->test.normalised()[0];
     QCOMPARE(red[0].min().item<float>(), 1.0f);
     QCOMPARE(red[1].max().item<float>(), 0.0f);
     QCOMPARE(red[2].max().item<float>(), 0.0f);
@@ -550,8 +550,11 @@ void TestDatasets::cifar100_fineAndCoarse()
         o.labels = coarse ? "coarse" : "fine";
         o.normalize = false;
         const auto b = kd::loadDataset(builtinRegistry(), o, 1);
-        trainImages = b->train.images.mul(255).round().to(torch::kUInt8);
-        testImages = b->test.images.mul(255).round().to(torch::kUInt8);
+        // Kept as read (uint8); without normalisation a batch reads them as x / 255.
+        trainImages = b->train.images;
+        testImages = b->test.images;
+        QCOMPARE(trainImages.scalar_type(), torch::kUInt8);
+        QVERIFY(torch::equal(b->train.normalised(), trainImages.to(torch::kFloat32).div(255.0)));
         trainLabels = b->train.labels;
         testLabels = b->test.labels;
         names = b->classNames;

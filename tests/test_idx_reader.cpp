@@ -191,6 +191,7 @@ private Q_SLOTS:
     void finishDataset_valSplitIsSeeded();
     void finishDataset_valSplitTooSmall();
     void finishDataset_normalisation();
+    void finishDataset_uint8PathEqualsFloatPath();
     void finishDataset_statisticsIgnoreLimit();
     void finishDataset_perChannelAndKnownStatistics();
 
@@ -564,7 +565,9 @@ void TestIdxReader::finishDataset_limits()
     QCOMPARE(b.test.size(), expectedTest);
     QCOMPARE(b.val.size(), 0);
     QCOMPARE(b.train.images.sizes().vec(), (std::vector<std::int64_t>{expectedTrain, 1, 4, 4}));
-    QCOMPARE(b.train.images.scalar_type(), torch::kFloat32);
+    // Kept as read (uint8), normalised to float32 per batch.
+    QCOMPARE(b.train.images.scalar_type(), torch::kUInt8);
+    QCOMPARE(b.train.normalised().scalar_type(), torch::kFloat32);
     // Without a split the limit keeps the first images, in file order.
     QVERIFY(torch::equal(b.train.labels, raw.trainLabels.narrow(0, 0, expectedTrain)));
     QVERIFY(torch::equal(b.test.labels, raw.testLabels.narrow(0, 0, expectedTest)));
@@ -595,11 +598,12 @@ void TestIdxReader::finishDataset_valSplitPartitionsTraining()
     std::iota(expected.begin(), expected.end(), 0);
     QCOMPARE(all, expected);
     const auto rawFloat = raw.trainImages.to(torch::kFloat32) / 255.0;
+    const auto valImages = b.val.normalised(), trainImages = b.train.normalised();
     for (std::int64_t i = 0; i < b.val.size(); ++i)
-        QVERIFY(torch::allclose(b.val.images[i], rawFloat[val[std::size_t(i)]]));
+        QVERIFY(torch::allclose(valImages[i], rawFloat[val[std::size_t(i)]]));
     const auto tr = toVector(b.train.labels);
     for (std::int64_t i = 0; i < b.train.size(); ++i)
-        QVERIFY(torch::allclose(b.train.images[i], rawFloat[tr[std::size_t(i)]]));
+        QVERIFY(torch::allclose(trainImages[i], rawFloat[tr[std::size_t(i)]]));
     // Held-out images are a shuffled choice, not simply the first or last 10.
     QVERIFY(!std::is_sorted(val.begin(), val.end()) || val.front() != 0 || val.back() != 9);
 }
@@ -635,8 +639,8 @@ void TestIdxReader::finishDataset_normalisation()
     kd::DatasetOptions o;
     o.normalize = true;
     const auto b = kd::finishDataset(raw, o, 1);
-    const auto mean = b.train.images.mean().item<double>();
-    const auto stddev = b.train.images.std().item<double>();
+    const auto mean = b.train.normalised().mean().item<double>();
+    const auto stddev = b.train.normalised().std().item<double>();
     QVERIFY2(std::abs(mean) < 1e-4, qPrintable(QString::number(mean)));
     QVERIFY2(std::abs(stddev - 1.0) < 1e-3, qPrintable(QString::number(stddev)));
     // Uniform bytes: mean ~0.5, std ~0.29 of the [0, 1] range.
@@ -645,15 +649,44 @@ void TestIdxReader::finishDataset_normalisation()
     QVERIFY(std::abs(b.stddev[0] - 0.289) < 0.02);
     // The test split uses the training statistics.
     const auto rawTest = raw.testImages.to(torch::kFloat32) / 255.0;
-    QVERIFY(torch::allclose(b.test.images, (rawTest - b.mean[0]) / b.stddev[0], 1e-5, 1e-5));
+    QVERIFY(torch::allclose(b.test.normalised(), (rawTest - b.mean[0]) / b.stddev[0], 1e-5, 1e-5));
 
     o.normalize = false;
     const auto u = kd::finishDataset(raw, o, 1);
     QCOMPARE(u.mean, std::vector<float>{0.f});
     QCOMPARE(u.stddev, std::vector<float>{1.f});
-    QVERIFY(torch::allclose(u.train.images, raw.trainImages.to(torch::kFloat32) / 255.0));
-    QVERIFY(u.train.images.min().item<double>() >= 0.0);
-    QVERIFY(u.train.images.max().item<double>() <= 1.0);
+    QVERIFY(torch::allclose(u.train.normalised(), raw.trainImages.to(torch::kFloat32) / 255.0));
+    QVERIFY(u.train.normalised().min().item<double>() >= 0.0);
+    QVERIFY(u.train.normalised().max().item<double>() <= 1.0);
+}
+
+void TestIdxReader::finishDataset_uint8PathEqualsFloatPath()
+{
+    // The images stay uint8 (a quarter of float32's memory) and every read normalises them:
+    // rows(), select() and normalised() give bit for bit what normalising the whole set in
+    // float32 up front gives, with the statistics of the float64 computation over the file.
+    auto raw = syntheticRaw(257, 3, 6, 5);
+    raw.trainImages.select(1, 1).div_(3, "floor");
+    const auto b = kd::finishDataset(raw, kd::DatasetOptions{}, 3);
+    QCOMPARE(b.train.images.scalar_type(), torch::kUInt8);
+    QVERIFY(torch::equal(b.train.images, raw.trainImages));
+    const auto f = raw.trainImages.to(torch::kFloat64).div(255.0).transpose(0, 1).reshape({3, -1});
+    const auto m = f.mean(1), sd = f.std(1);
+    for (int c = 0; c < 3; ++c) {
+        QCOMPARE(b.mean[std::size_t(c)], float(m[c].item<double>()));
+        QCOMPARE(b.stddev[std::size_t(c)], float(sd[c].item<double>()));
+    }
+    const auto mean = torch::tensor(b.mean).view({1, 3, 1, 1}), stddev = torch::tensor(b.stddev).view({1, 3, 1, 1});
+    const auto upFront = raw.trainImages.to(torch::kFloat32).div_(255.0).sub_(mean).div_(stddev);
+    QVERIFY(torch::equal(b.train.normalised(), upFront));
+    QVERIFY(torch::equal(b.train.rows(100, 57), upFront.narrow(0, 100, 57)));
+    const auto index = torch::tensor(std::vector<std::int64_t>{256, 0, 17, 17}, torch::kInt64);
+    QVERIFY(torch::equal(b.train.select(index), upFront.index_select(0, index)));
+    // A float set (no statistics) reads as it is.
+    kd::TensorDataset plain;
+    plain.images = torch::randn({4, 1, 2, 2});
+    plain.labels = torch::zeros({4}, torch::kInt64);
+    QVERIFY(torch::equal(plain.rows(1, 2), plain.images.narrow(0, 1, 2)));
 }
 
 void TestIdxReader::finishDataset_statisticsIgnoreLimit()
@@ -679,7 +712,7 @@ void TestIdxReader::finishDataset_perChannelAndKnownStatistics()
     const auto b = kd::finishDataset(raw, kd::DatasetOptions{}, 1);
     QCOMPARE(int(b.mean.size()), 3);
     QVERIFY(b.mean[0] < b.mean[1] && b.mean[1] < b.mean[2]);
-    const auto perChannel = b.train.images.transpose(0, 1).reshape({3, -1});
+    const auto perChannel = b.train.normalised().transpose(0, 1).reshape({3, -1});
     for (int ch = 0; ch < 3; ++ch) {
         QVERIFY(std::abs(perChannel[ch].mean().item<double>()) < 1e-4);
         QVERIFY(std::abs(perChannel[ch].std().item<double>() - 1.0) < 1e-3);
@@ -692,7 +725,7 @@ void TestIdxReader::finishDataset_perChannelAndKnownStatistics()
     known.stddev = {0.25f};
     const auto k = kd::finishDataset(known, kd::DatasetOptions{}, 1);
     QCOMPARE(k.mean, std::vector<float>{0.5f});
-    QVERIFY(torch::allclose(k.train.images, torch::full_like(k.train.images, 2.0)));
+    QVERIFY(torch::allclose(k.train.normalised(), torch::full(k.train.images.sizes(), 2.0)));
 }
 
 // ---------------------------------------------------------------------------------------

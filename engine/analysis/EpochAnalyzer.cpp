@@ -163,7 +163,7 @@ struct EpochAnalyzer::Impl {
         if (probe.empty())
             return;
         const auto index = torch::tensor(probe, torch::kInt64);
-        probeImages = test.images.index_select(0, index).to(torch::kCPU).contiguous();
+        probeImages = test.select(index).to(torch::kCPU).contiguous();
         for (auto i : probe)
             probeLabels.push_back(testLabels[std::size_t(i)]);
         // Feature-map rows: the first probe image of each class, then the next ones.
@@ -250,7 +250,7 @@ struct EpochAnalyzer::Impl {
         const auto n = test.size();
         for (std::int64_t i = 0; i < n; i += setup.evalBatchSize) {
             const auto len = std::min<std::int64_t>(setup.evalBatchSize, n - i);
-            auto b = test.images.narrow(0, i, len).to(setup.device);
+            auto b = test.rows(i, len).to(setup.device);
             if (setup.channelsLast)
                 b = b.contiguous(torch::MemoryFormat::ChannelsLast);
             parts.push_back(model.forwardFeatures(b).logits().to(torch::kCPU, torch::kFloat32));

@@ -85,7 +85,7 @@ void BatchLoader::produce()
             const auto len = std::min<std::int64_t>(m_batchSize, n - s * m_batchSize);
             Batch b;
             b.indices = order.narrow(0, s * m_batchSize, len);
-            const auto raw = m_set.images.index_select(0, b.indices);
+            const auto raw = m_set.select(b.indices);
             b.labels = m_set.labels.index_select(0, b.indices);
             // Augmentation parameters depend on (seed, epoch, step) only; view v > 0 offsets
             // the seed, so view 0 is what a single-view run draws.

@@ -9,10 +9,8 @@ TensorDataset selectClasses(const TensorDataset &set, int begin, int end)
     if (set.size() == 0)
         return set;
     const auto keep = set.labels.ge(begin).logical_and(set.labels.lt(end)).nonzero().flatten();
-    TensorDataset out;
-    out.images = set.images.index_select(0, keep).contiguous();
-    out.labels = (set.labels.index_select(0, keep) - begin).contiguous();
-    return out;
+    return set.withRows(set.images.index_select(0, keep).contiguous(),
+                        (set.labels.index_select(0, keep) - begin).contiguous());
 }
 
 DataBundle classSubset(const DataBundle &data, int begin, int end)
@@ -45,7 +43,7 @@ TensorDataset firstRows(const TensorDataset &set, std::int64_t limit)
 {
     if (limit <= 0 || limit >= set.size())
         return set;
-    return {set.images.narrow(0, 0, limit), set.labels.narrow(0, 0, limit)};
+    return set.withRows(set.images.narrow(0, 0, limit), set.labels.narrow(0, 0, limit));
 }
 
 void renormalise(DataBundle &data, const std::vector<float> &toMean, const std::vector<float> &toStd)
@@ -56,9 +54,19 @@ void renormalise(DataBundle &data, const std::vector<float> &toMean, const std::
                     + std::to_string(c) + " channels");
     const auto scale = (torch::tensor(data.stddev) / torch::tensor(toStd)).view({1, c, 1, 1});
     const auto shift = ((torch::tensor(data.mean) - torch::tensor(toMean)) / torch::tensor(toStd)).view({1, c, 1, 1});
-    for (auto *set : {&data.train, &data.val, &data.test})
-        if (set->size() > 0)
+    const auto toMeanT = torch::tensor(toMean).view({1, c, 1, 1});
+    const auto toStdT = torch::tensor(toStd).view({1, c, 1, 1});
+    for (auto *set : {&data.train, &data.val, &data.test}) {
+        if (set->size() == 0)
+            continue;
+        if (set->mean.defined()) {
+            // uint8 images: normalise with the target statistics directly.
+            set->mean = toMeanT;
+            set->stddev = toStdT;
+        } else {
             set->images = (set->images * scale + shift).contiguous();
+        }
+    }
     data.mean = toMean;
     data.stddev = toStd;
 }

@@ -1,5 +1,7 @@
 #include "Dataset.h"
 
+#include <cmath>
+
 #include "core/Error.h"
 #include "data/IdxReader.h"
 #include "project/ProjectConfig.h"
@@ -16,6 +18,34 @@ namespace fs = std::filesystem;
 std::int64_t TensorDataset::size() const
 {
     return labels.defined() ? labels.size(0) : 0;
+}
+
+torch::Tensor TensorDataset::normalise(const torch::Tensor &raw) const
+{
+    if (!mean.defined() || raw.is_floating_point())
+        return raw;
+    // The operations (and so the rounding) of normalising the whole set in float32 at once.
+    return raw.to(torch::kFloat32).div_(255.0).sub_(mean).div_(stddev);
+}
+
+torch::Tensor TensorDataset::rows(std::int64_t start, std::int64_t len) const
+{
+    return normalise(images.narrow(0, start, len));
+}
+
+torch::Tensor TensorDataset::select(const torch::Tensor &index) const
+{
+    return normalise(images.index_select(0, index));
+}
+
+TensorDataset TensorDataset::withRows(torch::Tensor rowsImages, torch::Tensor rowsLabels) const
+{
+    TensorDataset out;
+    out.images = std::move(rowsImages);
+    out.labels = std::move(rowsLabels);
+    out.mean = mean;
+    out.stddev = stddev;
+    return out;
 }
 
 std::string DataBundle::summary() const
@@ -139,10 +169,16 @@ RawDataset loadIdxDirectory(const std::string &directory, int numClasses,
     return raw;
 }
 
+/// The split as kept in memory: uint8 images, normalised per batch (TensorDataset::normalise).
 static TensorDataset normalised(const torch::Tensor &images, const torch::Tensor &labels,
                                 const torch::Tensor &mean, const torch::Tensor &std)
 {
-    return {images.to(torch::kFloat32).div_(255.0).sub_(mean).div_(std).contiguous(), labels.contiguous()};
+    TensorDataset t;
+    t.images = images.to(torch::kUInt8).contiguous();
+    t.labels = labels.contiguous();
+    t.mean = mean;
+    t.stddev = std;
+    return t;
 }
 
 DataBundle finishDataset(RawDataset raw, const DatasetOptions &options, std::uint64_t seed)
@@ -155,12 +191,29 @@ DataBundle finishDataset(RawDataset raw, const DatasetOptions &options, std::uin
 
     if (raw.mean.empty()) {
         // Per-channel statistics of the full training file (before any limit), so a quick
-        // run with `limit` normalises exactly like the full one.
-        auto f = raw.trainImages.to(torch::kFloat64).div(255.0).transpose(0, 1).reshape({c, -1});
-        auto m = f.mean(1), s = f.std(1);
-        for (int64_t i = 0; i < c; ++i) {
-            raw.mean.push_back(float(m[i].item<double>()));
-            raw.stddev.push_back(std::max(1e-6f, float(s[i].item<double>())));
+        // run with `limit` normalises exactly like the full one. Sums of the uint8 values and
+        // of their squares, a chunk of images at a time: exact integers in double (a float64
+        // copy of the whole set would take 8 bytes per pixel at the peak).
+        const auto n = raw.trainImages.size(0);
+        const auto perChannel = n * raw.trainImages.size(2) * raw.trainImages.size(3);
+        std::vector<double> sum(std::size_t(c), 0.0), sumSq(std::size_t(c), 0.0);
+        for (std::int64_t i = 0; i < n; i += 4096) {
+            const auto chunk = raw.trainImages.narrow(0, i, std::min<std::int64_t>(4096, n - i))
+                                   .to(torch::kFloat64)
+                                   .transpose(0, 1)
+                                   .reshape({c, -1});
+            const auto s1 = chunk.sum(1), s2 = chunk.pow(2).sum(1);
+            for (std::int64_t k = 0; k < c; ++k) {
+                sum[std::size_t(k)] += s1[k].item<double>();
+                sumSq[std::size_t(k)] += s2[k].item<double>();
+            }
+        }
+        for (std::int64_t k = 0; k < c; ++k) {
+            const double N = double(perChannel), S1 = sum[std::size_t(k)], S2 = sumSq[std::size_t(k)];
+            const double m = S1 / N / 255.0;
+            const double var = N > 1 ? std::max(0.0, (S2 - S1 * S1 / N) / (N - 1)) / (255.0 * 255.0) : 0.0;
+            raw.mean.push_back(float(m));
+            raw.stddev.push_back(std::max(1e-6f, float(std::sqrt(var))));
         }
     }
     b.mean = options.normalize ? raw.mean : std::vector<float>(std::size_t(c), 0.f);

@@ -11,11 +11,27 @@ namespace kd {
 
 struct DatasetOptions;
 
-/// Images (N×C×H×W float32, normalised) and labels (N int64), all in memory.
+/// Images (N×C×H×W) and labels (N int64), all in memory. A dataset's images stay as they were
+/// read, uint8 (a quarter of float32's memory), and are normalised per batch: rows() and
+/// select() give float32 (x / 255 − mean) / stddev, the same arithmetic as normalising the whole
+/// set up front. Images that are float32 already (no mean/stddev: tests, hand-made sets) are
+/// used as they are.
 struct TensorDataset {
     torch::Tensor images;
     torch::Tensor labels;
+    torch::Tensor mean, stddev; ///< 1×C×1×1 float32, for uint8 images; undefined for float images
+
     std::int64_t size() const;
+    /// `raw` (rows of `images`) as normalised float32.
+    torch::Tensor normalise(const torch::Tensor &raw) const;
+    /// Rows [start, start + len), normalised.
+    torch::Tensor rows(std::int64_t start, std::int64_t len) const;
+    /// The rows at `index` (int64), normalised.
+    torch::Tensor select(const torch::Tensor &index) const;
+    /// Every image, normalised (a float32 copy of the whole set: for small sets and tests).
+    torch::Tensor normalised() const { return rows(0, size()); }
+    /// The same normalisation over other rows (subsets keep their parent's statistics).
+    TensorDataset withRows(torch::Tensor images, torch::Tensor labels) const;
 };
 
 /// What a dataset loader hands to training: the splits and their description.

@@ -64,7 +64,7 @@ double robustAccuracy(FeatureNet &model, const TensorDataset &set, const torch::
     std::int64_t robust = 0;
     for (std::int64_t i = 0; i < n; i += batchSize) {
         const auto len = std::min<std::int64_t>(batchSize, n - i);
-        const auto x = set.images.narrow(0, i, len).to(device);
+        const auto x = set.rows(i, len).to(device);
         const auto y = set.labels.narrow(0, i, len).to(device);
         const auto adv = pgdAttack(model, x, y, options);
         torch::NoGradGuard noGrad;

@@ -46,6 +46,18 @@ Features FeatureNet::forwardFeatures(const torch::Tensor &x)
     return f;
 }
 
+torch::Tensor FeatureNet::forwardLogits(const torch::Tensor &x)
+{
+    if (stageCount() == 0)
+        return forwardFeatures(x).logits();
+    auto h = x;
+    for (int part = 0; part <= headPart(); ++part) {
+        Features f; // this part's named features, released with it
+        h = forwardPart(part, h, f);
+    }
+    return h;
+}
+
 torch::Tensor FeatureNet::forwardPart(int, const torch::Tensor &, Features &)
 {
     throw Error("this model cannot be run part by part (it has no stages to split)");

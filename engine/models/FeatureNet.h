@@ -38,6 +38,10 @@ class FeatureNet : public torch::nn::Module {
 public:
     virtual Features forwardFeatures(const torch::Tensor &x);
     torch::Tensor forward(const torch::Tensor &x) { return forwardFeatures(x).logits(); }
+    /// forwardFeatures(x).logits(), computed part by part with each part's named features
+    /// dropped once the next part has read its output: for evaluation, where holding every
+    /// stage's maps of a 1,000-image batch would set the run's peak memory.
+    virtual torch::Tensor forwardLogits(const torch::Tensor &x);
     std::int64_t parameterCount() const;
 
     /// Stages of the network (0: it cannot be split into parts).

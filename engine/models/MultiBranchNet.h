@@ -52,6 +52,7 @@ public:
     MultiBranchNet(const Factory &make, const BranchLayout &layout, const std::string &archName);
 
     Features forwardFeatures(const torch::Tensor &x) override;
+    torch::Tensor forwardLogits(const torch::Tensor &x) override { return forwardFeatures(x).logits(); }
     /// The branches on their own inputs: branch b (0-based) on views[b mod V], the trunk run
     /// once per view it feeds. "trunk" and the unprefixed features are those of the view the
     /// trunk's first run and the deployed branch see. forwardFeatures(x) is forwardViews({x}).

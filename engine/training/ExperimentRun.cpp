@@ -464,7 +464,7 @@ void ExperimentRun::createMethods()
 
 void ExperimentRun::setUpMethods()
 {
-    const auto probe = data->train.images.narrow(0, 0, std::min<std::int64_t>(2, data->train.size())).to(device);
+    const auto probe = data->train.rows(0, std::min<std::int64_t>(2, data->train.size())).to(device);
     const double probeImages = double(std::max<std::int64_t>(1, probe.size(0)));
     // Estimated work per training image of each stage (multiply-accumulates: forward and
     // backward of the model ~ 3 forwards, plus a live teacher forward) and one-off work (the

@@ -233,10 +233,4 @@ bool LossScaler::update(bool overflow)
     return false;
 }
 
-void LossScaler::restore(double scale, int goodSteps)
-{
-    m_scale = scale > 0 ? scale : m_scale;
-    m_good = std::max(0, goodSteps);
-}
-
 } // namespace kd

@@ -54,7 +54,8 @@ private:
 
 /// Dynamic loss scaling for fp16 (the scheme of torch.cuda.amp.GradScaler): the loss is
 /// multiplied by `scale()` before backward; a step whose gradients overflowed is skipped and
-/// halves the scale, and `growthInterval` good steps in a row double it.
+/// halves the scale, and `growthInterval` good steps in a row double it. A resumed run starts
+/// again from the initial scale (its first steps may overflow and be skipped).
 class LossScaler {
 public:
     explicit LossScaler(bool enabled, double initialScale = 65536.0, int growthInterval = 2000);
@@ -67,7 +68,6 @@ public:
     bool update(bool overflow);
     int growthInterval() const { return m_growthInterval; }
     int goodSteps() const { return m_good; }
-    void restore(double scale, int goodSteps);
 
 private:
     bool m_enabled;

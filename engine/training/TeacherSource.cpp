@@ -23,7 +23,13 @@ bool TeacherSource::buildCache(const TensorDataset &set, const torch::Device &de
     std::int64_t bytes = 0;
     for (std::int64_t i = 0; i < n; i += batchSize) {
         const auto len = std::min<std::int64_t>(batchSize, n - i);
-        const auto f = m_model->forwardFeatures(set.images.narrow(0, i, len).to(device));
+        const auto x = set.rows(i, len).to(device);
+        // Logits alone: part by part, without holding every stage's maps of the batch.
+        Features f;
+        if (names.size() == 1 && names[0] == "logits")
+            f.add("logits", m_model->forwardLogits(x));
+        else
+            f = m_model->forwardFeatures(x);
         for (std::size_t k = 0; k < names.size(); ++k) {
             const auto &t = f.get(names[k]);
             bytes += t.numel() * std::int64_t(t.element_size());

@@ -46,7 +46,7 @@ double batchedAccuracy(const TensorDataset &set, const torch::Device &device, in
     std::int64_t correct = 0;
     for (std::int64_t i = 0; i < n; i += batchSize) {
         const auto len = std::min<std::int64_t>(batchSize, n - i);
-        auto x = set.images.narrow(0, i, len).to(device);
+        auto x = set.rows(i, len).to(device);
         if (channelsLast)
             x = x.contiguous(torch::MemoryFormat::ChannelsLast);
         auto y = set.labels.narrow(0, i, len).to(device);
@@ -75,7 +75,7 @@ double evaluateAccuracy(FeatureNet &model, const TensorDataset &set, const torch
     const bool wasTraining = model.is_training();
     model.eval();
     const double acc = batchedAccuracy(set, device, batchSize, channelsLast,
-                                       [&](const torch::Tensor &x) { return model.forwardFeatures(x).logits(); });
+                                       [&](const torch::Tensor &x) { return model.forwardLogits(x); });
     model.train(wasTraining);
     return acc;
 }
@@ -93,7 +93,7 @@ double evaluateEnsembleAccuracy(const std::vector<FeatureNet *> &models, const T
     const double acc = batchedAccuracy(set, device, batchSize, channelsLast, [&](const torch::Tensor &x) {
         torch::Tensor mean;
         for (auto *m : models) {
-            const auto p = torch::softmax(m->forwardFeatures(x).logits().to(torch::kFloat32), 1);
+            const auto p = torch::softmax(m->forwardLogits(x).to(torch::kFloat32), 1);
             mean = mean.defined() ? mean + p : p;
         }
         return mean;
@@ -836,8 +836,13 @@ private:
             // The deliverable's accuracies: the trained model, or the network the method
             // delivers in its place (PCL's temporal mean).
             auto &delivered = deliveredModel(l);
+            const auto evalStart = std::chrono::steady_clock::now();
             r.valAcc = evaluateAccuracy(delivered, m_ctx.data->val, m_ctx.device, m_ctx.evalBatchSize, m_ctx.channelsLast);
             r.testAcc = evaluateAccuracy(delivered, m_ctx.data->test, m_ctx.device, m_ctx.evalBatchSize, m_ctx.channelsLast);
+            const double evalSeconds =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - evalStart).count();
+            const double evalIps =
+                evalSeconds > 0 ? double(m_ctx.data->val.size() + m_ctx.data->test.size()) / evalSeconds : NAN;
             r.imagesPerSecond = epochSeconds > 0 ? double(m_seen - m_seenBefore) / epochSeconds : NAN;
             r.wallSeconds = m_ctx.wallSeconds();
             l.state.finalTestAcc = r.testAcc;
@@ -846,7 +851,7 @@ private:
             evaluateExtras(l, r);
             analyse(l, r);
             publish(r);
-            logEpoch(l, r, epochSeconds);
+            logEpoch(l, r, epochSeconds, evalIps);
         }
         if (m_ctx.cohort)
             evaluateCohortEnsemble(epoch);
@@ -914,7 +919,9 @@ private:
             r.extra.push_back(std::move(kv));
     }
 
-    void logEpoch(const Learner &l, const MetricRecord &r, double epochSeconds) const
+    /// "<role> epoch e/E: loss …, test acc …, N img/s, eval M img/s, 3s" (training and
+    /// evaluation throughput; the duration is the epoch's training time).
+    void logEpoch(const Learner &l, const MetricRecord &r, double epochSeconds, double evalIps) const
     {
         std::ostringstream os;
         os.setf(std::ios::fixed);
@@ -929,7 +936,10 @@ private:
             if (std::isfinite(kv.second)) // the analysis columns are empty for some roles
                 os << ", " << kv.first << " " << kv.second;
         os.precision(0);
-        os << ", " << r.imagesPerSecond << " img/s, " << formatDuration(epochSeconds);
+        os << ", " << r.imagesPerSecond << " img/s";
+        if (std::isfinite(evalIps))
+            os << ", eval " << evalIps << " img/s";
+        os << ", " << formatDuration(epochSeconds);
         m_ctx.log(os.str());
     }
 

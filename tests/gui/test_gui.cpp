@@ -227,6 +227,7 @@ void TestGui::panelRoundTrip_data()
     p.teacherCache = "off";
     p.teacherCacheMaxMB = 64;
     p.memoryFormat = "contiguous";
+    p.precision = "bf16";
     p.dataset.labels = "coarse";
     p.dataset.imageSize = 32;
     p.dataset.channels = 3;

@@ -32,6 +32,11 @@ RunSettingsEditor::RunSettingsEditor(QWidget *parent)
       m_seed(new QLineEdit(this)),
       m_device(choiceBox(this, {QStringLiteral("auto"), QStringLiteral("cpu"), QStringLiteral("cuda")},
                          tr("Where to train: auto (CUDA when available, else CPU), cpu, cuda or cuda:N."))),
+      m_precision(choiceBox(this, {QStringLiteral("fp32"), QStringLiteral("bf16"), QStringLiteral("fp16"), QStringLiteral("auto")},
+                            tr("Arithmetic of the models' forwards: fp32; bf16; fp16 (CUDA, with loss scaling); "
+                               "auto: bf16 where the device computes it in hardware (CPUs with AMX or AVX-512 BF16, "
+                               "GPUs with bf16 tensor cores), else fp32. Weights, BatchNorm statistics and every "
+                               "distillation loss stay fp32; the log says what was chosen and why."))),
       m_threads(new QSpinBox(this)),
       m_outputDir(new FilePathEdit(FilePathEdit::Mode::Directory, this)),
       m_evalBatch(new QSpinBox(this)),
@@ -68,6 +73,7 @@ RunSettingsEditor::RunSettingsEditor(QWidget *parent)
     form->addRow(tr("Name"), m_name);
     form->addRow(tr("Seed"), m_seed);
     form->addRow(tr("Device"), m_device);
+    form->addRow(tr("Precision"), m_precision);
     form->addRow(tr("CPU threads"), m_threads);
     form->addRow(tr("Output folder"), m_outputDir);
     form->addRow(tr("Eval batch size"), m_evalBatch);
@@ -84,7 +90,7 @@ RunSettingsEditor::RunSettingsEditor(QWidget *parent)
     connect(m_outputDir, &FilePathEdit::pathChanged, this, emitChanged);
     for (QSpinBox *b : {m_threads, m_evalBatch, m_teacherCacheMB})
         connect(b, &QSpinBox::valueChanged, this, emitChanged);
-    for (QComboBox *b : {m_teacherCache, m_memoryFormat})
+    for (QComboBox *b : {m_precision, m_teacherCache, m_memoryFormat})
         connect(b, &QComboBox::currentIndexChanged, this, emitChanged);
     connect(m_baseline, &QCheckBox::toggled, this, emitChanged);
 }
@@ -95,11 +101,12 @@ void RunSettingsEditor::setProject(const kd::Project &p)
         QSignalBlocker(m_name),         QSignalBlocker(m_seed),           QSignalBlocker(m_device),
         QSignalBlocker(m_threads),      QSignalBlocker(m_outputDir),      QSignalBlocker(m_evalBatch),
         QSignalBlocker(m_teacherCache), QSignalBlocker(m_teacherCacheMB), QSignalBlocker(m_memoryFormat),
-        QSignalBlocker(m_baseline)};
+        QSignalBlocker(m_baseline),     QSignalBlocker(m_precision)};
     Q_UNUSED(blockers);
     m_name->setText(QString::fromStdString(p.name));
     m_seed->setText(QString::number(qulonglong(p.seed)));
     m_device->setCurrentText(QString::fromStdString(p.device));
+    m_precision->setCurrentText(QString::fromStdString(p.precision));
     m_threads->setValue(p.threads);
     m_outputDir->setPath(QString::fromStdString(p.outputDir));
     m_evalBatch->setValue(p.evalBatchSize);
@@ -114,6 +121,7 @@ void RunSettingsEditor::applyTo(kd::Project &p) const
     p.name = m_name->text().trimmed().toStdString();
     p.seed = m_seed->text().toULongLong();
     p.device = m_device->currentText().trimmed().toStdString();
+    p.precision = m_precision->currentText().toStdString();
     p.threads = m_threads->value();
     p.outputDir = m_outputDir->path().toStdString();
     p.evalBatchSize = m_evalBatch->value();

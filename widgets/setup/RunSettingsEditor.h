@@ -33,6 +33,7 @@ private:
     QLineEdit *m_name;
     QLineEdit *m_seed;
     QComboBox *m_device;
+    QComboBox *m_precision;
     QSpinBox *m_threads;
     FilePathEdit *m_outputDir;
     QSpinBox *m_evalBatch;

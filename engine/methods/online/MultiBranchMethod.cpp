@@ -101,7 +101,7 @@ double MultiBranchMethod::evaluateExtra(const std::string &name, FeatureNet &mod
             torch::NoGradGuard noGrad;
             for (std::int64_t i = 0; i < n; i += batchSize) {
                 const auto len = std::min<std::int64_t>(batchSize, n - i);
-                const auto x = set.images.narrow(0, i, len).to(device);
+                const auto x = set.rows(i, len).to(device);
                 const auto y = set.labels.narrow(0, i, len).to(device);
                 const auto outputs = testOutputs(model, x);
                 for (std::size_t k = 0; k < outputs.size() && k < names.size(); ++k)
