@@ -101,10 +101,22 @@ print(json.dumps({"gflops": 2 * n ** 3 * k / (time.perf_counter() - t0) / 1e9}))
 """
 
 
+def blas_env(threads):
+    """The environment for a Python process limited to `threads`: OpenBLAS (Debian's fp32 matrix
+    products) starts one thread per core unless told, whatever torch.set_num_threads says; our
+    engine sets it to its thread count (core/Device.cpp), so the peer is given the same."""
+    env = dict(os.environ)
+    if threads:
+        env["OPENBLAS_NUM_THREADS"] = str(threads)
+        env["OMP_NUM_THREADS"] = str(threads)
+    return env
+
+
 def matmul_peak(python, device, precision, threads):
     """The device's matrix-product rate in GFLOP/s measured with the same libtorch (the
     practical peak a training step's convolutions can approach)."""
-    p = subprocess.run([python, "-c", PEAK, device, precision, str(threads)], capture_output=True, text=True)
+    p = subprocess.run([python, "-c", PEAK, device, precision, str(threads)], capture_output=True, text=True,
+                       env=blas_env(threads))
     try:
         return json.loads(p.stdout.strip().splitlines()[-1])["gflops"]
     except Exception:
@@ -118,7 +130,7 @@ def peer(python, device, precision, compiled, threads, steps, warmup, shape, pai
         cmd.append("--compile")
     if threads:
         cmd += ["--threads", str(threads)]
-    p = subprocess.run(cmd, capture_output=True, text=True)
+    p = subprocess.run(cmd, capture_output=True, text=True, env=blas_env(threads))
     if p.returncode != 0:
         return None, p.stderr.strip().splitlines()[-1] if p.stderr.strip() else f"exit {p.returncode}"
     res = {}

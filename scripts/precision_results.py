@@ -63,7 +63,9 @@ def main():
              "the student's final test accuracy in % on all 10,000 test images, mean ± sample sd over the seeds; every "
              "stage of the run in the row's precision (bf16: the forwards under autocast, weights and every loss in "
              "fp32; docs/PERFORMANCE.md). The difference is bf16 minus fp32 with Welch's 95 % interval and p; "
-             "\"within spread\" means |difference| ≤ the larger of the two seed sds.", "",
+             "\"within spread\" means |difference| ≤ the larger of the two seed sds. The images/s column is the "
+             "student's median epoch speed in these runs, one thread, indicative only (other work may have shared the "
+             "machine); the speed figures are docs/PERFORMANCE.md's benchmarks.", "",
              "| row | fp32 | bf16 | difference [95 % CI], p | within spread | student img/s fp32 → bf16 |",
              "|---|---|---|---|---|---|"]
     cmds = []
