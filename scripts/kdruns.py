@@ -106,3 +106,25 @@ def write_section(doc, begin, end, lines):
         f.write(text)
     os.replace(tmp, doc)
     print(f"wrote {doc}")
+
+
+def measured_at(run_dir):
+    """The engine commit a run was measured at: commit.txt beside its summary, written when the
+    run is first seen finished (runs reused from an earlier commit keep theirs)."""
+    path = os.path.join(run_dir, "commit.txt")
+    if not os.path.exists(path):
+        with open(path, "w") as f:
+            f.write(commit() + "\n")
+    with open(path) as f:
+        return f.read().strip()
+
+
+def commands_and_machine(cmds, end):
+    """A results section's closing lines: each row's command (first seed), the machine, the
+    commit the section was written at, and the end marker."""
+    lines = ["", "Commands (first seed; `--set seed=N` and `--out` change per seed):", ""]
+    lines += [f"- {label}: `{shown(cmd)}`" for label, cmd in cmds]
+    lines += ["", "Machine: " + machine() + " Each row names the engine commit its runs were measured at; this "
+              "section was written at " + commit() + ".", "", end]
+    return lines
+

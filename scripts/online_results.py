@@ -18,7 +18,7 @@ resume. Standard library only.
 """
 import argparse, os, statistics, sys
 
-from kdruns import write_section, ROOT, commit, ensure_run, j, machine, shown
+from kdruns import write_section, ROOT, commands_and_machine, ensure_run, j, measured_at
 from kdstats import welch
 
 PROJECT = "projects/fashion-mnist-dml.json"
@@ -78,17 +78,6 @@ def kdw_cmd(kdw, sets, out, seed, threads, project=PROJECT):
     for s in sets + [f"seed={seed}", f"threads={threads}"]:
         cmd += ["--set", s]
     return cmd + ["--out", out, "--quiet"]
-
-
-def measured_at(run_dir):
-    """The engine commit a run was measured at: commit.txt beside its summary, written when the
-    run is first seen finished (runs reused from an earlier commit keep theirs)."""
-    path = os.path.join(run_dir, "commit.txt")
-    if not os.path.exists(path):
-        with open(path, "w") as f:
-            f.write(commit() + "\n")
-    with open(path) as f:
-        return f.read().strip()
 
 
 def fmt(xs):
@@ -166,10 +155,7 @@ def main():
                                          f"{100 * d:+.2f} [{100 * lo:+.2f}, {100 * hi:+.2f}], p {p:.3f}",
                                          "; ".join(f"{b} {fmt(v)}" for b, v in sorted(branches.items())),
                                          fmt(ens), params]) + " |")
-    lines += ["", "Commands (first seed; `--set seed=N` and `--out` change per seed):", ""]
-    lines += [f"- {label}: `{shown(cmd)}`" for label, cmd in cmds]
-    lines += ["", "Machine: " + machine() + " Each row names the engine commit its runs were measured at; this "
-              "section was written at " + commit() + ".", "", END]
+    lines += commands_and_machine(cmds, END)
     write_section(a.doc, BEGIN, END, lines)
 
 

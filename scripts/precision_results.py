@@ -15,7 +15,7 @@ interrupted ones resume. Standard library only.
 """
 import argparse, csv, os, statistics
 
-from kdruns import write_section, ROOT, commit, ensure_run, j, machine, shown
+from kdruns import write_section, ROOT, commands_and_machine, ensure_run, j, measured_at
 from kdstats import welch
 
 BEGIN, END = "<!-- precision:begin -->", "<!-- precision:end -->"
@@ -78,11 +78,7 @@ def main():
                 out = os.path.join(a.out, key, f"{prec}-seed{seed}")
                 cmd = kdw_cmd(a.kdw, project, sets(seed, prec), out, seed, a.threads, prec)
                 s = ensure_run(cmd, out, log)
-                path = os.path.join(out, "commit.txt")
-                if not os.path.exists(path):
-                    with open(path, "w") as f:
-                        f.write(commit() + "\n")
-                commits.add(open(path).read().strip())
+                commits.add(measured_at(out))
                 acc[prec].append(s["models"]["student"]["final_test_acc"])
                 speed[prec].append(student_speed(out))
                 if seed == a.seeds[0]:
@@ -94,10 +90,7 @@ def main():
                                          f"{100 * d:+.2f} [{100 * lo:+.2f}, {100 * hi:+.2f}], p {p:.3f}", within,
                                          f"{statistics.median(speed['fp32']):,.0f} → {statistics.median(speed['bf16']):,.0f}"])
                      + " |")
-    lines += ["", "Commands (first seed; `--set seed=N` and `--out` change per seed):", ""]
-    lines += [f"- {label}: `{shown(cmd)}`" for label, cmd in cmds]
-    lines += ["", "Machine: " + machine() + " Each row names the engine commit its runs were measured at; this "
-              "section was written at " + commit() + ".", "", END]
+    lines += commands_and_machine(cmds, END)
     write_section(a.doc, BEGIN, END, lines)
 
 

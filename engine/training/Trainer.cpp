@@ -221,7 +221,6 @@ public:
                 for (const auto &kv : extra->named_parameters())
                     named.emplace_back(l->role + " method." + kv.key(), kv.value());
             m_params.push_back(std::move(named));
-            m_gradNames.emplace_back();
         }
     }
 
@@ -457,6 +456,7 @@ private:
         std::vector<std::string> termNames;
         torch::Tensor values;     ///< float64 [1 + terms]
         torch::Tensor gradFinite; ///< bool [gradients], undefined when no gradient was checked
+        std::vector<std::size_t> gradParams; ///< which of m_params[learner] each gradFinite entry is
         torch::Tensor correct;    ///< int64 scalar
     };
 
@@ -500,10 +500,10 @@ private:
         if (r.fault.empty() && o.gradFinite.defined()) {
             const auto finite = o.gradFinite.cpu();
             const auto *ok = finite.data_ptr<bool>();
-            const auto &params = m_gradNames[o.learner];
+            const auto &params = m_params[o.learner];
             for (std::int64_t i = 0; i < finite.numel(); ++i)
                 if (!ok[i]) {
-                    r.fault = "the gradient of " + params[std::size_t(i)];
+                    r.fault = "the gradient of " + params[o.gradParams[std::size_t(i)]].first;
                     r.gradientFault = true;
                     break;
                 }
@@ -542,18 +542,18 @@ private:
     }
 
     /// Each of learner li's gradients is finite (bool [gradients] on the device); one
-    /// reduction per tensor, no read-back. Names each gradient in m_gradNames[li].
-    torch::Tensor gradientsFinite(std::size_t li)
+    /// reduction per tensor, no read-back; `which` receives each entry's index in m_params[li]
+    /// (names are looked up only when one is not finite).
+    torch::Tensor gradientsFinite(std::size_t li, std::vector<std::size_t> &which) const
     {
         const auto &params = m_params[li];
         std::vector<torch::Tensor> sums;
-        auto &names = m_gradNames[li];
-        names.clear();
-        for (const auto &kv : params) {
-            const auto &g = kv.second.grad();
+        which.clear();
+        for (std::size_t k = 0; k < params.size(); ++k) {
+            const auto &g = params[k].second.grad();
             if (g.defined()) {
                 sums.push_back(g.sum().to(torch::kFloat32));
-                names.push_back(kv.first);
+                which.push_back(k);
             }
         }
         if (sums.empty())
@@ -608,7 +608,7 @@ private:
         }
         scaled(total).backward();
         for (std::size_t li = 0; li < n; ++li)
-            outcomes[li].gradFinite = gradientsFinite(li);
+            outcomes[li].gradFinite = gradientsFinite(li, outcomes[li].gradParams);
         std::vector<ReadOutcome> reads;
         std::string fault;
         std::size_t faulty = 0;
@@ -627,7 +627,8 @@ private:
         if (fault.empty()) {
             for (std::size_t li = 0; li < n; ++li) {
                 auto &l = *m_learners[li];
-                m_scaler.unscale(parametersOf(li));
+                if (m_scaler.enabled())
+                    m_scaler.unscale(parametersOf(li));
                 l.optimizer->step();
                 auto sc = stepContext(l, b, x, epoch);
                 sc.cohort = &outs;
@@ -715,7 +716,7 @@ private:
         auto outcome = outcomeOf(li, loss, out.logits(), y, epoch);
         l.optimizer->zero_grad();
         scaled(loss.total).backward();
-        outcome.gradFinite = gradientsFinite(li);
+        outcome.gradFinite = gradientsFinite(li, outcome.gradParams);
         const auto seconds = [&] {
             return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         };
@@ -730,7 +731,8 @@ private:
         }
         const auto r = read(outcome);
         if (r.fault.empty()) {
-            m_scaler.unscale(parametersOf(li));
+            if (m_scaler.enabled())
+                m_scaler.unscale(parametersOf(li));
             l.optimizer->step();
             l.method->afterStep(*l.model, sc);
             m_scaler.update(false);
@@ -975,7 +977,6 @@ private:
     std::int64_t m_seenBefore = 0; ///< images of a resumed epoch seen before the resume
 
     std::vector<std::vector<std::pair<std::string, torch::Tensor>>> m_params; ///< per learner
-    std::vector<std::vector<std::string>> m_gradNames; ///< per learner: the gradients gradientsFinite() checks
     int m_skips = 0; ///< steps skipped in a row (numerics.on_nonfinite = "skip")
     Precision m_precision;
     LossScaler m_scaler{false};
